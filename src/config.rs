@@ -1,0 +1,88 @@
+//! Typed configuration: `config/default.toml` (embedded) → `--config FILE` → environment.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Deserialize)]
+pub struct Config {
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub master_key: SecretString,
+    pub master_keys: SecretString,
+    pub primary_key_id: String,
+    pub dev_allow_loopback_okta: bool,
+    pub custom_okta_domains: Vec<String>,
+    pub log_format: LogFormat,
+    pub hook_body_limit_bytes: usize,
+    pub okta_timeout_ms: u64,
+    pub event_hook_name: String,
+    pub worker_tasks: usize,
+    pub worker_batch_size: i64,
+    pub worker_poll_interval_ms: u64,
+    pub gapfill_interval_secs: u64,
+    pub gapfill_initial_lookback_secs: u64,
+    pub hook_secret_rotation_secs: u64,
+    pub hook_secret_overlap_secs: u64,
+    pub raw_event_retention_days: u32,
+    pub runtime_event_retention_days: u32,
+    pub no_events_warning_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads the embedded defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!("file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(Env::prefixed("OKTA_INGEST_").ignore(&["CUSTOM_OKTA_DOMAINS"]));
+        let mut config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        if let Ok(domains) = std::env::var("OKTA_INGEST_CUSTOM_OKTA_DOMAINS") {
+            config.custom_okta_domains = domains
+                .split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect();
+        }
+        config.public_url = config.public_url.trim_end_matches('/').to_string();
+        url::Url::parse(&config.public_url).map_err(|e| {
+            ConfigError(format!("public_url (OKTA_INGEST_PUBLIC_URL) is not a URL: {e}"))
+        })?;
+        if config.worker_tasks == 0 || config.worker_batch_size <= 0 {
+            return Err(ConfigError(
+                "worker_tasks and worker_batch_size must be at least 1".into(),
+            ));
+        }
+        Ok(config)
+    }
+
+    pub fn okta_timeout(&self) -> Duration {
+        Duration::from_millis(self.okta_timeout_ms)
+    }
+}

@@ -1,0 +1,17 @@
+//! okta-ingest: connects Okta organizations to a threat-detection platform.
+//!
+//! Layers (dependencies point down): `api` → `service` / `ingest` → `store` / `okta` /
+//! `vault` / `detect`. `sim` is an Okta simulator for tests, the demo and benchmarks.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod ingest;
+pub mod okta;
+pub mod service;
+pub mod sim;
+pub mod store;
+pub mod telemetry;
+pub mod vault;

@@ -1,0 +1,27 @@
+//! Everything that speaks to Okta: domains, OAuth2 tokens, Event Hooks and System Log APIs.
+
+pub mod log_event;
+
+pub use log_event::LogEvent;
+
+/// The 18 event types the Event Hook subscribes to.
+pub const EVENT_TYPES: [&str; 18] = [
+    "application.user_membership.add",
+    "group.user_membership.add",
+    "system.api_token.create",
+    "system.org.rate_limit.violation",
+    "user.account.lock",
+    "user.account.privilege.grant",
+    "user.account.reset_password",
+    "user.account.update_password",
+    "user.authentication.auth_via_mfa",
+    "user.authentication.sso",
+    "user.lifecycle.activate",
+    "user.lifecycle.create",
+    "user.lifecycle.deactivate",
+    "user.lifecycle.suspend",
+    "user.lifecycle.unsuspend",
+    "user.mfa.factor.deactivate",
+    "user.mfa.factor.reset_all",
+    "user.session.start",
+];
