@@ -1,1 +1,28 @@
-//! TODO
+//! The HTTP edge: axum routers, authentication and the problem+json error type.
+
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod hooks;
+
+use axum::Router;
+use axum::http::StatusCode;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::service::Services;
+
+pub fn router(services: Services) -> Router {
+    let body_limit = services.config().hook_body_limit_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(hooks::router(body_limit))
+        .merge(events::router())
+        .fallback(|| async { error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(services)
+}

@@ -1,1 +1,91 @@
-//! TODO
+//! Postgres repositories: the only place SQL lives. Every query on tenant data takes the
+//! tenant id first.
+
+pub mod credentials;
+pub mod inbox;
+pub mod integrations;
+pub mod jobs;
+pub mod policies;
+pub mod retention;
+pub mod runtime_events;
+pub mod tenants;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub use sqlx::PgPool as Pool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            StoreError::Unavailable(error)
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}
+
+/// Errors a retry may cure: the pool has no connection, or the server went away.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection.
+            code.starts_with("57P") || code.starts_with("08")
+        }),
+        _ => false,
+    }
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .connect(url)
+        .await?;
+    Ok(pool)
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// True when every migration this binary knows is applied.
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool> {
+    let latest: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await?;
+    let expected = MIGRATOR.iter().map(|m| m.version).max();
+    Ok(latest >= expected)
+}
+
+/// Creates the database named in `url` if it does not exist (used by `demo`).
+pub async fn create_database_if_missing(url: &str) -> Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    if !sqlx::Postgres::database_exists(url).await? {
+        sqlx::Postgres::create_database(url).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The event feed: search and drill-down over runtime events.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::service::Services;
+use crate::store::runtime_events::{self, FeedQuery, RuntimeEvent};
+
+pub fn router() -> Router<Services> {
+    Router::new()
+        .route("/api/v1/events", get(list))
+        .route("/api/v1/events/{id}", get(detail))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedParams {
+    q: Option<String>,
+    severity: Option<String>,
+    source: Option<String>,
+    policy: Option<String>,
+    integration: Option<Uuid>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+const SEVERITIES: [&str; 4] = ["high", "medium", "low", "info"];
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+async fn list(
+    State(services): State<Services>,
+    caller: Caller,
+    Query(params): Query<FeedParams>,
+) -> ApiResult<Json<Value>> {
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 500"));
+    }
+    let severity = non_empty(params.severity).map(|s| s.to_ascii_lowercase());
+    if let Some(s) = &severity
+        && !SEVERITIES.contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request("invalid_query", "severity must be one of high, medium, low, info"));
+    }
+    let after = non_empty(params.cursor).map(|c| decode_cursor(&c)).transpose()?;
+    let query = FeedQuery {
+        q: non_empty(params.q),
+        severity,
+        source: non_empty(params.source),
+        policy: non_empty(params.policy),
+        integration: params.integration,
+        since: params.since,
+        until: params.until,
+        after,
+        limit,
+    };
+    let items = runtime_events::feed(services.pool(), caller.tenant_id, &query).await?;
+    let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(encode_cursor)).flatten();
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
+}
+
+async fn detail(
+    State(services): State<Services>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let event = runtime_events::get(services.pool(), caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("runtime event"))?;
+    let mut body = serde_json::to_value(&event.summary).map_err(|e| ApiError::internal(&e))?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("normalized".into(), event.normalized);
+        object.insert("raw".into(), event.raw);
+    }
+    Ok(Json(body))
+}
+
+fn encode_cursor(item: &RuntimeEvent) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", item.published.timestamp_micros(), item.id))
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
+    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
+    let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
+    let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
+    let micros: i64 = micros.parse().map_err(|_| invalid())?;
+    let id: i64 = id.parse().map_err(|_| invalid())?;
+    let published = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+    Ok((published, id))
+}

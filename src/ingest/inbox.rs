@@ -1,0 +1,46 @@
+//! Writing a delivery into the inbox: one transaction, deduplicated, quarantine beside it.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::envelope::Batch;
+use crate::store::{self, inbox::NewEvent};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+}
+
+/// Commits the batch; when this returns Ok every accepted event is durable.
+pub async fn store_batch(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+    batch: &Batch<'_>,
+) -> store::Result<Stored> {
+    let events: Vec<NewEvent> = batch
+        .accepted
+        .iter()
+        .map(|e| NewEvent { event_uuid: &e.uuid, published: e.published, event_type: &e.event_type, raw: e.raw })
+        .collect();
+    let mut tx = pool.begin().await?;
+    let accepted = store::inbox::insert_batch(&mut tx, tenant_id, integration_id, &events).await?;
+    for rejected in &batch.rejected {
+        store::inbox::quarantine(&mut tx, tenant_id, integration_id, &rejected.reason, rejected.raw).await?;
+    }
+    if accepted > 0 {
+        store::integrations::record_received(&mut tx, integration_id, accepted as i64).await?;
+    }
+    tx.commit().await?;
+    let stored = Stored {
+        accepted,
+        duplicates: events.len() as u64 - accepted + batch.repeated as u64,
+        quarantined: batch.rejected.len() as u64,
+    };
+    metrics::counter!("okta_ingest_events_total", "outcome" => "accepted").increment(stored.accepted);
+    metrics::counter!("okta_ingest_events_total", "outcome" => "duplicate").increment(stored.duplicates);
+    metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined").increment(stored.quarantined);
+    Ok(stored)
+}

@@ -1,0 +1,98 @@
+//! Encrypted credential rows (the vault's output); plaintext never reaches this module.
+
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::Result;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SealedRow {
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+pub async fn put(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid, field: &str, row: &SealedRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO credentials (tenant_id, integration_id, field, key_id, nonce, ciphertext)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (integration_id, field) DO UPDATE
+         SET key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext, updated_at = now()",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(field)
+    .bind(&row.key_id)
+    .bind(&row.nonce)
+    .bind(&row.ciphertext)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &PgPool, tenant_id: Uuid, integration_id: Uuid, field: &str) -> Result<Option<SealedRow>> {
+    Ok(sqlx::query_as(
+        "SELECT key_id, nonce, ciphertext FROM credentials
+         WHERE tenant_id = $1 AND integration_id = $2 AND field = $3",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(field)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub async fn delete_field(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid, field: &str) -> Result<()> {
+    sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 AND field = $3")
+        .bind(tenant_id)
+        .bind(integration_id)
+        .bind(field)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_all(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid) -> Result<()> {
+    sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2")
+        .bind(tenant_id)
+        .bind(integration_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One stored credential, for `vault rotate`.
+#[derive(Debug, Clone, FromRow)]
+pub struct CredentialRef {
+    pub tenant_id: Uuid,
+    pub integration_id: Uuid,
+    pub field: String,
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+pub async fn all(pool: &PgPool) -> Result<Vec<CredentialRef>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, integration_id, field, key_id, nonce, ciphertext FROM credentials ORDER BY integration_id, field",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Replaces a row only if it still holds the ciphertext that was re-encrypted (no lost update).
+pub async fn replace_if_unchanged(pool: &PgPool, old: &CredentialRef, new: &SealedRow) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE credentials SET key_id = $4, nonce = $5, ciphertext = $6, updated_at = now()
+         WHERE integration_id = $1 AND field = $2 AND ciphertext = $3",
+    )
+    .bind(old.integration_id)
+    .bind(&old.field)
+    .bind(&old.ciphertext)
+    .bind(&new.key_id)
+    .bind(&new.nonce)
+    .bind(&new.ciphertext)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

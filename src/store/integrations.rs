@@ -1,0 +1,319 @@
+//! Okta integrations: wizard state, hook identity and health counters.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::Result;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Integration {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub status: String,
+    pub created_from: String,
+    pub okta_domain: String,
+    pub client_id: Option<String>,
+    pub event_hook_id: Option<String>,
+    pub hook_key: String,
+    pub hook_status: Option<String>,
+    pub events_received: i64,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub last_error_code: Option<String>,
+    pub last_error: Option<String>,
+    pub last_delivery_error: Option<String>,
+    pub last_delivery_error_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, tenant_id, status, created_from, okta_domain, client_id, event_hook_id, \
+    hook_key, hook_status, events_received, last_event_at, activated_at, last_error_code, \
+    last_error, last_delivery_error, last_delivery_error_at, created_at, updated_at";
+
+pub struct NewIntegration<'a> {
+    pub id: Uuid,
+    pub status: &'a str,
+    pub created_from: &'a str,
+    pub okta_domain: &'a str,
+    pub client_id: Option<&'a str>,
+    pub hook_key: &'a str,
+}
+
+pub async fn insert(conn: &mut PgConnection, tenant_id: Uuid, new: &NewIntegration<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO integrations (id, tenant_id, status, created_from, okta_domain, client_id, hook_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new.id)
+    .bind(tenant_id)
+    .bind(new.status)
+    .bind(new.created_from)
+    .bind(new.okta_domain)
+    .bind(new.client_id)
+    .bind(new.hook_key)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A live (not deleted) integration of the tenant.
+pub async fn get(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<Option<Integration>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted'"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(pool).await?)
+}
+
+/// Like [`get`], locking the row for the rest of the transaction (one wizard step at a time).
+pub async fn get_for_update(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Option<Integration>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' FOR UPDATE"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(conn).await?)
+}
+
+pub async fn list(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<Integration>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND status <> 'deleted' ORDER BY created_at, id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).fetch_all(pool).await?)
+}
+
+pub async fn set_validated(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    okta_domain: &str,
+    client_id: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET status = CASE WHEN status = 'active' THEN 'active' ELSE 'validated' END,
+             okta_domain = $3, client_id = $4, last_error_code = NULL, last_error = NULL, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(okta_domain)
+    .bind(client_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub struct Activation<'a> {
+    pub event_hook_id: &'a str,
+    pub hook_status: &'a str,
+    pub hook_secret_hash: &'a [u8],
+}
+
+pub async fn set_active(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid, a: &Activation<'_>) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET status = 'active', event_hook_id = $3, hook_status = $4,
+             hook_secret_hash = $5, hook_secret_prev_hash = NULL, hook_secret_prev_until = NULL,
+             hook_secret_rotated_at = now(), activated_at = COALESCE(activated_at, now()),
+             last_error_code = NULL, last_error = NULL, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(a.event_hook_id)
+    .bind(a.hook_status)
+    .bind(a.hook_secret_hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records the last failure of a wizard step or a background call to Okta, for the status page.
+pub async fn set_error(pool: &PgPool, tenant_id: Uuid, id: Uuid, code: &str, detail: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET last_error_code = $3, last_error = $4, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(code)
+    .bind(detail)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_error(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET last_error_code = NULL, last_error = NULL, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_deleted(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET status = 'deleted', deleted_at = now(), client_id = NULL,
+             hook_secret_hash = NULL, hook_secret_prev_hash = NULL, gapfill_cursor = NULL,
+             updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What the hook endpoint needs to authenticate a delivery.
+#[derive(Debug, Clone, FromRow)]
+pub struct HookTarget {
+    pub tenant_id: Uuid,
+    pub integration_id: Uuid,
+    pub status: String,
+    pub okta_domain: String,
+    pub hook_secret_hash: Option<Vec<u8>>,
+    pub hook_secret_prev_hash: Option<Vec<u8>>,
+    pub hook_secret_prev_until: Option<DateTime<Utc>>,
+}
+
+pub async fn find_by_hook_key(pool: &PgPool, hook_key: &str) -> Result<Option<HookTarget>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, id AS integration_id, status, okta_domain, hook_secret_hash,
+                hook_secret_prev_hash, hook_secret_prev_until
+         FROM integrations WHERE hook_key = $1",
+    )
+    .bind(hook_key)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Sets the hook secret hash written before Okta verifies the hook (the verification GET
+/// carries it), keeping the previous one valid until `prev_until`.
+pub async fn set_hook_secret(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+    secret_hash: &[u8],
+    prev_until: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET
+             hook_secret_prev_hash = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE hook_secret_hash END,
+             hook_secret_prev_until = $4, hook_secret_hash = $3, hook_secret_rotated_at = now(),
+             updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(secret_hash)
+    .bind(prev_until)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_hook_state(pool: &PgPool, tenant_id: Uuid, id: Uuid, event_hook_id: &str, hook_status: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET event_hook_id = $3, hook_status = $4, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(event_hook_id)
+    .bind(hook_status)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_received(
+    conn: &mut PgConnection,
+    integration_id: Uuid,
+    accepted: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET events_received = events_received + $2, last_event_at = now(),
+             last_delivery_error = NULL
+         WHERE id = $1",
+    )
+    .bind(integration_id)
+    .bind(accepted)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A delivery we could not accept: remember it and ask gap fill to look.
+pub async fn record_delivery_error(pool: &PgPool, integration_id: Uuid, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET last_delivery_error = $2, last_delivery_error_at = now(),
+             gapfill_needed = true
+         WHERE id = $1",
+    )
+    .bind(integration_id)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct GapFillTarget {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub okta_domain: String,
+    pub client_id: Option<String>,
+    pub gapfill_cursor: Option<String>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// Active integrations whose System Log poll is due (interval elapsed, or a delivery failed).
+pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<GapFillTarget>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, id, okta_domain, client_id, gapfill_cursor, activated_at FROM integrations
+         WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
+               OR gapfill_last_run_at < now() - make_interval(secs => $1))",
+    )
+    .bind(interval_secs as f64)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn save_gapfill_cursor(pool: &PgPool, tenant_id: Uuid, id: Uuid, cursor: &str, done: bool) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET gapfill_cursor = $3, gapfill_last_run_at = now(),
+             gapfill_needed = gapfill_needed AND NOT $4
+         WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(cursor)
+    .bind(done)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RotationTarget {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub okta_domain: String,
+    pub client_id: Option<String>,
+    pub event_hook_id: Option<String>,
+    pub hook_key: String,
+}
+
+pub async fn due_for_secret_rotation(pool: &PgPool, every_secs: i64) -> Result<Vec<RotationTarget>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id, id, okta_domain, client_id, event_hook_id, hook_key FROM integrations
+         WHERE status = 'active' AND event_hook_id IS NOT NULL
+           AND hook_secret_rotated_at < now() - make_interval(secs => $1)",
+    )
+    .bind(every_secs as f64)
+    .fetch_all(pool)
+    .await?)
+}

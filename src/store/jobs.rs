@@ -1,0 +1,62 @@
+//! Okta calls owed after the local state moved on: deprovisioning a deleted integration's hook.
+
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::Result;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DeprovisionJob {
+    pub id: i64,
+    pub tenant_id: Uuid,
+    pub integration_id: Uuid,
+    pub event_hook_id: String,
+    pub attempts: i32,
+}
+
+pub async fn enqueue_deprovision(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid, event_hook_id: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO okta_jobs (tenant_id, integration_id, kind, event_hook_id) VALUES ($1, $2, 'deprovision_hook', $3)",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(event_hook_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Claims one due job; it stays locked by the caller's transaction while Okta is called.
+pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<DeprovisionJob>> {
+    Ok(sqlx::query_as(
+        "SELECT id, tenant_id, integration_id, event_hook_id, attempts FROM okta_jobs
+         WHERE run_after <= now() ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn finish(conn: &mut PgConnection, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM okta_jobs WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn retry_later(conn: &mut PgConnection, id: i64, delay_secs: i64, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE okta_jobs SET attempts = attempts + 1, last_error = $3,
+             run_after = now() + make_interval(secs => $2) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(delay_secs as f64)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn pending_for(pool: &PgPool, integration_id: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM okta_jobs WHERE integration_id = $1")
+        .bind(integration_id)
+        .fetch_one(pool)
+        .await?)
+}

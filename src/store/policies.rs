@@ -1,0 +1,109 @@
+//! Custom policies of a tenant and the tenant's switches for managed policies.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use super::Result;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CustomPolicy {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub rules: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, tenant_id, name, description, rules, enabled, created_at, updated_at";
+
+pub async fn list_custom(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<CustomPolicy>> {
+    let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 ORDER BY name");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).fetch_all(pool).await?)
+}
+
+pub async fn get_custom(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<Option<CustomPolicy>> {
+    let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 AND id = $2");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(pool).await?)
+}
+
+/// Inserts a custom policy; false when the tenant already has a policy of that name.
+pub async fn insert_custom(pool: &PgPool, p: &CustomPolicy) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO policies (id, tenant_id, name, description, policy_type, rules, enabled)
+         VALUES ($1, $2, $3, $4, 'okta', $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING",
+    )
+    .bind(p.id)
+    .bind(p.tenant_id)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.rules)
+    .bind(p.enabled)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn update_custom(pool: &PgPool, p: &CustomPolicy) -> Result<()> {
+    sqlx::query(
+        "UPDATE policies SET name = $3, description = $4, rules = $5, enabled = $6, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(p.tenant_id)
+    .bind(p.id)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.rules)
+    .bind(p.enabled)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_custom(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM policies WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn managed_settings(pool: &PgPool, tenant_id: Uuid) -> Result<HashMap<Uuid, bool>> {
+    let rows: Vec<(Uuid, bool)> =
+        sqlx::query_as("SELECT policy_id, enabled FROM managed_policy_settings WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+pub async fn set_managed_enabled(pool: &PgPool, tenant_id: Uuid, policy_id: Uuid, enabled: bool) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO managed_policy_settings (tenant_id, policy_id, enabled) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, policy_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = now()",
+    )
+    .bind(tenant_id)
+    .bind(policy_id)
+    .bind(enabled)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A number that changes whenever the tenant's policy set changes (worker cache key).
+pub async fn version(pool: &PgPool, tenant_id: Uuid) -> Result<String> {
+    Ok(sqlx::query_scalar(
+        "SELECT concat(
+             (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM policies WHERE tenant_id = $1), '/',
+             (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM managed_policy_settings WHERE tenant_id = $1))",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await?)
+}

@@ -1,0 +1,145 @@
+//! Runtime events (detections) and the event feed's queries.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::Result;
+
+pub struct NewRuntimeEvent<'a> {
+    pub tenant_id: Uuid,
+    pub integration_id: Uuid,
+    pub policy_id: Uuid,
+    pub policy_name: &'a str,
+    pub rule_name: &'a str,
+    pub severity: &'a str,
+    pub priority: &'a str,
+    pub output: &'a str,
+    pub tags: &'a [String],
+    pub okta_event_uuid: &'a str,
+    pub event_type: &'a str,
+    pub actor: &'a str,
+    pub target: &'a str,
+    pub okta_domain: &'a str,
+    pub published: DateTime<Utc>,
+    pub normalized: &'a serde_json::Value,
+    pub raw: &'a str,
+}
+
+/// Returns false when this detection already exists (the event was processed before).
+pub async fn insert(conn: &mut PgConnection, e: &NewRuntimeEvent<'_>) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO runtime_events (tenant_id, integration_id, policy_id, policy_name, rule_name,
+             severity, priority, output, tags, okta_event_uuid, event_type, actor, target, okta_domain,
+             published, normalized, raw)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(e.tenant_id)
+    .bind(e.integration_id)
+    .bind(e.policy_id)
+    .bind(e.policy_name)
+    .bind(e.rule_name)
+    .bind(e.severity)
+    .bind(e.priority)
+    .bind(e.output)
+    .bind(e.tags)
+    .bind(e.okta_event_uuid)
+    .bind(e.event_type)
+    .bind(e.actor)
+    .bind(e.target)
+    .bind(e.okta_domain)
+    .bind(e.published)
+    .bind(e.normalized)
+    .bind(e.raw)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct RuntimeEvent {
+    pub id: i64,
+    pub integration_id: Uuid,
+    pub source: String,
+    pub policy_id: Uuid,
+    pub policy_name: String,
+    pub rule_name: String,
+    pub severity: String,
+    pub priority: String,
+    pub output: String,
+    pub tags: Vec<String>,
+    pub okta_event_uuid: String,
+    pub event_type: String,
+    pub actor: String,
+    pub target: String,
+    pub okta_domain: String,
+    pub published: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+const SUMMARY: &str = "id, integration_id, source, policy_id, policy_name, rule_name, severity, priority, \
+    output, tags, okta_event_uuid, event_type, actor, target, okta_domain, published, created_at";
+
+#[derive(Debug, Default)]
+pub struct FeedQuery {
+    pub q: Option<String>,
+    pub severity: Option<String>,
+    pub source: Option<String>,
+    pub policy: Option<String>,
+    pub integration: Option<Uuid>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset position: items strictly older than (published, id).
+    pub after: Option<(DateTime<Utc>, i64)>,
+    pub limit: i64,
+}
+
+/// Newest first by (published, id): a page boundary never moves when rows are inserted.
+pub async fn feed(pool: &PgPool, tenant_id: Uuid, f: &FeedQuery) -> Result<Vec<RuntimeEvent>> {
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {SUMMARY} FROM runtime_events WHERE tenant_id = "));
+    sql.push_bind(tenant_id);
+    if let Some(q) = &f.q {
+        sql.push(" AND search @@ websearch_to_tsquery('simple', ").push_bind(q.clone()).push(")");
+    }
+    if let Some(severity) = &f.severity {
+        sql.push(" AND severity = ").push_bind(severity.clone());
+    }
+    if let Some(source) = &f.source {
+        sql.push(" AND source = ").push_bind(source.clone());
+    }
+    if let Some(policy) = &f.policy {
+        match Uuid::parse_str(policy) {
+            Ok(id) => sql.push(" AND policy_id = ").push_bind(id),
+            Err(_) => sql.push(" AND policy_name = ").push_bind(policy.clone()),
+        };
+    }
+    if let Some(integration) = f.integration {
+        sql.push(" AND integration_id = ").push_bind(integration);
+    }
+    if let Some(since) = f.since {
+        sql.push(" AND published >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        sql.push(" AND published < ").push_bind(until);
+    }
+    if let Some((published, id)) = f.after {
+        sql.push(" AND (published, id) < (").push_bind(published).push(", ").push_bind(id).push(")");
+    }
+    sql.push(" ORDER BY published DESC, id DESC LIMIT ").push_bind(f.limit);
+    Ok(sql.build_query_as().fetch_all(pool).await?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RuntimeEventDetail {
+    #[sqlx(flatten)]
+    pub summary: RuntimeEvent,
+    pub normalized: serde_json::Value,
+    pub raw: serde_json::Value,
+}
+
+pub async fn get(pool: &PgPool, tenant_id: Uuid, id: i64) -> Result<Option<RuntimeEventDetail>> {
+    let sql = format!("SELECT {SUMMARY}, normalized, raw FROM runtime_events WHERE tenant_id = $1 AND id = $2");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(pool).await?)
+}
