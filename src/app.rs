@@ -1,1 +1,114 @@
-//! Startup.
+//! One entry point: `run(config, listener)` boots the API and the background tasks. `serve`,
+//! `demo`, the tests and the benchmark all start the service through it.
+
+use std::net::SocketAddr;
+
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::okta::OktaClient;
+use crate::service::Services;
+use crate::vault::Vault;
+use crate::{api, ingest, store};
+
+pub struct App {
+    pub local_addr: SocketAddr,
+    pub services: Services,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Vault(#[from] crate::vault::VaultError),
+    #[error("cannot reach the database: {0}")]
+    Database(#[from] store::StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Connects, migrates, and starts serving on `listener` plus the worker and maintenance tasks.
+pub async fn run(config: Config, listener: TcpListener) -> Result<App, StartError> {
+    let vault = Vault::from_config_strings(
+        config.master_key.expose_secret(),
+        config.master_keys.expose_secret(),
+        &config.primary_key_id,
+    )?;
+    let pool = store::connect(
+        config.database_url.expose_secret(),
+        config.database_max_connections,
+    )
+    .await?;
+    store::migrate(&pool).await?;
+    store::retention::ensure_partitions(&pool, 3).await?;
+    crate::telemetry::metrics_handle();
+    let okta = OktaClient::new(config.okta_timeout());
+    let services = Services::new(pool, config, vault, okta);
+    let cancel = CancellationToken::new();
+    let mut tasks = ingest::worker::spawn(services.clone(), cancel.clone());
+    tasks.extend(ingest::background::spawn(services.clone(), cancel.clone()));
+    let local_addr = listener.local_addr()?;
+    let router = api::router(services.clone());
+    let shutdown = cancel.clone().cancelled_owned();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    tracing::info!(%local_addr, "okta-ingest listening");
+    Ok(App {
+        local_addr,
+        services,
+        cancel,
+        tasks,
+        server,
+    })
+}
+
+impl App {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Stops accepting requests, lets in-flight ones and the current worker batches finish.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let _ = self.server.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn serve_until_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

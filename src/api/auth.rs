@@ -37,7 +37,9 @@ impl FromRequestParts<Services> for Caller {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <tenant token>`"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <tenant token>`")
+            })?;
         let (tenant_id, role) = tenants::find_token(services.pool(), &hash_token(token))
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
@@ -51,8 +53,12 @@ impl FromRequestParts<Services> for Admin {
     async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, services).await?;
         match caller.role {
-            Role::Admin => Ok(Admin { tenant_id: caller.tenant_id }),
-            Role::Viewer => Err(ApiError::forbidden("this token has the viewer role; changes need an admin token")),
+            Role::Admin => Ok(Admin {
+                tenant_id: caller.tenant_id,
+            }),
+            Role::Viewer => Err(ApiError::forbidden(
+                "this token has the viewer role; changes need an admin token",
+            )),
         }
     }
 }

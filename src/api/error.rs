@@ -21,7 +21,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into(), extra: None, retry_after_secs: None }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            extra: None,
+            retry_after_secs: None,
+        }
     }
 
     pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
@@ -38,7 +44,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
@@ -84,12 +94,17 @@ impl IntoResponse for ApiError {
             "detail": self.detail,
             "code": self.code,
         });
-        if let (Some(serde_json::Value::Object(extra)), Some(object)) = (self.extra, body.as_object_mut()) {
+        if let (Some(serde_json::Value::Object(extra)), Some(object)) =
+            (self.extra, body.as_object_mut())
+        {
             object.extend(extra);
         }
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -116,10 +131,19 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "send the body as JSON with Content-Type: application/json",
             ),
-            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {}", e.body_text())),
-            JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_body", e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {}", e.body_text()),
+            ),
+            JsonRejection::JsonDataError(e) => {
+                ApiError::unprocessable("invalid_body", e.body_text())
+            }
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is too large")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the body is too large",
+                )
             }
             other => ApiError::bad_request("invalid_body", other.body_text()),
         }
@@ -128,7 +152,10 @@ impl From<JsonRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::bad_request("invalid_id", format!("invalid path parameter: {}", rejection.body_text()))
+        ApiError::bad_request(
+            "invalid_id",
+            format!("invalid path parameter: {}", rejection.body_text()),
+        )
     }
 }
 

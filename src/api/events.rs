@@ -38,7 +38,9 @@ struct FeedParams {
 const SEVERITIES: [&str; 4] = ["high", "medium", "low", "info"];
 
 fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 async fn list(
@@ -48,15 +50,23 @@ async fn list(
 ) -> ApiResult<Json<Value>> {
     let limit = params.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 500"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 500",
+        ));
     }
     let severity = non_empty(params.severity).map(|s| s.to_ascii_lowercase());
     if let Some(s) = &severity
         && !SEVERITIES.contains(&s.as_str())
     {
-        return Err(ApiError::bad_request("invalid_query", "severity must be one of high, medium, low, info"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "severity must be one of high, medium, low, info",
+        ));
     }
-    let after = non_empty(params.cursor).map(|c| decode_cursor(&c)).transpose()?;
+    let after = non_empty(params.cursor)
+        .map(|c| decode_cursor(&c))
+        .transpose()?;
     let query = FeedQuery {
         q: non_empty(params.q),
         severity,
@@ -69,7 +79,9 @@ async fn list(
         limit,
     };
     let items = runtime_events::feed(services.pool(), caller.tenant_id, &query).await?;
-    let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(encode_cursor)).flatten();
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(encode_cursor))
+        .flatten();
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
@@ -95,7 +107,11 @@ fn encode_cursor(item: &RuntimeEvent) -> String {
 
 fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
     let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not one this API returned");
-    let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
     let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
     let id: i64 = id.parse().map_err(|_| invalid())?;

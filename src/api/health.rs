@@ -12,7 +12,10 @@ use crate::store;
 
 pub fn router() -> Router<Services> {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
 }
@@ -21,27 +24,39 @@ pub fn router() -> Router<Services> {
 async fn ready(State(services): State<Services>) -> impl IntoResponse {
     let database = store::migrations_applied(services.pool()).await;
     let poll_secs = (services.config().worker_poll_interval_ms / 1000).max(1) as i64;
-    let worker_alive = chrono::Utc::now().timestamp() - services.worker_last_beat() <= 3 * poll_secs + 5;
+    let worker_alive =
+        chrono::Utc::now().timestamp() - services.worker_last_beat() <= 3 * poll_secs + 5;
     let (database_ok, migrations_ok) = match database {
         Ok(applied) => (true, applied),
         Err(_) => (false, false),
     };
     let ready = database_ok && migrations_ok && worker_alive;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(json!({
-        "ready": ready,
-        "database": database_ok,
-        "migrations": migrations_ok,
-        "worker": worker_alive,
-    })))
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({
+            "ready": ready,
+            "database": database_ok,
+            "migrations": migrations_ok,
+            "worker": worker_alive,
+        })),
+    )
 }
 
 async fn metrics(State(services): State<Services>) -> impl IntoResponse {
     if let Ok(stats) = store::inbox::queue_stats(services.pool()).await {
         metrics::gauge!("okta_ingest_inbox_depth").set(stats.depth as f64);
-        let lag = stats.oldest_received_at.map(|t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+        let lag = stats
+            .oldest_received_at
+            .map(|t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
         metrics::gauge!("okta_ingest_processing_lag_seconds").set(lag.unwrap_or(0.0));
     }
-    let body = crate::telemetry::metrics_handle().map(|h| h.render()).unwrap_or_default();
+    let body = crate::telemetry::metrics_handle()
+        .map(|h| h.render())
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -31,7 +31,12 @@ async fn verify(
     let challenge = headers
         .get("x-okta-verification-challenge")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::bad_request("missing_challenge", "X-Okta-Verification-Challenge header is missing"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_challenge",
+                "X-Okta-Verification-Challenge header is missing",
+            )
+        })?;
     tracing::info!(integration_id = %target.integration_id, "answered Okta's verification challenge");
     Ok(axum::Json(json!({ "verification": challenge })).into_response())
 }
@@ -67,15 +72,32 @@ async fn handle_delivery(
         ));
     }
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the delivery is larger than the hook body limit"),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the delivery is larger than the hook body limit",
+        ),
         _ => ApiError::bad_request("unreadable_body", rejection.body_text()),
     })?;
-    let batch = envelope::parse(&body).map_err(|e| ApiError::bad_request("malformed_envelope", e.to_string()))?;
-    let stored = match inbox::store_batch(services.pool(), target.tenant_id, target.integration_id, &batch).await {
+    let batch = envelope::parse(&body)
+        .map_err(|e| ApiError::bad_request("malformed_envelope", e.to_string()))?;
+    let stored = match inbox::store_batch(
+        services.pool(),
+        target.tenant_id,
+        target.integration_id,
+        &batch,
+    )
+    .await
+    {
         Ok(stored) => stored,
         Err(error) => {
             // Okta retries a 5xx once; whatever it then drops, gap fill recovers.
-            let _ = integrations::record_delivery_error(services.pool(), target.integration_id, "delivery not stored: database unavailable").await;
+            let _ = integrations::record_delivery_error(
+                services.pool(),
+                target.integration_id,
+                "delivery not stored: database unavailable",
+            )
+            .await;
             return Err(error.into());
         }
     };
@@ -94,12 +116,20 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Finds the hook's integration and checks Okta's auth header: 404 unknown key, 410 deleted
 /// integration, 401 wrong or missing header.
-async fn authenticated_target(services: &Services, hook_key: &str, headers: &HeaderMap) -> ApiResult<HookTarget> {
+async fn authenticated_target(
+    services: &Services,
+    hook_key: &str,
+    headers: &HeaderMap,
+) -> ApiResult<HookTarget> {
     let target = integrations::find_by_hook_key(services.pool(), hook_key)
         .await?
         .ok_or_else(|| ApiError::not_found("event hook"))?;
     if target.status == "deleted" {
-        return Err(ApiError::new(StatusCode::GONE, "integration_deleted", "this integration was deleted; delete the Event Hook in Okta"));
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "integration_deleted",
+            "this integration was deleted; delete the Event Hook in Okta",
+        ));
     }
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -108,14 +138,24 @@ async fn authenticated_target(services: &Services, hook_key: &str, headers: &Hea
     if secret_matches(&target, presented.as_slice()) {
         Ok(target)
     } else {
-        Err(ApiError::unauthorized("the Authorization header does not match this hook's secret"))
+        Err(ApiError::unauthorized(
+            "the Authorization header does not match this hook's secret",
+        ))
     }
 }
 
 fn secret_matches(target: &HookTarget, presented: &[u8]) -> bool {
-    let current = target.hook_secret_hash.as_deref().is_some_and(|h| bool::from(h.ct_eq(presented)));
-    let previous_valid = target.hook_secret_prev_until.is_some_and(|until| until > Utc::now());
+    let current = target
+        .hook_secret_hash
+        .as_deref()
+        .is_some_and(|h| bool::from(h.ct_eq(presented)));
+    let previous_valid = target
+        .hook_secret_prev_until
+        .is_some_and(|until| until > Utc::now());
     let previous = previous_valid
-        && target.hook_secret_prev_hash.as_deref().is_some_and(|h| bool::from(h.ct_eq(presented)));
+        && target
+            .hook_secret_prev_hash
+            .as_deref()
+            .is_some_and(|h| bool::from(h.ct_eq(presented)));
     current | previous
 }

@@ -19,7 +19,9 @@ pub fn router(services: Services) -> Router {
         .merge(health::router())
         .merge(hooks::router(body_limit))
         .merge(events::router())
-        .fallback(|| async { error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path") })
+        .fallback(|| async {
+            error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path")
+        })
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -72,29 +72,45 @@ pub fn parse(body: &[u8]) -> Result<Batch<'_>, EnvelopeError> {
         serde_json::from_slice(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
     match envelope.event_type.as_deref() {
         Some(EVENT_HOOK_TYPE) => {}
-        other => return Err(EnvelopeError::WrongType(other.unwrap_or_default().to_string())),
+        other => {
+            return Err(EnvelopeError::WrongType(
+                other.unwrap_or_default().to_string(),
+            ));
+        }
     }
-    let events = envelope.data.and_then(|d| d.events).ok_or(EnvelopeError::MissingEvents)?;
+    let events = envelope
+        .data
+        .and_then(|d| d.events)
+        .ok_or(EnvelopeError::MissingEvents)?;
     let mut batch = Batch::default();
     let mut seen = HashSet::with_capacity(events.len());
     for raw in events {
         match check_event(raw) {
             Ok(event) if !seen.insert(event.uuid.clone()) => batch.repeated += 1,
             Ok(event) => batch.accepted.push(event),
-            Err(reason) => batch.rejected.push(Rejected { reason, raw: raw.get() }),
+            Err(reason) => batch.rejected.push(Rejected {
+                reason,
+                raw: raw.get(),
+            }),
         }
     }
     Ok(batch)
 }
 
 fn check_event(raw: &RawValue) -> Result<Accepted<'_>, String> {
-    let keys: EventKeys = serde_json::from_str(raw.get())
-        .map_err(|e| format!("not a LogEvent object: {e}"))?;
-    let uuid = keys.uuid.filter(|u| !u.trim().is_empty()).ok_or("missing uuid")?;
+    let keys: EventKeys =
+        serde_json::from_str(raw.get()).map_err(|e| format!("not a LogEvent object: {e}"))?;
+    let uuid = keys
+        .uuid
+        .filter(|u| !u.trim().is_empty())
+        .ok_or("missing uuid")?;
     if uuid.len() > 128 {
         return Err("uuid longer than 128 characters".into());
     }
-    let event_type = keys.event_type.filter(|t| !t.trim().is_empty()).ok_or("missing eventType")?;
+    let event_type = keys
+        .event_type
+        .filter(|t| !t.trim().is_empty())
+        .ok_or("missing eventType")?;
     let published = match keys.published {
         None => None,
         Some(text) => Some(
@@ -103,7 +119,12 @@ fn check_event(raw: &RawValue) -> Result<Accepted<'_>, String> {
                 .with_timezone(&Utc),
         ),
     };
-    Ok(Accepted { uuid, event_type, published, raw: raw.get() })
+    Ok(Accepted {
+        uuid,
+        event_type,
+        published,
+        raw: raw.get(),
+    })
 }
 
 #[cfg(test)]
@@ -111,7 +132,9 @@ mod tests {
     use super::*;
 
     fn envelope(events: &str) -> String {
-        format!(r#"{{"eventType":"com.okta.event_hook","eventId":"x","data":{{"events":{events}}}}}"#)
+        format!(
+            r#"{{"eventType":"com.okta.event_hook","eventId":"x","data":{{"events":{events}}}}}"#
+        )
     }
 
     #[test]

@@ -23,12 +23,24 @@ pub async fn store_batch(
     let events: Vec<NewEvent> = batch
         .accepted
         .iter()
-        .map(|e| NewEvent { event_uuid: &e.uuid, published: e.published, event_type: &e.event_type, raw: e.raw })
+        .map(|e| NewEvent {
+            event_uuid: &e.uuid,
+            published: e.published,
+            event_type: &e.event_type,
+            raw: e.raw,
+        })
         .collect();
     let mut tx = pool.begin().await?;
     let accepted = store::inbox::insert_batch(&mut tx, tenant_id, integration_id, &events).await?;
     for rejected in &batch.rejected {
-        store::inbox::quarantine(&mut tx, tenant_id, integration_id, &rejected.reason, rejected.raw).await?;
+        store::inbox::quarantine(
+            &mut tx,
+            tenant_id,
+            integration_id,
+            &rejected.reason,
+            rejected.raw,
+        )
+        .await?;
     }
     if accepted > 0 {
         store::integrations::record_received(&mut tx, integration_id, accepted as i64).await?;
@@ -39,8 +51,11 @@ pub async fn store_batch(
         duplicates: events.len() as u64 - accepted + batch.repeated as u64,
         quarantined: batch.rejected.len() as u64,
     };
-    metrics::counter!("okta_ingest_events_total", "outcome" => "accepted").increment(stored.accepted);
-    metrics::counter!("okta_ingest_events_total", "outcome" => "duplicate").increment(stored.duplicates);
-    metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined").increment(stored.quarantined);
+    metrics::counter!("okta_ingest_events_total", "outcome" => "accepted")
+        .increment(stored.accepted);
+    metrics::counter!("okta_ingest_events_total", "outcome" => "duplicate")
+        .increment(stored.duplicates);
+    metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined")
+        .increment(stored.quarantined);
     Ok(stored)
 }

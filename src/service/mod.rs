@@ -21,7 +21,11 @@ struct Inner {
 
 impl Services {
     pub fn new(pool: PgPool, config: Config) -> Self {
-        Services(Arc::new(Inner { pool, config, worker_heartbeat: AtomicI64::new(0) }))
+        Services(Arc::new(Inner {
+            pool,
+            config,
+            worker_heartbeat: AtomicI64::new(0),
+        }))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -34,7 +38,9 @@ impl Services {
 
     /// Called by the worker loop each round; `/readyz` checks it is recent.
     pub fn worker_beat(&self) {
-        self.0.worker_heartbeat.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+        self.0
+            .worker_heartbeat
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
 
     pub fn worker_last_beat(&self) -> i64 {

@@ -35,9 +35,16 @@ pub async fn create_tenant(pool: &PgPool, name: &str) -> Result<(Uuid, String)> 
     Ok((id, token))
 }
 
-pub async fn create_token_for(pool: &PgPool, tenant_id: Uuid, role: Role) -> Result<Option<String>> {
+pub async fn create_token_for(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    role: Role,
+) -> Result<Option<String>> {
     if !tenants::tenant_exists(pool, tenant_id).await? {
         return Ok(None);
     }
-    create_token(pool, tenant_id, role).await.map(Some).map_err(StoreError::from)
+    create_token(pool, tenant_id, role)
+        .await
+        .map(Some)
+        .map_err(StoreError::from)
 }

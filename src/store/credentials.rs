@@ -12,7 +12,13 @@ pub struct SealedRow {
     pub ciphertext: Vec<u8>,
 }
 
-pub async fn put(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid, field: &str, row: &SealedRow) -> Result<()> {
+pub async fn put(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+    field: &str,
+    row: &SealedRow,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO credentials (tenant_id, integration_id, field, key_id, nonce, ciphertext)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -30,7 +36,12 @@ pub async fn put(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid,
     Ok(())
 }
 
-pub async fn get(pool: &PgPool, tenant_id: Uuid, integration_id: Uuid, field: &str) -> Result<Option<SealedRow>> {
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+    field: &str,
+) -> Result<Option<SealedRow>> {
     Ok(sqlx::query_as(
         "SELECT key_id, nonce, ciphertext FROM credentials
          WHERE tenant_id = $1 AND integration_id = $2 AND field = $3",
@@ -42,17 +53,28 @@ pub async fn get(pool: &PgPool, tenant_id: Uuid, integration_id: Uuid, field: &s
     .await?)
 }
 
-pub async fn delete_field(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid, field: &str) -> Result<()> {
-    sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 AND field = $3")
-        .bind(tenant_id)
-        .bind(integration_id)
-        .bind(field)
-        .execute(conn)
-        .await?;
+pub async fn delete_field(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+    field: &str,
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 AND field = $3",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(field)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-pub async fn delete_all(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid) -> Result<()> {
+pub async fn delete_all(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+) -> Result<()> {
     sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2")
         .bind(tenant_id)
         .bind(integration_id)
@@ -81,7 +103,11 @@ pub async fn all(pool: &PgPool) -> Result<Vec<CredentialRef>> {
 }
 
 /// Replaces a row only if it still holds the ciphertext that was re-encrypted (no lost update).
-pub async fn replace_if_unchanged(pool: &PgPool, old: &CredentialRef, new: &SealedRow) -> Result<bool> {
+pub async fn replace_if_unchanged(
+    pool: &PgPool,
+    old: &CredentialRef,
+    new: &SealedRow,
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE credentials SET key_id = $4, nonce = $5, ciphertext = $6, updated_at = now()
          WHERE integration_id = $1 AND field = $2 AND ciphertext = $3",

@@ -131,11 +131,18 @@ pub async fn queue_stats(pool: &sqlx::PgPool) -> Result<QueueStats> {
         sqlx::query_as("SELECT count(*), min(received_at) FROM event_queue")
             .fetch_one(pool)
             .await?;
-    Ok(QueueStats { depth, oldest_received_at: oldest })
+    Ok(QueueStats {
+        depth,
+        oldest_received_at: oldest,
+    })
 }
 
 /// Processing lag of one integration: age of its oldest unprocessed event.
-pub async fn integration_lag_secs(pool: &sqlx::PgPool, tenant_id: Uuid, integration_id: Uuid) -> Result<Option<f64>> {
+pub async fn integration_lag_secs(
+    pool: &sqlx::PgPool,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+) -> Result<Option<f64>> {
     Ok(sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM now() - min(received_at))::float8 FROM event_queue
          WHERE tenant_id = $1 AND integration_id = $2",
@@ -146,7 +153,11 @@ pub async fn integration_lag_secs(pool: &sqlx::PgPool, tenant_id: Uuid, integrat
     .await?)
 }
 
-pub async fn quarantined_count(pool: &sqlx::PgPool, tenant_id: Uuid, integration_id: Uuid) -> Result<i64> {
+pub async fn quarantined_count(
+    pool: &sqlx::PgPool,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM quarantined_events WHERE tenant_id = $1 AND integration_id = $2",
     )

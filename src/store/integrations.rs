@@ -41,7 +41,11 @@ pub struct NewIntegration<'a> {
     pub hook_key: &'a str,
 }
 
-pub async fn insert(conn: &mut PgConnection, tenant_id: Uuid, new: &NewIntegration<'_>) -> Result<()> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    new: &NewIntegration<'_>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO integrations (id, tenant_id, status, created_from, okta_domain, client_id, hook_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -63,22 +67,37 @@ pub async fn get(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<Option<Inte
     let sql = format!(
         "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted'"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(pool).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// Like [`get`], locking the row for the rest of the transaction (one wizard step at a time).
-pub async fn get_for_update(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Option<Integration>> {
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Integration>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' FOR UPDATE"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(conn).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }
 
 pub async fn list(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<Integration>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND status <> 'deleted' ORDER BY created_at, id"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).fetch_all(pool).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .fetch_all(pool)
+        .await?)
 }
 
 pub async fn set_validated(
@@ -108,7 +127,12 @@ pub struct Activation<'a> {
     pub hook_secret_hash: &'a [u8],
 }
 
-pub async fn set_active(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid, a: &Activation<'_>) -> Result<()> {
+pub async fn set_active(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    a: &Activation<'_>,
+) -> Result<()> {
     sqlx::query(
         "UPDATE integrations SET status = 'active', event_hook_id = $3, hook_status = $4,
              hook_secret_hash = $5, hook_secret_prev_hash = NULL, hook_secret_prev_until = NULL,
@@ -127,7 +151,13 @@ pub async fn set_active(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid, a: &
 }
 
 /// Records the last failure of a wizard step or a background call to Okta, for the status page.
-pub async fn set_error(pool: &PgPool, tenant_id: Uuid, id: Uuid, code: &str, detail: &str) -> Result<()> {
+pub async fn set_error(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+    code: &str,
+    detail: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE integrations SET last_error_code = $3, last_error = $4, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
@@ -215,7 +245,13 @@ pub async fn set_hook_secret(
     Ok(())
 }
 
-pub async fn set_hook_state(pool: &PgPool, tenant_id: Uuid, id: Uuid, event_hook_id: &str, hook_status: &str) -> Result<()> {
+pub async fn set_hook_state(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+    event_hook_id: &str,
+    hook_status: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE integrations SET event_hook_id = $3, hook_status = $4, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
@@ -282,7 +318,13 @@ pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<Ga
     .await?)
 }
 
-pub async fn save_gapfill_cursor(pool: &PgPool, tenant_id: Uuid, id: Uuid, cursor: &str, done: bool) -> Result<()> {
+pub async fn save_gapfill_cursor(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+    cursor: &str,
+    done: bool,
+) -> Result<()> {
     sqlx::query(
         "UPDATE integrations SET gapfill_cursor = $3, gapfill_last_run_at = now(),
              gapfill_needed = gapfill_needed AND NOT $4
@@ -307,7 +349,10 @@ pub struct RotationTarget {
     pub hook_key: String,
 }
 
-pub async fn due_for_secret_rotation(pool: &PgPool, every_secs: i64) -> Result<Vec<RotationTarget>> {
+pub async fn due_for_secret_rotation(
+    pool: &PgPool,
+    every_secs: i64,
+) -> Result<Vec<RotationTarget>> {
     Ok(sqlx::query_as(
         "SELECT tenant_id, id, okta_domain, client_id, event_hook_id, hook_key FROM integrations
          WHERE status = 'active' AND event_hook_id IS NOT NULL

@@ -14,7 +14,12 @@ pub struct DeprovisionJob {
     pub attempts: i32,
 }
 
-pub async fn enqueue_deprovision(conn: &mut PgConnection, tenant_id: Uuid, integration_id: Uuid, event_hook_id: &str) -> Result<()> {
+pub async fn enqueue_deprovision(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+    event_hook_id: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO okta_jobs (tenant_id, integration_id, kind, event_hook_id) VALUES ($1, $2, 'deprovision_hook', $3)",
     )
@@ -37,11 +42,19 @@ pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<DeprovisionJob>
 }
 
 pub async fn finish(conn: &mut PgConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM okta_jobs WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM okta_jobs WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-pub async fn retry_later(conn: &mut PgConnection, id: i64, delay_secs: i64, error: &str) -> Result<()> {
+pub async fn retry_later(
+    conn: &mut PgConnection,
+    id: i64,
+    delay_secs: i64,
+    error: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE okta_jobs SET attempts = attempts + 1, last_error = $3,
              run_after = now() + make_interval(secs => $2) WHERE id = $1",
@@ -55,8 +68,10 @@ pub async fn retry_later(conn: &mut PgConnection, id: i64, delay_secs: i64, erro
 }
 
 pub async fn pending_for(pool: &PgPool, integration_id: Uuid) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM okta_jobs WHERE integration_id = $1")
-        .bind(integration_id)
-        .fetch_one(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM okta_jobs WHERE integration_id = $1")
+            .bind(integration_id)
+            .fetch_one(pool)
+            .await?,
+    )
 }

@@ -24,12 +24,19 @@ const COLUMNS: &str = "id, tenant_id, name, description, rules, enabled, created
 
 pub async fn list_custom(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<CustomPolicy>> {
     let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 ORDER BY name");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).fetch_all(pool).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .fetch_all(pool)
+        .await?)
 }
 
 pub async fn get_custom(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<Option<CustomPolicy>> {
     let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 AND id = $2");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(pool).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// Inserts a custom policy; false when the tenant already has a policy of that name.
@@ -75,15 +82,21 @@ pub async fn delete_custom(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<b
 }
 
 pub async fn managed_settings(pool: &PgPool, tenant_id: Uuid) -> Result<HashMap<Uuid, bool>> {
-    let rows: Vec<(Uuid, bool)> =
-        sqlx::query_as("SELECT policy_id, enabled FROM managed_policy_settings WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<(Uuid, bool)> = sqlx::query_as(
+        "SELECT policy_id, enabled FROM managed_policy_settings WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await?;
     Ok(rows.into_iter().collect())
 }
 
-pub async fn set_managed_enabled(pool: &PgPool, tenant_id: Uuid, policy_id: Uuid, enabled: bool) -> Result<()> {
+pub async fn set_managed_enabled(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    policy_id: Uuid,
+    enabled: bool,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO managed_policy_settings (tenant_id, policy_id, enabled) VALUES ($1, $2, $3)
          ON CONFLICT (tenant_id, policy_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = now()",

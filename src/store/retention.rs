@@ -13,8 +13,12 @@ fn partition_name(day: NaiveDate) -> String {
 pub async fn ensure_partitions(pool: &PgPool, ahead: u64) -> Result<()> {
     let today = Utc::now().date_naive();
     for offset in 0..=ahead {
-        let Some(day) = today.checked_add_days(Days::new(offset)) else { continue };
-        let Some(next) = day.checked_add_days(Days::new(1)) else { continue };
+        let Some(day) = today.checked_add_days(Days::new(offset)) else {
+            continue;
+        };
+        let Some(next) = day.checked_add_days(Days::new(1)) else {
+            continue;
+        };
         let name = partition_name(day);
         let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_class WHERE relname = $1")
             .bind(&name)
@@ -50,7 +54,9 @@ pub async fn drop_raw_older_than(pool: &PgPool, days: u32) -> Result<u64> {
     for name in partitions {
         let day = NaiveDate::parse_from_str(name.trim_start_matches("okta_events_"), "%Y%m%d");
         if day.is_ok_and(|day| day < cutoff) {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {name}"))).execute(pool).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {name}")))
+                .execute(pool)
+                .await?;
             dropped += 1;
         }
     }

@@ -98,10 +98,14 @@ pub struct FeedQuery {
 
 /// Newest first by (published, id): a page boundary never moves when rows are inserted.
 pub async fn feed(pool: &PgPool, tenant_id: Uuid, f: &FeedQuery) -> Result<Vec<RuntimeEvent>> {
-    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {SUMMARY} FROM runtime_events WHERE tenant_id = "));
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "SELECT {SUMMARY} FROM runtime_events WHERE tenant_id = "
+    ));
     sql.push_bind(tenant_id);
     if let Some(q) = &f.q {
-        sql.push(" AND search @@ websearch_to_tsquery('simple', ").push_bind(q.clone()).push(")");
+        sql.push(" AND search @@ websearch_to_tsquery('simple', ")
+            .push_bind(q.clone())
+            .push(")");
     }
     if let Some(severity) = &f.severity {
         sql.push(" AND severity = ").push_bind(severity.clone());
@@ -125,9 +129,14 @@ pub async fn feed(pool: &PgPool, tenant_id: Uuid, f: &FeedQuery) -> Result<Vec<R
         sql.push(" AND published < ").push_bind(until);
     }
     if let Some((published, id)) = f.after {
-        sql.push(" AND (published, id) < (").push_bind(published).push(", ").push_bind(id).push(")");
+        sql.push(" AND (published, id) < (")
+            .push_bind(published)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
     }
-    sql.push(" ORDER BY published DESC, id DESC LIMIT ").push_bind(f.limit);
+    sql.push(" ORDER BY published DESC, id DESC LIMIT ")
+        .push_bind(f.limit);
     Ok(sql.build_query_as().fetch_all(pool).await?)
 }
 
@@ -140,6 +149,12 @@ pub struct RuntimeEventDetail {
 }
 
 pub async fn get(pool: &PgPool, tenant_id: Uuid, id: i64) -> Result<Option<RuntimeEventDetail>> {
-    let sql = format!("SELECT {SUMMARY}, normalized, raw FROM runtime_events WHERE tenant_id = $1 AND id = $2");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(id).fetch_optional(pool).await?)
+    let sql = format!(
+        "SELECT {SUMMARY}, normalized, raw FROM runtime_events WHERE tenant_id = $1 AND id = $2"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
 }

@@ -21,7 +21,11 @@ impl Role {
     }
 
     fn parse(text: &str) -> Role {
-        if text == "admin" { Role::Admin } else { Role::Viewer }
+        if text == "admin" {
+            Role::Admin
+        } else {
+            Role::Viewer
+        }
     }
 }
 
@@ -42,7 +46,12 @@ pub async fn tenant_exists(pool: &PgPool, id: Uuid) -> Result<bool> {
     Ok(found.is_some())
 }
 
-pub async fn insert_token(pool: &PgPool, tenant_id: Uuid, token_hash: &[u8], role: Role) -> Result<()> {
+pub async fn insert_token(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    token_hash: &[u8],
+    role: Role,
+) -> Result<()> {
     sqlx::query("INSERT INTO api_tokens (token_hash, tenant_id, role) VALUES ($1, $2, $3)")
         .bind(token_hash)
         .bind(tenant_id)

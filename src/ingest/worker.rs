@@ -1,0 +1,204 @@
+//! The detection worker: claims inbox rows (SKIP LOCKED), runs the tenant's policies, writes
+//! runtime events and removes the rows from the queue — all in one transaction, so an event
+//! is processed exactly once however many tasks and replicas run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::detect::{Detection, Engine};
+use crate::ingest::normalize;
+use crate::okta::LogEvent;
+use crate::service::Services;
+use crate::service::policies;
+use crate::store::{self, StoreError};
+use crate::store::detect_state::PgState;
+use crate::store::inbox::Claimed;
+use crate::store::runtime_events::NewRuntimeEvent;
+
+/// Compiled engines per tenant, refreshed when the tenant's policy set changes.
+#[derive(Default, Clone)]
+pub struct Engines(Arc<Mutex<HashMap<Uuid, (String, Arc<Engine>)>>>);
+
+impl Engines {
+    pub async fn for_tenant(&self, pool: &PgPool, tenant_id: Uuid) -> store::Result<Arc<Engine>> {
+        let version = store::policies::version(pool, tenant_id).await?;
+        let mut cache = self.0.lock().await;
+        if let Some((cached, engine)) = cache.get(&tenant_id)
+            && *cached == version
+        {
+            return Ok(engine.clone());
+        }
+        let engine = Arc::new(policies::engine_for_tenant(pool, tenant_id).await?);
+        cache.insert(tenant_id, (version, engine.clone()));
+        Ok(engine)
+    }
+}
+
+/// Spawns the LISTEN task and `tasks` worker loops; they stop when `cancel` fires.
+pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    let wake = Arc::new(Notify::new());
+    let engines = Engines::default();
+    let mut handles = vec![tokio::spawn(listen(services.pool().clone(), wake.clone(), cancel.clone()))];
+    for _ in 0..services.config().worker_tasks {
+        handles.push(tokio::spawn(run_loop(services.clone(), engines.clone(), wake.clone(), cancel.clone())));
+    }
+    handles
+}
+
+async fn listen(pool: PgPool, wake: Arc<Notify>, cancel: CancellationToken) {
+    while !cancel.is_cancelled() {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "worker LISTEN connection failed; polling meanwhile");
+                sleep_or_cancel(Duration::from_secs(2), &cancel).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(store::inbox::NOTIFY_CHANNEL).await {
+            tracing::warn!(%error, "LISTEN failed");
+            sleep_or_cancel(Duration::from_secs(2), &cancel).await;
+            continue;
+        }
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                received = listener.try_recv() => match received {
+                    Ok(Some(_)) => wake.notify_waiters(),
+                    // The connection was lost: queued work may have been missed, so wake everyone.
+                    Ok(None) => wake.notify_waiters(),
+                    Err(error) => {
+                        tracing::warn!(%error, "LISTEN connection broke");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) {
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        _ = tokio::time::sleep(duration) => {}
+    }
+}
+
+async fn run_loop(services: Services, engines: Engines, wake: Arc<Notify>, cancel: CancellationToken) {
+    let poll = Duration::from_millis(services.config().worker_poll_interval_ms);
+    let mut backoff = Duration::from_millis(200);
+    while !cancel.is_cancelled() {
+        services.worker_beat();
+        let notified = wake.notified();
+        match process_batch(&services, &engines).await {
+            Ok(0) => {
+                backoff = Duration::from_millis(200);
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = notified => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+            Ok(_) => backoff = Duration::from_millis(200),
+            Err(error) => {
+                tracing::warn!(%error, "worker batch failed; its events stay queued");
+                sleep_or_cancel(backoff, &cancel).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Processes one batch; returns how many queued events it took.
+pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usize, WorkerError> {
+    let started = Instant::now();
+    let pool = services.pool();
+    let mut tx = pool.begin().await?;
+    let claimed = store::inbox::claim(&mut tx, services.config().worker_batch_size).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    for item in &claimed {
+        let engine = engines.for_tenant(pool, item.tenant_id).await?;
+        let event: LogEvent = match serde_json::from_str(&item.raw) {
+            Ok(event) => event,
+            Err(error) => {
+                let reason = format!("stored event is not a LogEvent: {error}");
+                store::inbox::quarantine(&mut tx, item.tenant_id, item.integration_id, &reason, &item.raw).await?;
+                continue;
+            }
+        };
+        let detections = {
+            let mut state = PgState::new(item.tenant_id, &mut tx);
+            engine.evaluate(&event, &item.okta_domain, &mut state).await?
+        };
+        for detection in &detections {
+            write_runtime_event(&mut tx, item, &event, detection).await?;
+        }
+    }
+    tx.commit().await?;
+    metrics::histogram!("okta_ingest_worker_batch_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("okta_ingest_events_processed_total").increment(claimed.len() as u64);
+    if let Some(last) = claimed.last() {
+        let lag = (Utc::now() - last.received_at).num_milliseconds() as f64 / 1000.0;
+        metrics::histogram!("okta_ingest_processing_lag_seconds_hist").record(lag);
+    }
+    Ok(claimed.len())
+}
+
+async fn write_runtime_event(
+    conn: &mut sqlx::PgConnection,
+    item: &Claimed,
+    event: &LogEvent,
+    detection: &Detection,
+) -> Result<(), WorkerError> {
+    let normalized = serde_json::to_value(normalize::normalize(event)).unwrap_or_default();
+    let published = event
+        .published
+        .as_deref()
+        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+        .map_or(item.received_at, |p| p.with_timezone(&Utc));
+    let inserted = store::runtime_events::insert(
+        conn,
+        &NewRuntimeEvent {
+            tenant_id: item.tenant_id,
+            integration_id: item.integration_id,
+            policy_id: detection.policy_id,
+            policy_name: &detection.policy_name,
+            rule_name: &detection.rule,
+            severity: detection.priority.severity(),
+            priority: detection.priority.as_str(),
+            output: &detection.output,
+            tags: &detection.tags,
+            okta_event_uuid: &event.uuid,
+            event_type: &event.event_type,
+            actor: &normalize::actor_label(event),
+            target: &normalize::target_label(event),
+            okta_domain: &item.okta_domain,
+            published,
+            normalized: &normalized,
+            raw: &item.raw,
+        },
+    )
+    .await?;
+    if inserted {
+        metrics::counter!("okta_ingest_detections_total", "rule" => detection.rule.clone()).increment(1);
+    }
+    Ok(())
+}
