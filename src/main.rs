@@ -1,1 +1,98 @@
-fn main() {}
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use secrecy::ExposeSecret;
+
+use okta_ingest::cli::{Cli, Command, RoleArg, RulesCommand, TenantCommand, TokenCommand, VaultCommand};
+use okta_ingest::config::Config;
+use okta_ingest::store::tenants::Role;
+use okta_ingest::{app, demo, detect, service, sim, store, telemetry, vault};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo { port, events, exit, json } => {
+            demo::run(demo::DemoOptions { config: cli.config, port, events, exit, json }).await?;
+        }
+        Command::Serve => {
+            let config = Config::load(cli.config.as_deref())?;
+            telemetry::init(config.log_format);
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            app::run(config, listener).await?.serve_until_signal().await;
+        }
+        Command::Migrate => {
+            let config = Config::load(cli.config.as_deref())?;
+            telemetry::init(config.log_format);
+            let pool = connect(&config).await?;
+            store::migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Command::Tenant { command: TenantCommand::Create { name } } => {
+            let pool = connect(&Config::load(cli.config.as_deref())?).await?;
+            let (tenant_id, token) = service::tokens::create_tenant(&pool, &name).await?;
+            println!("{}", serde_json::json!({ "tenant_id": tenant_id, "name": name, "token": token }));
+        }
+        Command::Token { command: TokenCommand::Create { tenant, role } } => {
+            let pool = connect(&Config::load(cli.config.as_deref())?).await?;
+            let role = match role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Viewer => Role::Viewer,
+            };
+            let token = service::tokens::create_token_for(&pool, tenant, role)
+                .await?
+                .with_context(|| format!("no tenant {tenant}"))?;
+            println!("{}", serde_json::json!({ "tenant_id": tenant, "role": role, "token": token }));
+        }
+        Command::Rules { command: RulesCommand::Check { files } } => {
+            return Ok(detect::cli::check(&files));
+        }
+        Command::Rules { command: RulesCommand::Test { events, rules } } => {
+            let mut out = std::io::stdout().lock();
+            detect::cli::test(&events, &rules, &mut out)?;
+        }
+        Command::OktaSim { listen } => {
+            telemetry::init(okta_ingest::config::LogFormat::Pretty);
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let handle = sim::spawn(listener, sim::SimOptions::default()).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "base_url": handle.base_url, "client_id": handle.client_id, "client_secret": handle.client_secret() })
+            );
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Vault { command: VaultCommand::Keygen } => println!("{}", vault::Vault::keygen()),
+        Command::Vault { command: VaultCommand::Rotate } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let vault = vault::Vault::from_config_strings(
+                config.master_key.expose_secret(),
+                config.master_keys.expose_secret(),
+                &config.primary_key_id,
+            )?;
+            let pool = connect(&config).await?;
+            let report = service::rotate_vault(&pool, &vault).await?;
+            println!("{}", serde_json::json!({ "reencrypted": report.reencrypted, "already_current": report.current }));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn connect(config: &Config) -> anyhow::Result<store::Pool> {
+    let url = config.database_url.expose_secret();
+    store::connect(url, 2).await.context("cannot connect to the database (DATABASE_URL)")
+}

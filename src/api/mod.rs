@@ -5,6 +5,9 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod hooks;
+pub mod openapi;
+pub mod policies;
+pub mod wizard;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -19,6 +22,9 @@ pub fn router(services: Services) -> Router {
         .merge(health::router())
         .merge(hooks::router(body_limit))
         .merge(events::router())
+        .merge(wizard::router())
+        .merge(policies::router())
+        .merge(openapi::router())
         .fallback(|| async {
             error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path")
         })

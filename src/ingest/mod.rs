@@ -1,6 +1,9 @@
 //! From Okta's deliveries to runtime events: envelope parsing, inbox writes, the detection
 //! worker, the System Log gap fill and the periodic maintenance.
 
+pub mod background;
 pub mod envelope;
+pub mod gapfill;
 pub mod inbox;
 pub mod normalize;
+pub mod worker;

@@ -185,7 +185,7 @@ pub async fn clear_error(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<()>
 
 pub async fn mark_deleted(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<()> {
     sqlx::query(
-        "UPDATE integrations SET status = 'deleted', deleted_at = now(), client_id = NULL,
+        "UPDATE integrations SET status = 'deleted', deleted_at = now(),
              hook_secret_hash = NULL, hook_secret_prev_hash = NULL, gapfill_cursor = NULL,
              updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
@@ -361,4 +361,25 @@ pub async fn due_for_secret_rotation(
     .bind(every_secs as f64)
     .fetch_all(pool)
     .await?)
+}
+
+/// Held while a wizard step runs; dropping it ends the transaction and frees the lock.
+pub struct StepLock(#[allow(dead_code)] sqlx::Transaction<'static, sqlx::Postgres>);
+
+pub async fn try_lock_step(pool: &PgPool, id: Uuid) -> Result<Option<StepLock>> {
+    let mut tx = pool.begin().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 42))")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(locked.then_some(StepLock(tx)))
+}
+
+/// Domain and client id of an integration, deleted or not (for background jobs).
+pub async fn domain_and_client(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<(String, Option<String>)> {
+    Ok(sqlx::query_as("SELECT okta_domain, client_id FROM integrations WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_one(pool)
+        .await?)
 }

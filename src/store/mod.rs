@@ -40,8 +40,9 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection.
-            code.starts_with("57P") || code.starts_with("08")
+            // 57P0x shutdown / cannot connect now, 08xxx connection, 53300 too many
+            // connections, 55000 database not accepting connections, 3D000 database missing.
+            code.starts_with("57P") || code.starts_with("08") || matches!(code.as_ref(), "53300" | "55000" | "3D000")
         }),
         _ => false,
     }
@@ -60,7 +61,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(std::time::Duration::from_secs(3))
+        .acquire_timeout(std::time::Duration::from_secs(2))
         .connect(url)
         .await?;
     Ok(pool)

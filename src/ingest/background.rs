@@ -1,0 +1,87 @@
+//! Periodic work of every replica: hook deprovisioning jobs, gap fill, hook secret rotation,
+//! inbox partitions and retention. Each piece is safe to run on several replicas at once.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::service::Services;
+use crate::store;
+
+const TICK: Duration = Duration::from_secs(5);
+const HOUSEKEEPING_EVERY: u32 = 720; // ticks: one hour
+
+pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![tokio::spawn(run(services, cancel))]
+}
+
+async fn run(services: Services, cancel: CancellationToken) {
+    let mut tick: u32 = 0;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(TICK) => {}
+        }
+        run_jobs(&services).await;
+        if services.config().gapfill_interval_secs > 0
+            && let Err(error) = crate::ingest::gapfill::run_due(&services).await
+        {
+            tracing::warn!(%error, "gap fill round failed");
+        }
+        if tick % 12 == 0 {
+            rotate_hook_secrets(&services).await;
+        }
+        if tick % HOUSEKEEPING_EVERY == 0 {
+            housekeeping(&services).await;
+        }
+        tick = tick.wrapping_add(1);
+    }
+}
+
+/// Runs due deprovisioning jobs until none is left.
+pub async fn run_jobs(services: &Services) {
+    loop {
+        match services.run_deprovision_job().await {
+            Ok(true) => continue,
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, "deprovisioning job failed");
+                return;
+            }
+        }
+    }
+}
+
+async fn rotate_hook_secrets(services: &Services) {
+    let every = services.config().hook_secret_rotation_secs;
+    if every == 0 {
+        return;
+    }
+    let due = match store::integrations::due_for_secret_rotation(services.pool(), every as i64).await {
+        Ok(due) => due,
+        Err(error) => return tracing::warn!(%error, "cannot list hooks due for secret rotation"),
+    };
+    for target in due {
+        if let Err(error) = services.rotate_hook_secret(&target).await {
+            tracing::warn!(integration_id = %target.id, %error, "hook secret rotation failed");
+        }
+    }
+}
+
+pub async fn housekeeping(services: &Services) {
+    let pool = services.pool();
+    let config = services.config();
+    if let Err(error) = store::retention::ensure_partitions(pool, 3).await {
+        tracing::warn!(%error, "cannot create inbox partitions");
+    }
+    match store::retention::drop_raw_older_than(pool, config.raw_event_retention_days).await {
+        Ok(dropped) if dropped > 0 => tracing::info!(dropped, "old inbox partitions dropped"),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "inbox retention failed"),
+    }
+    match store::retention::delete_runtime_events_older_than(pool, config.runtime_event_retention_days).await {
+        Ok(deleted) if deleted > 0 => tracing::info!(deleted, "old runtime events deleted"),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "runtime event retention failed"),
+    }
+}

@@ -1,0 +1,179 @@
+//! Test helpers: the real service on port 0 against a fresh database (`#[sqlx::test]`) and
+//! the project's Okta simulator on port 0, so each test reads as a story.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use okta_ingest::app::{self, App};
+use okta_ingest::config::Config;
+use okta_ingest::service::tokens;
+use okta_ingest::sim::{self, SimHandle, SimOptions};
+use okta_ingest::store::tenants::Role;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub app: App,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub sim: SimHandle,
+    pub tenant_id: Uuid,
+    pub admin: String,
+    pub master_key: String,
+}
+
+/// The database URL of the pool `#[sqlx::test]` made for this test.
+pub fn database_url(pool: &PgPool) -> String {
+    let options = pool.connect_options();
+    let database = options.get_database().unwrap_or("postgres");
+    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
+    url.set_path(database);
+    url.to_string()
+}
+
+pub fn test_config(pool: &PgPool, port: u16, master_key: &str) -> Config {
+    let mut config = Config::load(None).expect("default config loads");
+    config.database_url = SecretString::from(database_url(pool));
+    config.database_max_connections = 8;
+    config.public_url = format!("http://127.0.0.1:{port}");
+    config.dev_allow_loopback_okta = true;
+    config.master_key = SecretString::from(master_key.to_string());
+    config.master_keys = SecretString::from(String::new());
+    config.primary_key_id = String::new();
+    config.worker_poll_interval_ms = 200;
+    config.gapfill_interval_secs = 0;
+    config.hook_secret_rotation_secs = 0;
+    config.okta_timeout_ms = 2000;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(pool: &PgPool) -> TestApp {
+        Self::spawn_with(pool, SimOptions::default(), |_| {}).await
+    }
+
+    pub async fn spawn_with(pool: &PgPool, sim_options: SimOptions, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let sim = sim::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), sim_options)
+            .await
+            .expect("simulator starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let master_key = okta_ingest::vault::Vault::keygen();
+        let mut config = test_config(pool, port, &master_key);
+        tweak(&mut config);
+        let app = app::run(config, listener).await.expect("service starts");
+        let (tenant_id, admin) = tokens::create_tenant(pool, "acme").await.expect("tenant");
+        TestApp { base: app.base_url(), app, http: reqwest::Client::new(), sim, tenant_id, admin, master_key }
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        tokens::create_token(self.app.services.pool(), self.tenant_id, role).await.expect("token")
+    }
+
+    /// Another tenant with its own admin token.
+    pub async fn other_tenant(&self) -> (Uuid, String) {
+        tokens::create_tenant(self.app.services.pool(), "other").await.expect("tenant")
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, &self.admin, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, &self.admin, Some(body)).await
+    }
+
+    pub fn creds(&self) -> Value {
+        json!({ "client_id": self.sim.client_id, "client_secret": self.sim.client_secret() })
+    }
+
+    /// Launch → validate → complete; returns the integration id.
+    pub async fn connect_from_sysdig(&self) -> String {
+        let (status, launched) = self.post("/api/v1/integrations/okta/launch", json!({ "org": self.sim.base_url })).await;
+        assert_eq!(status, StatusCode::CREATED, "{launched}");
+        let id = launched["id"].as_str().expect("id").to_string();
+        let (status, body) = self.post(&format!("/api/v1/integrations/okta/{id}/validate"), self.creds()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self.post(&format!("/api/v1/integrations/okta/{id}/complete"), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "active");
+        id
+    }
+
+    /// "Start from Okta": one call, then complete.
+    pub async fn connect_from_okta(&self) -> String {
+        let mut body = self.creds();
+        body["okta_domain"] = json!(self.sim.base_url);
+        let (status, created) = self.post("/api/v1/integrations/okta", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().expect("id").to_string();
+        let (status, body) = self.post(&format!("/api/v1/integrations/okta/{id}/complete"), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    /// Waits until the worker has emptied the queue.
+    pub async fn wait_processed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let stats = okta_ingest::store::inbox::queue_stats(self.app.services.pool()).await.expect("stats");
+            if stats.depth == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "worker did not drain the queue ({} left)", stats.depth);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every runtime event of the tenant, following the feed's cursor.
+    pub async fn all_runtime_events(&self, query: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/events?limit=100{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, page) = self.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return items,
+            }
+        }
+    }
+}
+
+/// A minimal valid LogEvent.
+pub fn log_event(event_type: &str, actor: &str) -> Value {
+    json!({
+        "uuid": Uuid::new_v4().to_string(),
+        "published": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "eventType": event_type,
+        "version": "0",
+        "severity": "INFO",
+        "displayMessage": event_type,
+        "actor": { "id": "00u1", "type": "User", "alternateId": actor, "displayName": actor },
+        "client": { "ipAddress": "198.51.100.7", "userAgent": { "rawUserAgent": "Mozilla/5.0", "os": "Mac OS X", "browser": "CHROME" },
+                    "geographicalContext": { "city": "Lisbon", "country": "Portugal", "geolocation": { "lat": 38.7, "lon": -9.1 } } },
+        "outcome": { "result": "SUCCESS" },
+        "target": [],
+        "debugContext": { "debugData": {} }
+    })
+}
