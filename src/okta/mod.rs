@@ -1,7 +1,9 @@
 //! Everything that speaks to Okta: domains, OAuth2 tokens, Event Hooks and System Log APIs.
 
+pub mod domain;
 pub mod log_event;
 
+pub use domain::{DomainError, DomainPolicy, OktaDomain};
 pub use log_event::LogEvent;
 
 /// The 18 event types the Event Hook subscribes to.
