@@ -133,7 +133,7 @@ async fn logs(headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let (events, next) = if query.contains("after=page2") {
         (
             json!([{"uuid": "e3"}]),
-            format!("<http://evil.example.com/api/v1/logs?after=x>; rel=\"next\""),
+            "<http://evil.example.com/api/v1/logs?after=x>; rel=\"next\"".to_string(),
         )
     } else {
         let link = format!("<http://{host}/api/v1/logs?after=page2&limit=2>; rel=\"next\"");
