@@ -19,6 +19,7 @@ use url::Url;
 use super::domain::OktaDomain;
 use super::error::{OktaError, REQUIRED_SCOPES};
 use super::oauth_http::{AdapterError, OAuthHttp};
+use super::resolver::PublicOnlyResolver;
 
 /// Refresh a cached token this long before Okta says it expires.
 const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
@@ -63,6 +64,15 @@ struct CachedToken {
 
 type TokenResult = Result<(SecretString, Option<Duration>), OktaError>;
 
+impl std::fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaClient")
+            .field("cached_tokens", &self.tokens().len())
+            .field("max_rate_limit_wait", &self.max_rate_limit_wait)
+            .finish()
+    }
+}
+
 impl OktaClient {
     /// A client whose every request (connect + answer) is bounded by `timeout`.
     pub fn new(timeout: Duration) -> Result<OktaClient, OktaError> {
@@ -71,6 +81,7 @@ impl OktaClient {
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             // A redirect could lead anywhere: the allow-list covers the org's host only.
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(PublicOnlyResolver))
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| OktaError::Unexpected(format!("cannot build the HTTP client: {e}")))?;
@@ -220,6 +231,7 @@ impl OktaClient {
             }
             let response = request.send().await.map_err(unreachable)?;
             let status = response.status();
+            tracing::debug!(%method, path = url.path(), status = status.as_u16(), "okta api call");
             match status {
                 s if s.is_success() => return Ok(response),
                 StatusCode::UNAUTHORIZED if !reauthenticated => {

@@ -39,6 +39,9 @@ pub enum OktaError {
         summary: Option<String>,
         causes: Vec<String>,
     },
+    /// Okta's verification GET to our hook endpoint did not get the right answer in time.
+    #[error("Okta could not verify the event hook: {}", .causes.join("; "))]
+    VerificationFailed { causes: Vec<String> },
     /// A System Log `next` link pointing away from the org (SSRF guard).
     #[error("refusing a System Log next link outside the Okta org")]
     ForeignNextLink,
@@ -56,9 +59,10 @@ impl OktaError {
             OktaError::EventHookLimitReached { .. } => "event_hook_limit_reached",
             OktaError::Unreachable { .. } => "org_unreachable",
             OktaError::RateLimited { .. } => "okta_rate_limited",
-            OktaError::Api { .. } | OktaError::ForeignNextLink | OktaError::Unexpected(_) => {
-                "okta_error"
-            }
+            OktaError::Api { .. }
+            | OktaError::VerificationFailed { .. }
+            | OktaError::ForeignNextLink
+            | OktaError::Unexpected(_) => "okta_error",
         }
     }
 
@@ -80,6 +84,11 @@ impl OktaError {
             OktaError::Api { .. } => format!(
                 "{self}. If this persists, reinstall the \"Sysdig\" integration in Okta and \
                  copy all values (Client ID, Client Secret, Okta domain) again."
+            ),
+            OktaError::VerificationFailed { .. } => format!(
+                "{self}. Okta must reach the hook URL over the internet and get an answer within \
+                 3 seconds: check that OKTA_INGEST_PUBLIC_URL is the service's public https URL, \
+                 then retry."
             ),
             OktaError::ForeignNextLink | OktaError::Unexpected(_) => {
                 format!("{self}. Retry; if this persists, contact support.")
@@ -187,6 +196,21 @@ impl OktaError {
             } if code == "E0000001" && mentions_limit(summary.as_deref(), &causes) => {
                 OktaError::EventHookLimitReached { causes }
             }
+            other => other,
+        }
+    }
+}
+
+impl OktaError {
+    /// On `lifecycle/verify`, a validation error means Okta's GET to our endpoint failed.
+    pub(crate) fn into_verification_failed(self) -> OktaError {
+        match self {
+            OktaError::Api {
+                status: 400,
+                error_code: Some(code),
+                causes,
+                ..
+            } if code == "E0000001" => OktaError::VerificationFailed { causes },
             other => other,
         }
     }

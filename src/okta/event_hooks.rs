@@ -62,7 +62,9 @@ impl OktaClient {
         creds: &Credentials,
         id: &str,
     ) -> Result<EventHook, OktaError> {
-        self.lifecycle(creds, id, "verify").await
+        self.lifecycle(creds, id, "verify")
+            .await
+            .map_err(OktaError::into_verification_failed)
     }
 
     pub async fn activate_event_hook(

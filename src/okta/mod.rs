@@ -6,6 +6,7 @@ pub mod error;
 pub mod event_hooks;
 pub mod log_event;
 mod oauth_http;
+mod resolver;
 pub mod system_log;
 pub mod types;
 
