@@ -249,3 +249,50 @@ async fn logs_are_paged_through_next_links() {
     assert_eq!(seen.len(), 5, "{seen:?}");
     assert!(seen[4].contains("00000000-0000-4000-8000-000000000004"));
 }
+
+#[tokio::test]
+async fn hanging_org_times_out_as_org_unreachable() {
+    let sim = start_sim(SimOptions::default()).await;
+    let client = OktaClient::new(Duration::from_millis(500)).unwrap();
+    let creds = creds(&sim);
+    client.check_credentials(&creds).await.unwrap();
+    sim.hang_next(1);
+    let started = std::time::Instant::now();
+    let err = client.list_event_hooks(&creds).await.unwrap_err();
+    assert_eq!(err.code(), "org_unreachable", "{err:?}");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn token_endpoint_rate_limit_is_waited_out() {
+    let sim = start_sim(SimOptions::default()).await;
+    sim.fail_next_with_429(1);
+    client().check_credentials(&creds(&sim)).await.unwrap();
+    assert_eq!(sim.counters().tokens_issued, 1);
+}
+
+#[tokio::test]
+async fn short_lived_tokens_are_not_reused_past_the_margin() {
+    let options = SimOptions {
+        token_ttl: Duration::from_secs(30),
+        ..SimOptions::default()
+    };
+    let sim = start_sim(options).await;
+    let (client, creds) = (client(), creds(&sim));
+    client.list_event_hooks(&creds).await.unwrap();
+    client.list_event_hooks(&creds).await.unwrap();
+    // 30 s is inside the 60 s refresh margin: every call gets a fresh token.
+    assert_eq!(sim.counters().tokens_issued, 2);
+}
+
+#[tokio::test]
+async fn internal_error_is_okta_error_with_details() {
+    let sim = start_sim(SimOptions::default()).await;
+    let (client, creds) = (client(), creds(&sim));
+    client.check_credentials(&creds).await.unwrap();
+    sim.fail_next_with_500(1);
+    let err = client.list_event_hooks(&creds).await.unwrap_err();
+    assert_eq!(err.code(), "okta_error", "{err:?}");
+    assert!(err.to_string().contains("500"), "{err}");
+}

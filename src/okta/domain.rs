@@ -205,10 +205,9 @@ impl OktaDomain {
     /// The admin console page where the admin installs our OIN API Service integration.
     ///
     /// Okta's admin console lives on `{org}-admin.{suffix}`; `/admin/apps/add-app` is its
-    /// OIN catalog ("Browse App Catalog"), where the "Sysdig" integration is found. Custom
-    /// domains do not reveal the org's admin host, so the custom host is used (Okta
-    /// redirects an admin sign-in there to the admin console); loopback points at the
-    /// simulator's page of the same path.
+    /// OIN catalog ("Browse App Catalog"), where the "Sysdig" integration is found. A custom
+    /// domain does not reveal the org's `-admin` host, so the same path on the custom host is
+    /// a best effort; loopback points at the same path on the simulator.
     pub fn install_url(&self) -> String {
         match self.kind {
             Kind::Okta { suffix } => {
@@ -525,11 +524,13 @@ mod tests {
         use DomainError::*;
         let long_label = format!("{}.okta.com", "a".repeat(64));
         let long_input = "a".repeat(600);
+        let long_host = format!("{}.okta.com", vec!["a".repeat(60); 5].join("."));
         let cases: Vec<(&str, DomainError)> = vec![
             ("", Empty),
             ("   ", Empty),
             ("https://", Empty),
             (&long_input, TooLong),
+            (&long_host, TooLong),
             ("acme .okta.com", Whitespace),
             ("acme.okta.com\n", Whitespace),
             ("acme.okta.com\r\nHost: evil", Whitespace),
