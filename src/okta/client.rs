@@ -125,14 +125,15 @@ impl OktaClient {
         let (token, expires_in) = self.fetch_token(creds).await?;
         let lifetime = expires_in.unwrap_or(Duration::from_secs(3600));
         if let Some(fresh_for) = lifetime.checked_sub(TOKEN_EXPIRY_MARGIN) {
-            let refresh_at = Instant::now() + fresh_for;
-            self.tokens().insert(
-                key,
-                CachedToken {
-                    token: token.clone(),
-                    refresh_at,
-                },
-            );
+            let now = Instant::now();
+            let mut tokens = self.tokens();
+            // Entries of deleted integrations or replaced secrets would otherwise stay forever.
+            tokens.retain(|_, cached| cached.refresh_at > now);
+            let cached = CachedToken {
+                token: token.clone(),
+                refresh_at: now + fresh_for,
+            };
+            tokens.insert(key, cached);
         }
         Ok(token)
     }
