@@ -1,8 +1,21 @@
 //! Everything that speaks to Okta: domains, OAuth2 tokens, Event Hooks and System Log APIs.
 
+pub mod client;
+pub mod domain;
+pub mod error;
+pub mod event_hooks;
 pub mod log_event;
+mod oauth_http;
+mod resolver;
+pub mod system_log;
+pub mod types;
 
+pub use client::{Credentials, OktaClient};
+pub use domain::{DomainError, DomainPolicy, OktaDomain};
+pub use error::OktaError;
 pub use log_event::LogEvent;
+pub use system_log::{LogsPage, LogsStart};
+pub use types::{EventHook, HookStatus, NewEventHook, VerificationStatus};
 
 /// The 18 event types the Event Hook subscribes to.
 pub const EVENT_TYPES: [&str; 18] = [

@@ -1,0 +1,458 @@
+//! The Okta HTTP client: OAuth2 client-credentials tokens (cached), the request loop with
+//! one re-authentication on 401 and at most one rate-limit wait per call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType};
+use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::domain::OktaDomain;
+use super::error::{OktaError, REQUIRED_SCOPES};
+use super::oauth_http::{AdapterError, OAuthHttp};
+use super::resolver::PublicOnlyResolver;
+
+/// Refresh a cached token this long before Okta says it expires.
+const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+/// The longest a single call waits for a rate-limit reset before giving up.
+pub const DEFAULT_MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(10);
+const RATE_LIMIT_JITTER_MS: u64 = 500;
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const USER_AGENT: &str = concat!("okta-ingest/", env!("CARGO_PKG_VERSION"));
+
+/// A tenant's OAuth2 client credentials for its Okta org. `Debug` redacts the secret.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub domain: OktaDomain,
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// Cheap to clone: one connection pool and one token cache shared by all clones.
+#[derive(Clone)]
+pub struct OktaClient {
+    inner: Arc<Inner>,
+    max_rate_limit_wait: Duration,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    tokens: Mutex<HashMap<TokenKey, CachedToken>>,
+}
+
+/// A token belongs to (domain, client id, secret): a rotated secret gets its own token.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct TokenKey {
+    domain: String,
+    client_id: String,
+    secret_fingerprint: [u8; 32],
+}
+
+struct CachedToken {
+    token: SecretString,
+    refresh_at: Instant,
+}
+
+type TokenResult = Result<(SecretString, Option<Duration>), OktaError>;
+
+impl std::fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaClient")
+            .field("cached_tokens", &self.tokens().len())
+            .field("max_rate_limit_wait", &self.max_rate_limit_wait)
+            .finish()
+    }
+}
+
+impl OktaClient {
+    /// A client whose every request (connect + answer) is bounded by `timeout`.
+    pub fn new(timeout: Duration) -> Result<OktaClient, OktaError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+            // A redirect could lead anywhere: the allow-list covers the org's host only.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(PublicOnlyResolver))
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| OktaError::Unexpected(format!("cannot build the HTTP client: {e}")))?;
+        Ok(OktaClient {
+            inner: Arc::new(Inner {
+                http,
+                tokens: Mutex::new(HashMap::new()),
+            }),
+            max_rate_limit_wait: DEFAULT_MAX_RATE_LIMIT_WAIT,
+        })
+    }
+
+    /// Longest wait for a rate-limit reset inside one call (beyond it: `RateLimited`).
+    pub fn with_max_rate_limit_wait(mut self, max: Duration) -> OktaClient {
+        self.max_rate_limit_wait = max;
+        self
+    }
+
+    /// Gets a token (from the cache if fresh): proves the credentials and scopes work.
+    pub async fn check_credentials(&self, creds: &Credentials) -> Result<(), OktaError> {
+        self.token(creds).await.map(|_| ())
+    }
+
+    /// Forgets the cached token of `creds` (after a 401, or when the secret is replaced).
+    pub fn invalidate(&self, creds: &Credentials) {
+        self.tokens().remove(&TokenKey::of(creds));
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKey, CachedToken>> {
+        // A poisoned cache only means a panic elsewhere; its contents are still tokens.
+        self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn token(&self, creds: &Credentials) -> Result<SecretString, OktaError> {
+        let key = TokenKey::of(creds);
+        if let Some(cached) = self.tokens().get(&key)
+            && cached.refresh_at > Instant::now()
+        {
+            return Ok(cached.token.clone());
+        }
+        let (token, expires_in) = self.fetch_token(creds).await?;
+        let lifetime = expires_in.unwrap_or(Duration::from_secs(3600));
+        if let Some(fresh_for) = lifetime.checked_sub(TOKEN_EXPIRY_MARGIN) {
+            let now = Instant::now();
+            let mut tokens = self.tokens();
+            // Entries of deleted integrations or replaced secrets would otherwise stay forever.
+            tokens.retain(|_, cached| cached.refresh_at > now);
+            let cached = CachedToken {
+                token: token.clone(),
+                refresh_at: now + fresh_for,
+            };
+            tokens.insert(key, cached);
+        }
+        Ok(token)
+    }
+
+    async fn fetch_token(&self, creds: &Credentials) -> TokenResult {
+        let mut waited = false;
+        loop {
+            match self.request_token(creds).await {
+                Err(TokenFailure::RateLimited(reset)) => {
+                    self.rate_limit_wait(reset, &mut waited).await?;
+                }
+                Err(TokenFailure::Error(e)) => return Err(e),
+                Ok(token) => return Ok(token),
+            }
+        }
+    }
+
+    async fn request_token(
+        &self,
+        creds: &Credentials,
+    ) -> Result<(SecretString, Option<Duration>), TokenFailure> {
+        let token_url = join(&creds.domain, "/oauth2/v1/token")?;
+        let client = BasicClient::new(ClientId::new(creds.client_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                creds.client_secret.expose_secret().to_string(),
+            ))
+            .set_auth_type(AuthType::BasicAuth)
+            .set_token_uri(TokenUrl::from_url(token_url));
+        let adapter = OAuthHttp(&self.inner.http);
+        let response = client
+            .exchange_client_credentials()
+            .add_scopes(REQUIRED_SCOPES.iter().map(|s| Scope::new(s.to_string())))
+            .request_async(&adapter)
+            .await
+            .map_err(map_token_error)?;
+        if let Some(granted) = response.scopes() {
+            let missing = missing_scopes(granted.iter().map(|s| s.as_str()));
+            if !missing.is_empty() {
+                return Err(OktaError::MissingScopes {
+                    missing,
+                    description: None,
+                }
+                .into());
+            }
+        }
+        let token = SecretString::from(response.access_token().secret().clone());
+        Ok((token, response.expires_in()))
+    }
+
+    /// Waits once for the rate-limit reset (plus jitter) if it is soon enough.
+    async fn rate_limit_wait(
+        &self,
+        reset: Option<i64>,
+        waited: &mut bool,
+    ) -> Result<(), OktaError> {
+        let now = Utc::now();
+        let retry_at = reset
+            .and_then(|s| Utc.timestamp_opt(s, 0).single())
+            .filter(|at| *at > now)
+            .unwrap_or(now + chrono::Duration::seconds(1));
+        let jitter = Duration::from_millis(rand::random_range(0..RATE_LIMIT_JITTER_MS));
+        let delay = (retry_at - now).to_std().unwrap_or_default() + jitter;
+        if *waited || delay > self.max_rate_limit_wait {
+            return Err(OktaError::RateLimited { retry_at });
+        }
+        *waited = true;
+        tracing::info!(
+            delay_ms = delay.as_millis() as u64,
+            "okta rate limit: waiting for reset"
+        );
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// Sends an authenticated API request; 2xx answers come back, the rest are errors.
+    pub(crate) async fn send(
+        &self,
+        creds: &Credentials,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response, OktaError> {
+        let (mut waited, mut reauthenticated) = (false, false);
+        loop {
+            let token = self.token(creds).await?;
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose_secret())
+                .header(ACCEPT, "application/json");
+            if let Some(body) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let response = request.send().await.map_err(unreachable)?;
+            let status = response.status();
+            tracing::debug!(%method, path = url.path(), status = status.as_u16(), "okta api call");
+            match status {
+                s if s.is_success() => return Ok(response),
+                StatusCode::UNAUTHORIZED if !reauthenticated => {
+                    reauthenticated = true;
+                    self.invalidate(creds);
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let reset = rate_limit_reset(response.headers());
+                    self.rate_limit_wait(reset, &mut waited).await?;
+                }
+                s if is_down_status(s) => {
+                    return Err(OktaError::Unreachable {
+                        reason: format!("Okta answered {s}"),
+                    });
+                }
+                s => {
+                    let body = response.bytes().await.unwrap_or_default();
+                    return Err(OktaError::from_api(s.as_u16(), &body));
+                }
+            }
+        }
+    }
+
+    /// `send` with a JSON body (if any) and a JSON answer.
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        creds: &Credentials,
+        method: Method,
+        url: Url,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T, OktaError> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| OktaError::Unexpected(format!("cannot encode the request: {e}")))?;
+        let response = self.send(creds, method, url, body).await?;
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| OktaError::Unexpected(format!("cannot read Okta's answer: {e}")))
+    }
+}
+
+impl TokenKey {
+    fn of(creds: &Credentials) -> TokenKey {
+        TokenKey {
+            domain: creds.domain.as_str().to_string(),
+            client_id: creds.client_id.clone(),
+            secret_fingerprint: Sha256::digest(creds.client_secret.expose_secret().as_bytes())
+                .into(),
+        }
+    }
+}
+
+enum TokenFailure {
+    RateLimited(Option<i64>),
+    Error(OktaError),
+}
+
+impl From<OktaError> for TokenFailure {
+    fn from(e: OktaError) -> Self {
+        TokenFailure::Error(e)
+    }
+}
+
+fn map_token_error(e: RequestTokenError<AdapterError, BasicErrorResponse>) -> TokenFailure {
+    let error = match e {
+        RequestTokenError::ServerResponse(response) => map_oauth_error(&response),
+        RequestTokenError::Request(AdapterError::RateLimited { reset_epoch }) => {
+            return TokenFailure::RateLimited(reset_epoch);
+        }
+        RequestTokenError::Request(AdapterError::Down(status)) => OktaError::Unreachable {
+            reason: format!("Okta's token endpoint answered {status}"),
+        },
+        RequestTokenError::Request(AdapterError::Transport(reason)) => {
+            OktaError::Unreachable { reason }
+        }
+        RequestTokenError::Parse(..) => {
+            OktaError::Unexpected("the token endpoint's answer is not an OAuth2 response".into())
+        }
+        RequestTokenError::Other(reason) => {
+            OktaError::Unexpected(format!("token endpoint: {reason}"))
+        }
+    };
+    TokenFailure::Error(error)
+}
+
+fn map_oauth_error(response: &BasicErrorResponse) -> OktaError {
+    let description = response.error_description().cloned();
+    match response.error() {
+        BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
+            OktaError::InvalidClient {
+                error: response.error().as_ref().to_string(),
+                description,
+            }
+        }
+        BasicErrorResponseType::InvalidScope => {
+            let named = description
+                .as_deref()
+                .unwrap_or_default()
+                .split([' ', ',', ':']);
+            let missing = REQUIRED_SCOPES
+                .iter()
+                .filter(|s| named.clone().any(|n| n == **s))
+                .map(|s| s.to_string())
+                .collect();
+            OktaError::MissingScopes {
+                missing,
+                description,
+            }
+        }
+        other => OktaError::Api {
+            status: 400,
+            error_code: Some(other.as_ref().to_string()),
+            summary: description,
+            causes: Vec::new(),
+        },
+    }
+}
+
+fn missing_scopes<'a>(granted: impl Iterator<Item = &'a str> + Clone) -> Vec<String> {
+    REQUIRED_SCOPES
+        .iter()
+        .filter(|required| !granted.clone().any(|g| g == **required))
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// `base_url` of the domain joined with an absolute path.
+pub(crate) fn join(domain: &OktaDomain, path: &str) -> Result<Url, OktaError> {
+    domain
+        .base_url()
+        .join(path)
+        .map_err(|e| OktaError::Unexpected(format!("cannot build the URL {path}: {e}")))
+}
+
+fn unreachable(e: reqwest::Error) -> OktaError {
+    OktaError::Unreachable {
+        reason: transport_reason(&e),
+    }
+}
+
+/// A short, secret-free description of a transport failure.
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut innermost = None;
+    while let Some(s) = source {
+        innermost = Some(s.to_string());
+        source = s.source();
+    }
+    match innermost {
+        Some(cause) => format!("{kind}: {cause}"),
+        None => kind.to_string(),
+    }
+}
+
+/// Okta (or its load balancer) is down rather than refusing this request.
+pub(crate) fn is_down_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 502..=504)
+}
+
+/// `X-Rate-Limit-Reset`: the epoch second at which the limit resets.
+pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get("x-rate-limit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_scopes_lists_what_was_not_granted() {
+        assert_eq!(
+            missing_scopes(["okta.logs.read"].into_iter()),
+            vec!["okta.eventHooks.manage"]
+        );
+        assert!(missing_scopes(REQUIRED_SCOPES.into_iter()).is_empty());
+    }
+
+    #[test]
+    fn invalid_scope_names_the_scopes_okta_refused() {
+        let response = BasicErrorResponse::new(
+            BasicErrorResponseType::InvalidScope,
+            Some("The following scopes are not permitted: okta.logs.read".into()),
+            None,
+        );
+        match map_oauth_error(&response) {
+            OktaError::MissingScopes { missing, .. } => assert_eq!(missing, vec!["okta.logs.read"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Handlers and background tasks need `Send` futures.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn futures_are_send(client: OktaClient, creds: Credentials) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(client.check_credentials(&creds));
+        is_send(client.list_event_hooks(&creds));
+        is_send(client.logs_page(&creds, crate::okta::LogsStart::Next(String::new()), 10));
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_secret() {
+        let creds = Credentials {
+            domain: OktaDomain::parse("acme", &Default::default()).unwrap(),
+            client_id: "0oa1".into(),
+            client_secret: SecretString::from("very-secret"),
+        };
+        assert!(!format!("{creds:?}").contains("very-secret"));
+    }
+}

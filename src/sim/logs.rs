@@ -1,0 +1,264 @@
+//! The System Log API, `GET /api/v1/logs`: polling mode and bounded mode, Link paging.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::error::{ApiError, okta_error};
+use super::filter::Filter;
+use super::state::{LogEntry, Shared};
+use super::token::authorize;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+/// A parsed `GET /api/v1/logs` query.
+struct LogQuery {
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    after: Option<Cursor>,
+    limit: usize,
+    descending: bool,
+    filter: Option<Filter>,
+    keywords: Vec<String>,
+    /// The raw parameters, carried into the `next` link.
+    raw: HashMap<String, String>,
+}
+
+impl LogQuery {
+    fn polling(&self) -> bool {
+        self.until.is_none() && !self.descending
+    }
+
+    fn matches(&self, entry: &LogEntry) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(&entry.event))
+            && self.keywords.iter().all(|k| entry.text.contains(k))
+    }
+}
+
+/// The opaque `after` value: a persistence sequence (polling) or a `published` key (bounded).
+#[derive(Clone, Copy)]
+enum Cursor {
+    Seq(u64),
+    Key(i64, u64),
+}
+
+impl Cursor {
+    fn encode(self) -> String {
+        let plain = match self {
+            Self::Seq(seq) => format!("s{seq}"),
+            Self::Key(millis, seq) => format!("k{millis}_{seq}"),
+        };
+        URL_SAFE_NO_PAD.encode(plain)
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let plain = String::from_utf8(URL_SAFE_NO_PAD.decode(value).ok()?).ok()?;
+        if let Some(seq) = plain.strip_prefix('s') {
+            return seq.parse().ok().map(Self::Seq);
+        }
+        let (millis, seq) = plain.strip_prefix('k')?.split_once('_')?;
+        Some(Self::Key(millis.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+pub(crate) async fn list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    authorize(&shared, &headers, &["okta.logs.read"])?;
+    let query = parse_query(raw)?;
+    let inner = shared.lock();
+    let (events, next) = if query.polling() {
+        polling_page(&inner.log, &query)
+    } else {
+        bounded_page(&inner.log, &query)
+    };
+    drop(inner);
+    let mut response = Json(events).into_response();
+    let links = page_links(&shared.base_url, &query, next);
+    if let Ok(value) = HeaderValue::from_str(&links) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
+/// Persistence order; always a `next` link, pointing past everything examined.
+fn polling_page(log: &[LogEntry], query: &LogQuery) -> (Vec<Value>, Option<Cursor>) {
+    let after = match query.after {
+        Some(Cursor::Seq(seq)) => Some(seq),
+        _ => None,
+    };
+    let since = query.since.unwrap_or_else(default_since);
+    let start = after.map_or(0, |seq| usize::try_from(seq).unwrap_or(usize::MAX));
+    let candidates = log
+        .iter()
+        .skip(start)
+        .filter(|e| after.is_some() || e.published >= since);
+    let mut events = Vec::new();
+    let mut last_seq = after.unwrap_or(0);
+    for entry in candidates {
+        if events.len() == query.limit {
+            return (events, Some(Cursor::Seq(last_seq)));
+        }
+        last_seq = entry.seq;
+        if query.matches(entry) {
+            events.push(entry.event.clone());
+        }
+    }
+    // The page is not full: every persisted event was examined.
+    let examined_all = if query.limit == 0 {
+        last_seq
+    } else {
+        log.last().map_or(last_seq, |e| e.seq.max(last_seq))
+    };
+    (events, Some(Cursor::Seq(examined_all)))
+}
+
+/// `published` order between `since` and `until`; a `next` link only while more remain.
+fn bounded_page(log: &[LogEntry], query: &LogQuery) -> (Vec<Value>, Option<Cursor>) {
+    let since = query.since.unwrap_or_else(default_since);
+    let until = query.until.unwrap_or_else(Utc::now);
+    let mut matching: Vec<&LogEntry> = log
+        .iter()
+        .filter(|e| e.published >= since && e.published < until && query.matches(e))
+        .collect();
+    matching.sort_by_key(|e| (e.published.timestamp_millis(), e.seq));
+    if query.descending {
+        matching.reverse();
+    }
+    let after = match query.after {
+        Some(Cursor::Key(millis, seq)) => Some((millis, seq)),
+        _ => None,
+    };
+    let remaining = matching.into_iter().filter(|e| {
+        let key = (e.published.timestamp_millis(), e.seq);
+        match after {
+            None => true,
+            Some(cursor) if query.descending => key < cursor,
+            Some(cursor) => key > cursor,
+        }
+    });
+    let page: Vec<&LogEntry> = remaining.take(query.limit + 1).collect();
+    let has_more = page.len() > query.limit;
+    let page = &page[..page.len().min(query.limit)];
+    let next = match page.last() {
+        Some(last) if has_more => Some(Cursor::Key(last.published.timestamp_millis(), last.seq)),
+        _ => None,
+    };
+    (page.iter().map(|e| e.event.clone()).collect(), next)
+}
+
+fn default_since() -> DateTime<Utc> {
+    Utc::now() - Duration::days(7)
+}
+
+fn parse_query(raw: HashMap<String, String>) -> Result<LogQuery, ApiError> {
+    let since = parse_time(&raw, "since")?;
+    if since.is_some_and(|s| s < Utc::now() - Duration::days(180)) {
+        return Err(okta_error(
+            StatusCode::BAD_REQUEST,
+            "E0000053",
+            "Invalid date. 'since' must be a date within the last 180 days.",
+            Vec::new(),
+        ));
+    }
+    let limit = match raw.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n <= MAX_LIMIT => n,
+            _ => return Err(bad_param("limit: must be an integer between 0 and 1000")),
+        },
+    };
+    let descending = match raw.get("sortOrder").map(String::as_str) {
+        None | Some("ASCENDING") => false,
+        Some("DESCENDING") => true,
+        Some(_) => return Err(bad_param("sortOrder: must be ASCENDING or DESCENDING")),
+    };
+    let after = match raw.get("after") {
+        None => None,
+        Some(text) => Some(Cursor::decode(text).ok_or_else(|| bad_param("after: invalid cursor"))?),
+    };
+    let filter = match raw.get("filter") {
+        None => None,
+        Some(text) => Some(Filter::parse(text).ok_or_else(invalid_filter)?),
+    };
+    let keywords = raw
+        .get("q")
+        .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
+        .unwrap_or_default();
+    Ok(LogQuery {
+        since,
+        until: parse_time(&raw, "until")?,
+        after,
+        limit,
+        descending,
+        filter,
+        keywords,
+        raw,
+    })
+}
+
+fn parse_time(
+    raw: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(text) = raw.get(name) else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|_| bad_param(&format!("{name}: must be an ISO 8601 / RFC 3339 timestamp")))
+}
+
+fn bad_param(cause: &str) -> ApiError {
+    okta_error(
+        StatusCode::BAD_REQUEST,
+        "E0000001",
+        "Api validation failed: logs",
+        vec![cause.to_owned()],
+    )
+}
+
+fn invalid_filter() -> ApiError {
+    okta_error(
+        StatusCode::BAD_REQUEST,
+        "E0000031",
+        "Invalid search criteria.",
+        Vec::new(),
+    )
+}
+
+/// `Link: <…>; rel="self", <…>; rel="next"` — the next link keeps every parameter but `after`.
+fn page_links(base_url: &str, query: &LogQuery, next: Option<Cursor>) -> String {
+    let url_with = |after: Option<String>| {
+        let mut params = url::form_urlencoded::Serializer::new(String::new());
+        let mut keys: Vec<&String> = query.raw.keys().filter(|k| *k != "after").collect();
+        keys.sort();
+        for key in keys {
+            params.append_pair(key, &query.raw[key]);
+        }
+        if let Some(after) = after {
+            params.append_pair("after", &after);
+        }
+        format!("{base_url}/api/v1/logs?{}", params.finish())
+    };
+    let this = url_with(query.raw.get("after").cloned());
+    let mut links = format!("<{this}>; rel=\"self\"");
+    if let Some(cursor) = next {
+        links.push_str(&format!(
+            ", <{}>; rel=\"next\"",
+            url_with(Some(cursor.encode()))
+        ));
+    }
+    links
+}

@@ -1,0 +1,1 @@
+//! Realistic LogEvent generators (filled in below).
