@@ -30,6 +30,8 @@ pub enum StartError {
     Database(#[from] store::StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Okta(#[from] crate::okta::OktaError),
 }
 
 /// Connects, migrates, and starts serving on `listener` plus the worker and maintenance tasks.
@@ -47,7 +49,7 @@ pub async fn run(config: Config, listener: TcpListener) -> Result<App, StartErro
     store::migrate(&pool).await?;
     store::retention::ensure_partitions(&pool, 3).await?;
     crate::telemetry::metrics_handle();
-    let okta = OktaClient::new(config.okta_timeout());
+    let okta = OktaClient::new(config.okta_timeout())?;
     let services = Services::new(pool, config, vault, okta);
     let cancel = CancellationToken::new();
     let mut tasks = ingest::worker::spawn(services.clone(), cancel.clone());

@@ -204,6 +204,7 @@ fn rules_json(rules: &RuleSet) -> Value {
     Value::Array(
         rules
             .rules()
+            .iter()
             .map(|rule| json!({
                 "name": rule.name, "description": rule.desc, "priority": rule.priority.as_str(),
                 "tags": rule.tags, "enabled": rule.enabled,

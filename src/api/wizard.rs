@@ -34,8 +34,8 @@ impl From<WizardError> for ApiError {
             WizardError::Busy => ApiError::conflict("step_in_progress", error.to_string()),
             WizardError::Okta { error, checks } => {
                 let mut api = ApiError::unprocessable(error.code(), error.detail()).with_extra(json!({ "checks": checks }));
-                if let Some(secs) = error.retry_after_secs() {
-                    api.retry_after_secs = Some(secs);
+                if let crate::okta::OktaError::RateLimited { retry_at } = error {
+                    api.retry_after_secs = Some((retry_at - chrono::Utc::now()).num_seconds().max(1) as u64);
                 }
                 api
             }

@@ -82,8 +82,13 @@ pub fn parse(body: &[u8]) -> Result<Batch<'_>, EnvelopeError> {
         .data
         .and_then(|d| d.events)
         .ok_or(EnvelopeError::MissingEvents)?;
+    Ok(batch_of(events))
+}
+
+/// Sorts raw LogEvents into accepted (first of each uuid), repeated and rejected.
+pub fn batch_of<'a>(events: impl IntoIterator<Item = &'a RawValue>) -> Batch<'a> {
     let mut batch = Batch::default();
-    let mut seen = HashSet::with_capacity(events.len());
+    let mut seen = HashSet::new();
     for raw in events {
         match check_event(raw) {
             Ok(event) if !seen.insert(event.uuid.clone()) => batch.repeated += 1,
@@ -94,7 +99,7 @@ pub fn parse(body: &[u8]) -> Result<Batch<'_>, EnvelopeError> {
             }),
         }
     }
-    Ok(batch)
+    batch
 }
 
 fn check_event(raw: &RawValue) -> Result<Accepted<'_>, String> {

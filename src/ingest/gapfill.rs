@@ -55,7 +55,7 @@ pub async fn fill(services: &Services, target: &GapFillTarget) -> Result<GapFill
     };
     let mut report = GapFillReport::default();
     for _ in 0..MAX_PAGES_PER_ROUND {
-        let page = services.okta().logs_page(&creds, &start, PAGE_SIZE).await.map_err(okta_error)?;
+        let page = services.okta().logs_page(&creds, start.clone(), PAGE_SIZE).await.map_err(okta_error)?;
         report.pages += 1;
         let subscribed = page.events.iter().map(|raw| raw.as_ref()).filter(|raw| is_subscribed(raw.get()));
         let batch = envelope::batch_of(subscribed);

@@ -12,13 +12,15 @@ use uuid::Uuid;
 
 use super::Services;
 use super::tokens::random_secret;
-use crate::okta::{Credentials, DomainError, EventHook, OktaDomain, OktaError};
+use crate::okta::{Credentials, DomainError, EventHook, HookStatus, NewEventHook, OktaDomain, OktaError, EVENT_TYPES};
 use crate::store::credentials::SealedRow;
 use crate::store::integrations::{self, Activation, Integration, NewIntegration};
 use crate::store::{self, StoreError};
 use crate::vault::{Aad, Sealed, VaultError};
 
 const CLIENT_SECRET: &str = "client_secret";
+/// Every credential field the vault stores (for `vault rotate`).
+pub const CREDENTIAL_FIELDS: [&str; 1] = [CLIENT_SECRET];
 
 #[derive(Debug, thiserror::Error)]
 pub enum WizardError {
@@ -122,7 +124,7 @@ impl Services {
     pub async fn check_with_okta(&self, creds: &Credentials, hook_uri: Option<&str>) -> Result<Vec<Check>, WizardError> {
         let mut checks = vec![Check::ok("okta_domain", format!("{} is an allowed Okta domain", creds.domain.as_str()))];
         let fail = |checks: Vec<Check>, error: OktaError| WizardError::Okta { error, checks };
-        if let Err(error) = self.okta().access_token(creds).await {
+        if let Err(error) = self.okta().check_credentials(creds).await {
             let mut checks = checks;
             checks.push(Check::failed("client_credentials", error.detail()));
             return Err(fail(checks, error));
@@ -135,13 +137,15 @@ impl Services {
                 return Err(fail(checks, error));
             }
         };
-        let ours = hook_uri.is_some_and(|uri| hooks.iter().any(|h| h.channel_uri() == Some(uri)));
-        if !ours && hooks.len() >= crate::okta::MAX_EVENT_HOOKS {
-            let error = OktaError::hook_limit(hooks.len());
+        let ours = hook_uri.is_some_and(|uri| hooks.iter().any(|h| h.channel.config.uri == uri));
+        if !ours && hooks.len() >= MAX_EVENT_HOOKS {
+            let error = OktaError::EventHookLimitReached {
+                causes: vec![format!("{} Event Hooks already exist in the org", hooks.len())],
+            };
             checks.push(Check::failed("event_hook_capacity", error.detail()));
             return Err(fail(checks, error));
         }
-        checks.push(Check::ok("event_hook_capacity", format!("{} of {} Event Hooks in use", hooks.len(), crate::okta::MAX_EVENT_HOOKS)));
+        checks.push(Check::ok("event_hook_capacity", format!("{} of {} Event Hooks in use", hooks.len(), MAX_EVENT_HOOKS)));
         Ok(checks)
     }
 
@@ -214,15 +218,15 @@ impl Services {
         let creds = self.credentials(tenant_id, id, &current.okta_domain, current.client_id.as_deref()).await?;
         let uri = self.hook_uri(&current.hook_key);
         let existing = self.okta().list_event_hooks(&creds).await.map_err(|error| okta_failure(error, "event_hooks"))?;
-        let ours = existing.into_iter().find(|h| h.channel_uri() == Some(uri.as_str()));
+        let ours = existing.into_iter().find(|h| h.channel.config.uri == uri);
         if current.status == "active"
             && let Some(hook) = &ours
-            && hook.is_active() && hook.is_verified()
+            && is_live(hook)
         {
             return Ok(current);
         }
         let secret = SecretString::from(random_secret("ohs_"));
-        let spec = crate::okta::NewEventHook::new(&self.config().event_hook_name, &uri, secret.clone());
+        let spec = NewEventHook::http(&self.config().event_hook_name, &uri, secret.clone(), &EVENT_TYPES);
         let hook = match ours {
             // Ours already exists (a re-run, or a previous attempt that failed later): adopt it.
             // Its secret is write-only in Okta, so give it a fresh one.
@@ -231,17 +235,17 @@ impl Services {
         }
         .map_err(|error| okta_failure(error, "event_hook_create"))?;
         integrations::set_hook_secret(self.pool(), tenant_id, id, &hash_secret(&secret), None).await?;
-        integrations::set_hook_state(self.pool(), tenant_id, id, &hook.id, &hook.status_label()).await?;
+        integrations::set_hook_state(self.pool(), tenant_id, id, &hook.id, &status_label(&hook)).await?;
         let hook = self.okta().verify_event_hook(&creds, &hook.id).await.map_err(|error| match error {
-            OktaError::Api { .. } => WizardError::VerificationFailed { uri: uri.clone(), cause: error.to_string() },
+            OktaError::VerificationFailed { .. } => WizardError::VerificationFailed { uri: uri.clone(), cause: error.to_string() },
             other => okta_failure(other, "event_hook_verify"),
         })?;
-        let hook = if hook.is_active() { hook } else { self.okta().activate_event_hook(&creds, &hook.id).await.map_err(|e| okta_failure(e, "event_hook_activate"))? };
-        if !(hook.is_active() && hook.is_verified()) {
-            return Err(WizardError::VerificationFailed { uri, cause: format!("Okta reports the hook as {}", hook.status_label()) });
+        let hook = if hook.status == HookStatus::Active { hook } else { self.okta().activate_event_hook(&creds, &hook.id).await.map_err(|e| okta_failure(e, "event_hook_activate"))? };
+        if !is_live(&hook) {
+            return Err(WizardError::VerificationFailed { uri, cause: format!("Okta reports the hook as {}", status_label(&hook)) });
         }
         let mut tx = self.pool().begin().await?;
-        integrations::set_active(&mut tx, tenant_id, id, &Activation { event_hook_id: &hook.id, hook_status: &hook.status_label(), hook_secret_hash: &hash_secret(&secret) }).await?;
+        integrations::set_active(&mut tx, tenant_id, id, &Activation { event_hook_id: &hook.id, hook_status: &status_label(&hook), hook_secret_hash: &hash_secret(&secret) }).await?;
         tx.commit().await?;
         tracing::info!(%tenant_id, integration_id = %id, event_hook_id = %hook.id, "integration active");
         self.get_integration(tenant_id, id).await
@@ -352,7 +356,7 @@ impl Services {
         let overlap_until = Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
         // Accept the new secret before Okta starts sending it.
         integrations::set_hook_secret(self.pool(), target.tenant_id, target.id, &hash_secret(&secret), Some(overlap_until)).await?;
-        let spec = crate::okta::NewEventHook::new(&self.config().event_hook_name, &self.hook_uri(&target.hook_key), secret);
+        let spec = NewEventHook::http(&self.config().event_hook_name, &self.hook_uri(&target.hook_key), secret, &EVENT_TYPES);
         let result = async {
             self.okta().update_event_hook(&creds, hook_id, &spec).await?;
             self.okta().verify_event_hook(&creds, hook_id).await
@@ -368,6 +372,24 @@ impl Services {
 }
 
 const MAX_DEPROVISION_ATTEMPTS: i32 = 50;
+
+/// Okta's limit of event hooks per org.
+pub const MAX_EVENT_HOOKS: usize = 25;
+
+fn is_live(hook: &EventHook) -> bool {
+    hook.status == HookStatus::Active && hook.is_verified()
+}
+
+/// Okta's view of the hook for the status page, e.g. `ACTIVE/VERIFIED`.
+fn status_label(hook: &EventHook) -> String {
+    let status = match hook.status {
+        HookStatus::Active => "ACTIVE",
+        HookStatus::Inactive => "INACTIVE",
+        HookStatus::Unknown => "UNKNOWN",
+    };
+    let verification = if hook.is_verified() { "VERIFIED" } else { "UNVERIFIED" };
+    format!("{status}/{verification}")
+}
 
 fn okta_failure(error: OktaError, step: &'static str) -> WizardError {
     let checks = vec![Check::failed(step, error.detail())];

@@ -74,7 +74,10 @@ pub struct RotationReport {
 pub async fn rotate_vault(pool: &PgPool, vault: &Vault) -> anyhow::Result<RotationReport> {
     let mut report = RotationReport::default();
     for row in crate::store::credentials::all(pool).await? {
-        let aad = crate::vault::Aad { tenant_id: row.tenant_id, integration_id: row.integration_id, field: row.field.clone() };
+        let Some(field) = integrations::CREDENTIAL_FIELDS.iter().find(|f| **f == row.field) else {
+            anyhow::bail!("credential field {:?} of integration {} is unknown to this version", row.field, row.integration_id);
+        };
+        let aad = crate::vault::Aad { tenant_id: row.tenant_id, integration_id: row.integration_id, field };
         let sealed = crate::vault::Sealed { key_id: row.key_id.clone(), nonce: row.nonce.clone(), ciphertext: row.ciphertext.clone() };
         match vault.reseal(&sealed, &aad)? {
             None => report.current += 1,
