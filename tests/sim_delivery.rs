@@ -198,3 +198,30 @@ async fn sim_deliver_over_http_and_skip_delivery() {
         .unwrap();
     assert_eq!(malformed.status(), 400);
 }
+
+#[tokio::test]
+async fn a_redelivered_event_reaches_the_hook_again_but_is_logged_once() {
+    let sim = start_sim(SimOptions::default()).await;
+    let receiver = Receiver::start().await;
+    verified_hook(&sim, &receiver, "s").await;
+    let batch = events("user.session.start", 2);
+
+    let first = sim.deliver(batch.clone()).await;
+    let second = sim.deliver(batch).await;
+    assert_eq!((first.appended, second.appended), (2, 0));
+    assert_eq!((first.delivered(), second.delivered()), (2, 2));
+    assert_eq!(receiver.posts().len(), 2);
+    assert_eq!(sim.log_events().len(), 2);
+}
+
+#[tokio::test]
+async fn events_without_uuid_or_published_get_them() {
+    let sim = start_sim(SimOptions::default()).await;
+    let receiver = Receiver::start().await;
+    verified_hook(&sim, &receiver, "s").await;
+    sim.deliver(vec![json!({ "eventType": "user.lifecycle.create" })])
+        .await;
+    let delivered = receiver.posts()[0].json()["data"]["events"][0].clone();
+    assert!(delivered["uuid"].is_string() && delivered["published"].is_string());
+    assert_eq!(sim.log_events(), vec![delivered]);
+}

@@ -11,6 +11,15 @@ use sim_support::*;
 async fn page(url: &str, token: &str) -> (Vec<Value>, Option<String>) {
     let response = http().get(url).bearer_auth(token).send().await.unwrap();
     assert_eq!(response.status(), 200, "{url}");
+    // Like Okta: `self` and `next` are separate Link headers.
+    assert!(
+        response.headers().get_all("link").iter().all(|v| v
+            .to_str()
+            .unwrap()
+            .matches("rel=")
+            .count()
+            == 1)
+    );
     let next = response
         .headers()
         .get_all("link")

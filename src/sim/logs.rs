@@ -85,9 +85,11 @@ pub(crate) async fn list(
     };
     drop(inner);
     let mut response = Json(events).into_response();
-    let links = page_links(&shared.base_url, &query, next);
-    if let Ok(value) = HeaderValue::from_str(&links) {
-        response.headers_mut().insert(header::LINK, value);
+    // Okta sends `self` and `next` as two separate Link headers.
+    for link in page_links(&shared.base_url, &query, next) {
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().append(header::LINK, value);
+        }
     }
     Ok(response)
 }
@@ -238,8 +240,9 @@ fn invalid_filter() -> ApiError {
     )
 }
 
-/// `Link: <…>; rel="self", <…>; rel="next"` — the next link keeps every parameter but `after`.
-fn page_links(base_url: &str, query: &LogQuery, next: Option<Cursor>) -> String {
+/// `<…>; rel="self"` and, if any, `<…>; rel="next"`; the next link keeps every parameter
+/// but `after`.
+fn page_links(base_url: &str, query: &LogQuery, next: Option<Cursor>) -> Vec<String> {
     let url_with = |after: Option<String>| {
         let mut params = url::form_urlencoded::Serializer::new(String::new());
         let mut keys: Vec<&String> = query.raw.keys().filter(|k| *k != "after").collect();
@@ -253,10 +256,10 @@ fn page_links(base_url: &str, query: &LogQuery, next: Option<Cursor>) -> String 
         format!("{base_url}/api/v1/logs?{}", params.finish())
     };
     let this = url_with(query.raw.get("after").cloned());
-    let mut links = format!("<{this}>; rel=\"self\"");
+    let mut links = vec![format!("<{this}>; rel=\"self\"")];
     if let Some(cursor) = next {
-        links.push_str(&format!(
-            ", <{}>; rel=\"next\"",
+        links.push(format!(
+            "<{}>; rel=\"next\"",
             url_with(Some(cursor.encode()))
         ));
     }

@@ -45,7 +45,7 @@ use state::Shared;
 /// The scopes the service asks for; granted by default.
 pub const DEFAULT_SCOPES: [&str; 2] = ["okta.eventHooks.manage", "okta.logs.read"];
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimOptions {
     pub client_id: String,
     pub client_secret: String,
@@ -88,6 +88,20 @@ impl Default for SimOptions {
             require_https: false,
             log_delivery_failures: true,
         }
+    }
+}
+
+impl std::fmt::Debug for SimOptions {
+    // Hand-written so the client secret never shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("granted_scopes", &self.granted_scopes)
+            .field("batch_size", &self.batch_size)
+            .field("delivery_timeout", &self.delivery_timeout)
+            .field("max_hooks", &self.max_hooks)
+            .finish_non_exhaustive()
     }
 }
 
