@@ -77,6 +77,16 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     authorize(&shared, &headers, &["okta.logs.read"])?;
     let query = parse_query(raw)?;
+    let cursor_fits = match query.after {
+        None => true,
+        Some(Cursor::Seq(_)) => query.polling(),
+        Some(Cursor::Key(..)) => !query.polling(),
+    };
+    if !cursor_fits {
+        return Err(bad_param(
+            "after: the cursor belongs to another kind of query",
+        ));
+    }
     let inner = shared.lock();
     let (events, next) = if query.polling() {
         polling_page(&inner.log, &query)
