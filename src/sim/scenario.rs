@@ -408,21 +408,19 @@ impl Gen {
             json!("OKTA_AUTHENTICATION_PROVIDER");
         e["authenticationContext"]["credentialType"] = json!("PASSWORD");
         e["authenticationContext"]["interface"] = json!("Okta Identity Engine");
-        let behaviors = if user.ip == client.ip {
-            "{New Geo-Location=NEGATIVE, New Device=NEGATIVE, New IP=NEGATIVE, New State=NEGATIVE, New Country=NEGATIVE, Velocity=NEGATIVE, New City=NEGATIVE}"
+        // Okta's risk engine compares with the user's history: new IP, place and device.
+        let (flag, level, reasons) = if user.ip == client.ip {
+            ("NEGATIVE", "LOW", "")
         } else {
-            "{New Geo-Location=POSITIVE, New Device=POSITIVE, New IP=POSITIVE, New State=POSITIVE, New Country=POSITIVE, Velocity=POSITIVE, New City=POSITIVE}"
+            ("POSITIVE", "HIGH", "reasons=Anomalous Location, ")
         };
         let data = &mut e["debugContext"]["debugData"];
-        data["behaviors"] = json!(behaviors);
-        data["risk"] = json!(if user.ip == client.ip {
-            "{level=LOW}"
-        } else {
-            "{reasons=Anomalous Location, level=HIGH}"
-        });
+        data["behaviors"] = json!(format!(
+            "{{New Geo-Location={flag}, New Device={flag}, New IP={flag}, New State={flag}, New Country={flag}, Velocity={flag}, New City={flag}}}"
+        ));
+        data["risk"] = json!(format!("{{{reasons}level={level}}}"));
         data["logOnlySecurityData"] = json!(format!(
-            "{{\"risk\":{{\"level\":\"{}\"}},\"behaviors\":{{}}}}",
-            if user.ip == client.ip { "LOW" } else { "HIGH" }
+            "{{\"risk\":{{\"level\":\"{level}\"}},\"behaviors\":{{\"New IP\":\"{flag}\"}}}}"
         ));
         if let Some(reason) = failure {
             e["outcome"] = json!({ "result": "FAILURE", "reason": reason });
