@@ -13,6 +13,17 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+/// Who the demo's stories are about (`actor.alternateId`), for assertions on detections.
+pub const BRUTE_FORCE_USER: &str = "carol.schmidt@acme.example";
+/// Rejects seven Okta Verify pushes, then accepts one.
+pub const MFA_FLOOD_USER: &str = "dave.okafor@acme.example";
+/// Signs in from Romania after six days of sign-ins from the United States.
+pub const NEW_COUNTRY_USER: &str = "alice.nguyen@acme.example";
+/// Granted Super administrator, then creates an API token.
+pub const PRIVILEGE_GRANTEE: &str = "erin.kowalski@acme.example";
+/// Signs in through an anonymizing proxy (`securityContext.isProxy`).
+pub const PROXY_USER: &str = "bob.martin@acme.example";
+
 #[derive(Clone, Copy)]
 struct Place {
     city: &'static str,
@@ -541,7 +552,7 @@ fn cast() -> Cast {
     Cast {
         alice: p(
             "00u1alc4Nq2Wx8Ez0h8",
-            "alice.nguyen@acme.example",
+            NEW_COUNTRY_USER,
             "Alice Nguyen",
             "192.0.2.10",
             SAN_FRANCISCO,
@@ -549,7 +560,7 @@ fn cast() -> Cast {
         ),
         bob: p(
             "00u1bob7Rt3Yz9Fa0h8",
-            "bob.martin@acme.example",
+            PROXY_USER,
             "Bob Martin",
             "192.0.2.21",
             PARIS,
@@ -557,7 +568,7 @@ fn cast() -> Cast {
         ),
         carol: p(
             "00u1crl2Su4Ab1Gb0h8",
-            "carol.schmidt@acme.example",
+            BRUTE_FORCE_USER,
             "Carol Schmidt",
             "192.0.2.32",
             BERLIN,
@@ -565,7 +576,7 @@ fn cast() -> Cast {
         ),
         dave: p(
             "00u1dav5Tv6Bc2Hc0h8",
-            "dave.okafor@acme.example",
+            MFA_FLOOD_USER,
             "Dave Okafor",
             "192.0.2.43",
             LONDON,
@@ -573,7 +584,7 @@ fn cast() -> Cast {
         ),
         erin: p(
             "00u1ern8Uw7Cd3Id0h8",
-            "erin.kowalski@acme.example",
+            PRIVILEGE_GRANTEE,
             "Erin Kowalski",
             "192.0.2.54",
             CHICAGO,
@@ -1032,7 +1043,7 @@ mod tests {
         for t in crate::okta::EVENT_TYPES {
             assert!(types.contains(t), "missing {t}");
         }
-        let carol = |e: &Value| e["actor"]["alternateId"] == "carol.schmidt@acme.example";
+        let carol = |e: &Value| e["actor"]["alternateId"] == BRUTE_FORCE_USER;
         let failed_logins = count(&events, |e| {
             carol(e)
                 && e["eventType"] == "user.session.start"
@@ -1045,19 +1056,34 @@ mod tests {
             1
         );
         let dave_denied = count(&events, |e| {
-            e["actor"]["alternateId"] == "dave.okafor@acme.example"
+            e["actor"]["alternateId"] == MFA_FLOOD_USER
                 && e["eventType"] == "user.authentication.auth_via_mfa"
                 && e["outcome"]["result"] == "FAILURE"
         });
         assert!(dave_denied >= 6);
+        let grant = events
+            .iter()
+            .find(|e| e["eventType"] == "user.account.privilege.grant")
+            .unwrap();
+        assert_eq!(
+            grant["debugContext"]["debugData"]["privilegeGranted"],
+            "Super administrator"
+        );
+        assert_eq!(grant["target"][0]["alternateId"], PRIVILEGE_GRANTEE);
+        let token = events
+            .iter()
+            .find(|e| e["eventType"] == "system.api_token.create")
+            .unwrap();
+        assert_eq!(token["actor"]["alternateId"], PRIVILEGE_GRANTEE);
         assert!(
-            events.iter().any(
-                |e| e["debugContext"]["debugData"]["privilegeGranted"] == "Super administrator"
-            )
+            events
+                .iter()
+                .any(|e| e["actor"]["alternateId"] == PROXY_USER
+                    && e["securityContext"]["isProxy"] == true)
         );
         let alice_countries: HashSet<&str> = events
             .iter()
-            .filter(|e| e["actor"]["alternateId"] == "alice.nguyen@acme.example")
+            .filter(|e| e["actor"]["alternateId"] == NEW_COUNTRY_USER)
             .filter_map(|e| e["client"]["geographicalContext"]["country"].as_str())
             .collect();
         assert_eq!(alice_countries.len(), 2);
