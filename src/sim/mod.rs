@@ -12,6 +12,19 @@
 //! `DELETE /sim/faults` (clears faults and org down), `PUT /sim/down
 //! {"mode":"up"|"unavailable"|"refuse"}`, `POST /sim/credentials/rotate`, `PUT /sim/scopes
 //! {"scopes":[…]}`, `POST /sim/tokens/revoke`, `POST /sim/hooks/foreign {"count":N}`.
+//!
+//! Where it knowingly differs from Okta:
+//! - access tokens are opaque strings, not JWTs; rotating the client secret leaves issued
+//!   tokens valid until they expire (as Okta does);
+//! - the hook limit counts every hook of the org, active or not (Okta: active and verified);
+//! - `http://` hook URIs are accepted unless `SimOptions::require_https`;
+//! - `/sim/deliver` delivers at once and answers when every batch is settled (Okta delivers
+//!   asynchronously, possibly minutes later); a hook only gets events of the types it
+//!   subscribed to; foreign hooks are never delivered to;
+//! - rate limits are one fixed one-minute window per endpoint, the same size for all;
+//! - the System Log keeps everything (no 90-day retention; `since` older than 180 days is
+//!   still a 400 `E0000053`); `filter` supports `eq ne sw co` joined by `and`/`or`, no
+//!   parentheses; `q` matches every keyword anywhere in the event's JSON.
 
 mod control;
 mod delivery;
