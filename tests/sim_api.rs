@@ -49,6 +49,19 @@ async fn token_endpoint_issues_tokens_with_basic_or_post_credentials() {
 }
 
 #[tokio::test]
+async fn basic_credentials_are_form_decoded_as_rfc_6749_says() {
+    let sim = start_sim(SimOptions {
+        client_secret: "with+plus/and%percent".to_owned(),
+        ..SimOptions::default()
+    })
+    .await;
+    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
+    let encoded = "with%2Bplus%2Fand%25percent";
+    let (status, _) = token_request(&sim, &grant, Some((&sim.client_id, encoded))).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
 async fn token_endpoint_errors_like_okta() {
     let sim = start_sim(SimOptions::default()).await;
     let id = sim.client_id.clone();
@@ -232,6 +245,13 @@ async fn event_hook_crud_follows_okta_shapes() {
     for key in ["errorSummary", "errorLink", "errorId", "errorCauses"] {
         assert!(error.get(key).is_some(), "{key} missing in {error}");
     }
+    let state = http()
+        .get(format!("{}/sim/state", sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    let state = state.text().await.unwrap();
+    assert!(!state.contains("rotated-secret") && !state.contains(&sim.client_secret()));
     let counters = sim.counters();
     assert_eq!((counters.hooks_created, counters.hooks_deleted), (1, 1));
     assert_eq!(counters.api_calls["POST /api/v1/eventHooks"], 1);
