@@ -182,3 +182,18 @@ async fn the_log_holds_delivered_and_appended_events() {
     let (events, _) = page(&format!("{}/api/v1/logs", sim.base_url), &token).await;
     assert_eq!(events.len(), 5);
 }
+
+#[tokio::test]
+async fn keyword_search_with_q() {
+    let (sim, token) = sim_with_token().await;
+    let mut lock = event("user.account.lock");
+    lock["actor"]["alternateId"] = json!("Carol@Example.com");
+    sim.append_log(vec![lock, event("user.session.start")]);
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/api/v1/logs", sim.base_url),
+        &[("q", "carol@example.com lock")],
+    )
+    .unwrap();
+    let (events, _) = page(url.as_str(), &token).await;
+    assert_eq!(events.len(), 1);
+}

@@ -39,8 +39,15 @@ impl LogQuery {
     }
 
     fn matches(&self, entry: &LogEntry) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.matches(&entry.event))
-            && self.keywords.iter().all(|k| entry.text.contains(k))
+        self.filter.as_ref().is_none_or(|f| f.matches(&entry.event)) && self.has_keywords(entry)
+    }
+
+    fn has_keywords(&self, entry: &LogEntry) -> bool {
+        if self.keywords.is_empty() {
+            return true;
+        }
+        let text = entry.event.to_string().to_lowercase();
+        self.keywords.iter().all(|k| text.contains(k))
     }
 }
 

@@ -213,18 +213,14 @@ pub(crate) struct LogEntry {
     pub seq: u64,
     pub published: DateTime<Utc>,
     pub event: Value,
-    /// Lower-cased JSON text, for the `q` keyword search.
-    pub text: String,
 }
 
 impl LogEntry {
     fn new(seq: u64, published: DateTime<Utc>, event: Value) -> Self {
-        let text = event.to_string().to_lowercase();
         Self {
             seq,
             published,
             event,
-            text,
         }
     }
 }
