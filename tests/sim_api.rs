@@ -255,6 +255,15 @@ async fn event_hook_crud_follows_okta_shapes() {
     let counters = sim.counters();
     assert_eq!((counters.hooks_created, counters.hooks_deleted), (1, 1));
     assert_eq!(counters.api_calls["POST /api/v1/eventHooks"], 1);
+    assert_eq!(
+        counters.api_calls["POST /api/v1/eventHooks/{id}/lifecycle/verify"],
+        1
+    );
+    assert_eq!(
+        counters.api_calls["POST /api/v1/eventHooks/{id}/lifecycle/deactivate"],
+        1
+    );
+    assert_eq!(counters.api_calls["DELETE /api/v1/eventHooks/{id}"], 2);
 }
 
 #[tokio::test]

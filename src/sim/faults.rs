@@ -23,7 +23,9 @@ pub(crate) async fn api_layer(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
-    let key = format!("{} {route}", request.method());
+    // `{action}` is spelled out so tests can tell verify, activate and deactivate apart.
+    let action = request.uri().path().rsplit('/').next().unwrap_or_default();
+    let key = format!("{} {}", request.method(), route.replace("{action}", action));
     *shared.lock().counters.api_calls.entry(key).or_default() += 1;
     match shared.down_mode() {
         DownMode::Up => {}

@@ -287,7 +287,8 @@ pub struct Counters {
     /// Every request to `/oauth2/v1/token`, successful or not.
     pub token_requests: u64,
     pub tokens_issued: u64,
-    /// API calls (token endpoint included) by `"METHOD /route/{template}"`.
+    /// API calls (token endpoint included) by `"METHOD /route/{template}"`, e.g.
+    /// `"POST /api/v1/eventHooks"`, `"POST /api/v1/eventHooks/{id}/lifecycle/verify"`.
     pub api_calls: BTreeMap<String, u64>,
     pub hooks_created: u64,
     pub hooks_deleted: u64,
