@@ -39,6 +39,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/sim/scopes", put(set_scopes))
         .route("/sim/tokens/revoke", post(revoke_tokens))
         .route("/sim/hooks/foreign", post(foreign_hooks))
+        // Demo files and benchmark batches are larger than axum's 2 MB default.
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
 }
 
 async fn state(State(shared): State<Arc<Shared>>) -> Json<SimState> {

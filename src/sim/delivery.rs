@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::hooks::with_hook_headers;
-use super::state::{Hook, Shared, duration_ms, okta_time};
+use super::state::{Hook, Shared, duration_ms, normalize, okta_time};
 
 /// What `POST /sim/deliver` (and `SimHandle::deliver`) answers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryReport {
-    /// Events appended to the System Log.
+    /// Events new to the System Log (an event already logged, by `uuid`, is delivered again
+    /// but not logged twice).
     pub appended: usize,
     /// One entry per ACTIVE + VERIFIED hook subscribed to at least one of the events.
     pub hooks: Vec<HookDelivery>,
@@ -81,11 +82,10 @@ pub(crate) async fn deliver(
     skip_delivery: bool,
 ) -> DeliveryReport {
     let (appended, events, targets) = {
+        // Deliver what is logged: `uuid` and `published` filled in where they were missing.
+        let events: Vec<Value> = events.into_iter().map(|e| normalize(e).0).collect();
         let mut inner = shared.lock();
-        let first = inner.log.len();
-        let appended = inner.append_log(events);
-        // Deliver the stored form: `uuid` and `published` filled in where they were missing.
-        let events: Vec<Value> = inner.log[first..].iter().map(|e| e.event.clone()).collect();
+        let appended = inner.append_log(events.iter().cloned());
         let targets: Vec<Hook> = if skip_delivery {
             Vec::new()
         } else {

@@ -23,17 +23,19 @@ pub(crate) async fn api_layer(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
-    let key = format!("{} {route}", request.method());
-    let (fault, latency) = {
-        let mut inner = shared.lock();
-        *inner.counters.api_calls.entry(key).or_default() += 1;
-        (inner.faults.take(), inner.faults.latency_ms)
-    };
+    // `{action}` is spelled out so tests can tell verify, activate and deactivate apart.
+    let action = request.uri().path().rsplit('/').next().unwrap_or_default();
+    let key = format!("{} {}", request.method(), route.replace("{action}", action));
+    *shared.lock().counters.api_calls.entry(key).or_default() += 1;
     match shared.down_mode() {
         DownMode::Up => {}
         DownMode::Unavailable => return unavailable(false),
         DownMode::Refuse => return unavailable(true),
     }
+    let (fault, latency) = {
+        let mut inner = shared.lock();
+        (inner.faults.take(), inner.faults.latency_ms)
+    };
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }

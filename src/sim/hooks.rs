@@ -240,6 +240,15 @@ async fn verify(shared: &Shared, id: &str) -> Result<Response, ApiError> {
     let Some(stored) = inner.hook_mut(id) else {
         return Err(not_found(id));
     };
+    // A PUT during the GET replaced the channel: what was verified is no longer there.
+    let same_channel =
+        stored.uri == hook.uri && stored.headers == hook.headers && stored.auth == hook.auth;
+    if !same_channel {
+        return Err(validation_failed(vec![format!(
+            "Unable to verify event hook. Hook {} execution failed",
+            hook.name
+        )]));
+    }
     stored.verification = VerificationStatus::Verified;
     stored.last_updated = Utc::now();
     Ok(Json(render(shared, stored)).into_response())

@@ -39,8 +39,15 @@ impl LogQuery {
     }
 
     fn matches(&self, entry: &LogEntry) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.matches(&entry.event))
-            && self.keywords.iter().all(|k| entry.text.contains(k))
+        self.filter.as_ref().is_none_or(|f| f.matches(&entry.event)) && self.has_keywords(entry)
+    }
+
+    fn has_keywords(&self, entry: &LogEntry) -> bool {
+        if self.keywords.is_empty() {
+            return true;
+        }
+        let text = entry.event.to_string().to_lowercase();
+        self.keywords.iter().all(|k| text.contains(k))
     }
 }
 
@@ -77,6 +84,16 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     authorize(&shared, &headers, &["okta.logs.read"])?;
     let query = parse_query(raw)?;
+    let cursor_fits = match query.after {
+        None => true,
+        Some(Cursor::Seq(_)) => query.polling(),
+        Some(Cursor::Key(..)) => !query.polling(),
+    };
+    if !cursor_fits {
+        return Err(bad_param(
+            "after: the cursor belongs to another kind of query",
+        ));
+    }
     let inner = shared.lock();
     let (events, next) = if query.polling() {
         polling_page(&inner.log, &query)
@@ -85,9 +102,11 @@ pub(crate) async fn list(
     };
     drop(inner);
     let mut response = Json(events).into_response();
-    let links = page_links(&shared.base_url, &query, next);
-    if let Ok(value) = HeaderValue::from_str(&links) {
-        response.headers_mut().insert(header::LINK, value);
+    // Okta sends `self` and `next` as two separate Link headers.
+    for link in page_links(&shared.base_url, &query, next) {
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().append(header::LINK, value);
+        }
     }
     Ok(response)
 }
@@ -238,8 +257,9 @@ fn invalid_filter() -> ApiError {
     )
 }
 
-/// `Link: <…>; rel="self", <…>; rel="next"` — the next link keeps every parameter but `after`.
-fn page_links(base_url: &str, query: &LogQuery, next: Option<Cursor>) -> String {
+/// `<…>; rel="self"` and, if any, `<…>; rel="next"`; the next link keeps every parameter
+/// but `after`.
+fn page_links(base_url: &str, query: &LogQuery, next: Option<Cursor>) -> Vec<String> {
     let url_with = |after: Option<String>| {
         let mut params = url::form_urlencoded::Serializer::new(String::new());
         let mut keys: Vec<&String> = query.raw.keys().filter(|k| *k != "after").collect();
@@ -253,10 +273,10 @@ fn page_links(base_url: &str, query: &LogQuery, next: Option<Cursor>) -> String 
         format!("{base_url}/api/v1/logs?{}", params.finish())
     };
     let this = url_with(query.raw.get("after").cloned());
-    let mut links = format!("<{this}>; rel=\"self\"");
+    let mut links = vec![format!("<{this}>; rel=\"self\"")];
     if let Some(cursor) = next {
-        links.push_str(&format!(
-            ", <{}>; rel=\"next\"",
+        links.push(format!(
+            "<{}>; rel=\"next\"",
             url_with(Some(cursor.encode()))
         ));
     }

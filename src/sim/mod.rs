@@ -12,6 +12,19 @@
 //! `DELETE /sim/faults` (clears faults and org down), `PUT /sim/down
 //! {"mode":"up"|"unavailable"|"refuse"}`, `POST /sim/credentials/rotate`, `PUT /sim/scopes
 //! {"scopes":[…]}`, `POST /sim/tokens/revoke`, `POST /sim/hooks/foreign {"count":N}`.
+//!
+//! Where it knowingly differs from Okta:
+//! - access tokens are opaque strings, not JWTs; rotating the client secret leaves issued
+//!   tokens valid until they expire (as Okta does);
+//! - the hook limit counts every hook of the org, active or not (Okta: active and verified);
+//! - `http://` hook URIs are accepted unless `SimOptions::require_https`;
+//! - `/sim/deliver` delivers at once and answers when every batch is settled (Okta delivers
+//!   asynchronously, possibly minutes later); a hook only gets events of the types it
+//!   subscribed to; foreign hooks are never delivered to;
+//! - rate limits are one fixed one-minute window per endpoint, the same size for all;
+//! - the System Log keeps everything (no 90-day retention; `since` older than 180 days is
+//!   still a 400 `E0000053`); `filter` supports `eq ne sw co` joined by `and`/`or`, no
+//!   parentheses; `q` matches every keyword anywhere in the event's JSON.
 
 mod control;
 mod delivery;
@@ -45,7 +58,7 @@ use state::Shared;
 /// The scopes the service asks for; granted by default.
 pub const DEFAULT_SCOPES: [&str; 2] = ["okta.eventHooks.manage", "okta.logs.read"];
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimOptions {
     pub client_id: String,
     pub client_secret: String,
@@ -88,6 +101,20 @@ impl Default for SimOptions {
             require_https: false,
             log_delivery_failures: true,
         }
+    }
+}
+
+impl std::fmt::Debug for SimOptions {
+    // Hand-written so the client secret never shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("granted_scopes", &self.granted_scopes)
+            .field("batch_size", &self.batch_size)
+            .field("delivery_timeout", &self.delivery_timeout)
+            .field("max_hooks", &self.max_hooks)
+            .finish_non_exhaustive()
     }
 }
 

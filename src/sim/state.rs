@@ -1,6 +1,6 @@
 //! The simulated org's state: credentials, tokens, hooks, the System Log, faults, counters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     pub tokens: HashMap<String, IssuedToken>,
     pub hooks: Vec<Hook>,
     pub log: Vec<LogEntry>,
+    /// The uuids in `log`.
+    pub logged: HashSet<String>,
     pub faults: Faults,
     pub counters: Counters,
     pub rate_windows: HashMap<String, RateWindow>,
@@ -102,16 +104,23 @@ impl Inner {
         self.hooks.iter_mut().find(|h| h.id == id)
     }
 
-    /// Appends events in persistence order; returns how many were appended.
+    /// Appends events in persistence order, once per `uuid` (a redelivered event is not
+    /// logged twice); returns how many were new.
     pub fn append_log(&mut self, events: impl IntoIterator<Item = Value>) -> usize {
-        let mut count = 0;
+        let before = self.log.len();
         for event in events {
-            let seq = self.log.len() as u64 + 1;
-            self.log.push(LogEntry::new(seq, event));
-            count += 1;
+            let (event, published) = normalize(event);
+            let uuid = event
+                .get("uuid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if self.logged.insert(uuid.to_owned()) {
+                let seq = self.log.len() as u64 + 1;
+                self.log.push(LogEntry::new(seq, published, event));
+            }
         }
         self.counters.log_events = self.log.len() as u64;
-        count
+        self.log.len() - before
     }
 }
 
@@ -204,38 +213,39 @@ pub(crate) struct LogEntry {
     pub seq: u64,
     pub published: DateTime<Utc>,
     pub event: Value,
-    /// Lower-cased JSON text, for the `q` keyword search.
-    pub text: String,
 }
 
 impl LogEntry {
-    /// Fills `uuid` and `published` when the caller left them out: Okta always sets both.
-    fn new(seq: u64, mut event: Value) -> Self {
-        let parsed = event
-            .get("published")
-            .and_then(Value::as_str)
-            .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
-            .map(|p| p.with_timezone(&Utc));
-        let published = parsed.unwrap_or_else(Utc::now);
-        if let Some(obj) = event.as_object_mut() {
-            if parsed.is_none() {
-                obj.insert("published".into(), Value::String(okta_time(published)));
-            }
-            if !obj.get("uuid").is_some_and(Value::is_string) {
-                obj.insert(
-                    "uuid".into(),
-                    Value::String(uuid::Uuid::new_v4().to_string()),
-                );
-            }
-        }
-        let text = event.to_string().to_lowercase();
+    fn new(seq: u64, published: DateTime<Utc>, event: Value) -> Self {
         Self {
             seq,
             published,
             event,
-            text,
         }
     }
+}
+
+/// Fills `uuid` and `published` when the caller left them out (Okta always sets both);
+/// returns the event and its `published` time.
+pub(crate) fn normalize(mut event: Value) -> (Value, DateTime<Utc>) {
+    let parsed = event
+        .get("published")
+        .and_then(Value::as_str)
+        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+        .map(|p| p.with_timezone(&Utc));
+    let published = parsed.unwrap_or_else(Utc::now);
+    if let Some(obj) = event.as_object_mut() {
+        if parsed.is_none() {
+            obj.insert("published".into(), Value::String(okta_time(published)));
+        }
+        if !obj.get("uuid").is_some_and(Value::is_string) {
+            obj.insert(
+                "uuid".into(),
+                Value::String(uuid::Uuid::new_v4().to_string()),
+            );
+        }
+    }
+    (event, published)
 }
 
 /// Pending faults: each API call consumes one, hang first, then 429, then 500.
@@ -277,7 +287,8 @@ pub struct Counters {
     /// Every request to `/oauth2/v1/token`, successful or not.
     pub token_requests: u64,
     pub tokens_issued: u64,
-    /// API calls (token endpoint included) by `"METHOD /route/{template}"`.
+    /// API calls (token endpoint included) by `"METHOD /route/{template}"`, e.g.
+    /// `"POST /api/v1/eventHooks"`, `"POST /api/v1/eventHooks/{id}/lifecycle/verify"`.
     pub api_calls: BTreeMap<String, u64>,
     pub hooks_created: u64,
     pub hooks_deleted: u64,

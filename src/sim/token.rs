@@ -163,7 +163,15 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, Ap
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(invalid_client)?;
     let (id, secret) = decoded.split_once(':').ok_or_else(invalid_client)?;
-    Ok(Some((id.to_owned(), secret.to_owned())))
+    // RFC 6749 §2.3.1: both are form-urlencoded before base64 (the oauth2 crate does so).
+    Ok(Some((form_decode(id), form_decode(secret))))
+}
+
+fn form_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("v={text}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
 }
 
 fn client_credentials(

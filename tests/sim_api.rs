@@ -1,0 +1,424 @@
+//! The simulator's Okta APIs over real HTTP: token endpoint, Event Hooks API, verification.
+
+mod sim_support;
+
+use okta_ingest::sim::{HookStatus, SimOptions, VerificationStatus};
+use serde_json::{Value, json};
+use sim_support::*;
+
+async fn token_request(
+    sim: &okta_ingest::sim::SimHandle,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, Value) {
+    let mut request = http()
+        .post(format!("{}/oauth2/v1/token", sim.base_url))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn token_endpoint_issues_tokens_with_basic_or_post_credentials() {
+    let sim = start_sim(SimOptions::default()).await;
+    let secret = sim.client_secret();
+    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
+
+    let (status, body) = token_request(&sim, &grant, Some((&sim.client_id, &secret))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], ALL_SCOPES);
+    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+
+    let post = [
+        ("grant_type", "client_credentials"),
+        ("scope", "okta.logs.read"),
+        ("client_id", sim.client_id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, body) = token_request(&sim, &post, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["scope"], "okta.logs.read");
+    assert_eq!(sim.counters().token_requests, 2);
+    assert_eq!(sim.counters().tokens_issued, 2);
+}
+
+#[tokio::test]
+async fn basic_credentials_are_form_decoded_as_rfc_6749_says() {
+    let sim = start_sim(SimOptions {
+        client_secret: "with+plus/and%percent".to_owned(),
+        ..SimOptions::default()
+    })
+    .await;
+    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
+    let encoded = "with%2Bplus%2Fand%25percent";
+    let (status, _) = token_request(&sim, &grant, Some((&sim.client_id, encoded))).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn token_endpoint_errors_like_okta() {
+    let sim = start_sim(SimOptions::default()).await;
+    let id = sim.client_id.clone();
+    let secret = sim.client_secret();
+    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
+
+    let both = [
+        ("grant_type", "client_credentials"),
+        ("scope", ALL_SCOPES),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, body) = token_request(&sim, &both, Some((&id, &secret))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    let (status, body) = token_request(&sim, &grant, Some((&id, "wrong"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = token_request(&sim, &grant, Some(("0oaunknown", &secret))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = token_request(&sim, &grant, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    let empty = [("grant_type", "client_credentials"), ("scope", "")];
+    let (status, body) = token_request(&sim, &empty, Some((&id, &secret))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+
+    sim.set_granted_scopes(&["okta.logs.read"]);
+    let (status, body) = token_request(&sim, &grant, Some((&id, &secret))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    assert_eq!(
+        body["error_description"],
+        "The following scopes are not allowed: okta.eventHooks.manage"
+    );
+
+    let password = [("grant_type", "password"), ("scope", "okta.logs.read")];
+    let (status, body) = token_request(&sim, &password, Some((&id, &secret))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+}
+
+#[tokio::test]
+async fn rotated_secret_makes_the_old_one_invalid_client() {
+    let sim = start_sim(SimOptions::default()).await;
+    let old = sim.client_secret();
+    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
+
+    // Over HTTP, like the CLI's users would.
+    let rotated: Value = http()
+        .post(format!("{}/sim/credentials/rotate", sim.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(sim.client_secret(), new);
+
+    let (status, body) = token_request(&sim, &grant, Some((&sim.client_id, &old))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, _) = token_request(&sim, &grant, Some((&sim.client_id, &new))).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn event_hook_crud_follows_okta_shapes() {
+    let sim = start_sim(SimOptions::default()).await;
+    let receiver = Receiver::start().await;
+    let token = token(&sim, ALL_SCOPES).await;
+    let hooks_url = format!("{}/api/v1/eventHooks", sim.base_url);
+
+    let created = create_hook(&sim, &token, &receiver.url, "s3cret-value").await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("who") && id.len() == 20, "{id}");
+    assert_eq!(created["status"], "ACTIVE");
+    assert_eq!(created["verificationStatus"], "UNVERIFIED");
+    assert_eq!(created["events"]["type"], "EVENT_TYPE");
+    assert_eq!(created["events"]["items"].as_array().unwrap().len(), 18);
+    let config = &created["channel"]["config"];
+    assert_eq!(config["uri"], receiver.url.as_str());
+    assert_eq!(
+        config["authScheme"],
+        json!({ "type": "HEADER", "key": "authorization" })
+    );
+    assert!(created["created"].is_string() && created["lastUpdated"].is_string());
+    assert!(
+        created["_links"]["verify"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/lifecycle/verify")
+    );
+    assert!(!created.to_string().contains("s3cret-value"));
+
+    let listed: Value = http()
+        .get(&hooks_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains("s3cret-value"));
+
+    // Verify, then replace the secret: the hook must be verified again.
+    assert_eq!(lifecycle(&sim, &token, &id, "verify").await.status(), 200);
+    let mut body = hook_body("okta-ingest", &receiver.url, "rotated-secret");
+    body["name"] = json!("okta-ingest renamed");
+    let replaced: Value = http()
+        .put(format!("{hooks_url}/{id}"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replaced["name"], "okta-ingest renamed");
+    assert_eq!(replaced["verificationStatus"], "UNVERIFIED");
+    assert_eq!(sim.hook_auth_value(&id).as_deref(), Some("rotated-secret"));
+
+    // DELETE only works on an INACTIVE hook.
+    let delete = http()
+        .delete(format!("{hooks_url}/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 400);
+    let error: Value = delete.json().await.unwrap();
+    assert_eq!(error["errorCode"], "E0000001");
+    let deactivated: Value = lifecycle(&sim, &token, &id, "deactivate")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deactivated["status"], "INACTIVE");
+    let delete = http()
+        .delete(format!("{hooks_url}/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 204);
+
+    let missing = http()
+        .get(format!("{hooks_url}/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let error: Value = missing.json().await.unwrap();
+    assert_eq!(error["errorCode"], "E0000007");
+    for key in ["errorSummary", "errorLink", "errorId", "errorCauses"] {
+        assert!(error.get(key).is_some(), "{key} missing in {error}");
+    }
+    let state = http()
+        .get(format!("{}/sim/state", sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    let state = state.text().await.unwrap();
+    assert!(!state.contains("rotated-secret") && !state.contains(&sim.client_secret()));
+    let counters = sim.counters();
+    assert_eq!((counters.hooks_created, counters.hooks_deleted), (1, 1));
+    assert_eq!(counters.api_calls["POST /api/v1/eventHooks"], 1);
+    assert_eq!(
+        counters.api_calls["POST /api/v1/eventHooks/{id}/lifecycle/verify"],
+        1
+    );
+    assert_eq!(
+        counters.api_calls["POST /api/v1/eventHooks/{id}/lifecycle/deactivate"],
+        1
+    );
+    assert_eq!(counters.api_calls["DELETE /api/v1/eventHooks/{id}"], 2);
+}
+
+#[tokio::test]
+async fn event_hooks_api_checks_token_and_scope() {
+    let sim = start_sim(SimOptions::default()).await;
+    let hooks_url = format!("{}/api/v1/eventHooks", sim.base_url);
+
+    let anonymous = http().get(&hooks_url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous.json::<Value>().await.unwrap()["errorCode"],
+        "E0000011"
+    );
+
+    let logs_only = token(&sim, "okta.logs.read").await;
+    let forbidden = http()
+        .post(&hooks_url)
+        .bearer_auth(&logs_only)
+        .json(&hook_body("x", "https://example.com/hook", "s"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    assert_eq!(
+        forbidden.json::<Value>().await.unwrap()["errorCode"],
+        "E0000006"
+    );
+
+    let token = token(&sim, ALL_SCOPES).await;
+    assert_eq!(
+        http()
+            .get(&hooks_url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    sim.revoke_tokens();
+    assert_eq!(
+        http()
+            .get(&hooks_url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn invalid_hook_bodies_list_their_causes() {
+    let sim = start_sim(SimOptions::default()).await;
+    let token = token(&sim, ALL_SCOPES).await;
+    let response = http()
+        .post(format!("{}/api/v1/eventHooks", sim.base_url))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "", "events": { "type": "EVENT_TYPE", "items": [] }, "channel": { "type": "HTTP", "version": "1.0.0", "config": { "uri": "not a uri" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["errorCode"], "E0000001");
+    assert_eq!(error["errorCauses"].as_array().unwrap().len(), 3, "{error}");
+}
+
+#[tokio::test]
+async fn the_26th_hook_is_refused_with_okta_validation_error() {
+    let sim = start_sim(SimOptions::default()).await;
+    let token = token(&sim, ALL_SCOPES).await;
+    let foreign = sim.create_foreign_hooks(24);
+    assert_eq!(foreign.len(), 24);
+    create_hook(&sim, &token, "https://example.com/hook", "s").await;
+
+    let refused = http()
+        .post(format!("{}/api/v1/eventHooks", sim.base_url))
+        .bearer_auth(&token)
+        .json(&hook_body("one too many", "https://example.com/hook", "s"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["errorCode"], "E0000001");
+    assert_eq!(error["errorSummary"], "Api validation failed: eventHook");
+    assert!(
+        error["errorCauses"][0]["errorSummary"]
+            .as_str()
+            .unwrap()
+            .contains("maximum")
+    );
+
+    let state = sim.state();
+    assert_eq!(state.hooks.len(), 25);
+    assert_eq!(state.hooks.iter().filter(|h| h.foreign).count(), 24);
+    assert_eq!(state.counters.hooks_created, 1);
+    assert_eq!(state.counters.api_calls["POST /api/v1/eventHooks"], 2);
+}
+
+#[tokio::test]
+async fn verification_sends_the_challenge_with_auth_and_custom_headers() {
+    let sim = start_sim(SimOptions::default()).await;
+    let receiver = Receiver::start().await;
+    let id = verified_hook(&sim, &receiver, "hook-secret").await;
+
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let get = &requests[0];
+    assert_eq!(get.method, "GET");
+    assert!(
+        get.header("x-okta-verification-challenge")
+            .is_some_and(|c| !c.is_empty())
+    );
+    assert_eq!(get.header("authorization"), Some("hook-secret"));
+    assert_eq!(get.header("x-custom"), Some("custom-value"));
+    assert_eq!(get.header("user-agent"), Some("Okta-Integrations"));
+    let hook = sim.hooks().into_iter().find(|h| h.id == id).unwrap();
+    assert_eq!(hook.verification_status, VerificationStatus::Verified);
+    assert_eq!(hook.status, HookStatus::Active);
+}
+
+#[tokio::test]
+async fn verification_failure_retries_once_then_answers_e0000001() {
+    let sim = start_sim(SimOptions {
+        verification_timeout: std::time::Duration::from_millis(300),
+        ..SimOptions::default()
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.script([
+        Reply::WrongChallenge,
+        Reply::Slow(std::time::Duration::from_secs(2), 200),
+    ]);
+    let token = token(&sim, ALL_SCOPES).await;
+    let hook = create_hook(&sim, &token, &receiver.url, "s").await;
+    let id = hook["id"].as_str().unwrap();
+
+    let failed = lifecycle(&sim, &token, id, "verify").await;
+    assert_eq!(failed.status(), 400);
+    let error: Value = failed.json().await.unwrap();
+    assert_eq!(error["errorCode"], "E0000001");
+    assert_eq!(
+        error["errorCauses"][0]["errorSummary"],
+        "Unable to verify event hook. Hook okta-ingest execution failed"
+    );
+    assert_eq!(receiver.requests().len(), 2);
+    assert_eq!(
+        sim.hooks()[0].verification_status,
+        VerificationStatus::Unverified
+    );
+
+    // The endpoint now answers correctly.
+    assert_eq!(lifecycle(&sim, &token, id, "verify").await.status(), 200);
+    assert_eq!(sim.counters().verifications_failed, 1);
+}

@@ -1,0 +1,199 @@
+//! The System Log API: polling mode, bounded mode, filters, scopes, paging links.
+
+mod sim_support;
+
+use chrono::{Duration, SecondsFormat, Utc};
+use okta_ingest::sim::{SimHandle, SimOptions};
+use serde_json::{Value, json};
+use sim_support::*;
+
+/// GET `url`; returns the events and the `next` link, if any.
+async fn page(url: &str, token: &str) -> (Vec<Value>, Option<String>) {
+    let response = http().get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    // Like Okta: `self` and `next` are separate Link headers.
+    assert!(
+        response.headers().get_all("link").iter().all(|v| v
+            .to_str()
+            .unwrap()
+            .matches("rel=")
+            .count()
+            == 1)
+    );
+    let next = response
+        .headers()
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(", "))
+        .find(|l| l.ends_with("rel=\"next\""))
+        .map(|l| {
+            l.trim_start_matches('<')
+                .split('>')
+                .next()
+                .unwrap()
+                .to_owned()
+        });
+    (response.json().await.unwrap(), next)
+}
+
+fn at(minutes_ago: i64, event_type: &str) -> Value {
+    let mut e = event(event_type);
+    let t = Utc::now() - Duration::minutes(minutes_ago);
+    e["published"] = json!(t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    e
+}
+
+async fn sim_with_token() -> (SimHandle, String) {
+    let sim = start_sim(SimOptions::default()).await;
+    let token = token(&sim, "okta.logs.read").await;
+    (sim, token)
+}
+
+#[tokio::test]
+async fn polling_mode_always_has_a_next_link_and_picks_up_new_events() {
+    let (sim, token) = sim_with_token().await;
+    sim.append_log(events("user.session.start", 250));
+    let mut url = format!("{}/api/v1/logs?limit=100", sim.base_url);
+    let mut sizes = Vec::new();
+    for _ in 0..4 {
+        let (events, next) = page(&url, &token).await;
+        sizes.push(events.len());
+        url = next.expect("polling mode always has a next link");
+    }
+    assert_eq!(sizes, vec![100, 100, 50, 0]);
+
+    // A late event (old `published`) still shows up: polling follows persistence order.
+    sim.append_log(vec![at(60, "user.account.lock")]);
+    let (events, next) = page(&url, &token).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["eventType"], "user.account.lock");
+    assert!(next.unwrap().contains("limit=100"));
+}
+
+#[tokio::test]
+async fn bounded_mode_pages_by_published_and_ends() {
+    let (sim, token) = sim_with_token().await;
+    sim.append_log((0..30).map(|m| at(m, "user.session.start")).collect());
+    let since = (Utc::now() - Duration::minutes(20)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let until = (Utc::now() - Duration::minutes(5)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let mut url = reqwest::Url::parse_with_params(
+        &format!("{}/api/v1/logs", sim.base_url),
+        &[
+            ("since", since.as_str()),
+            ("until", until.as_str()),
+            ("limit", "4"),
+        ],
+    )
+    .unwrap()
+    .to_string();
+    let mut all = Vec::new();
+    loop {
+        let (events, next) = page(&url, &token).await;
+        all.extend(events);
+        match next {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    // Minutes 6..=19 ago (and 5 or 20 depending on the second boundary).
+    assert!((14..=16).contains(&all.len()), "{}", all.len());
+    let published: Vec<&str> = all
+        .iter()
+        .map(|e| e["published"].as_str().unwrap())
+        .collect();
+    let mut sorted = published.clone();
+    sorted.sort();
+    assert_eq!(published, sorted);
+}
+
+#[tokio::test]
+async fn descending_and_filter() {
+    let (sim, token) = sim_with_token().await;
+    sim.append_log(vec![
+        at(3, "user.session.start"),
+        at(2, "user.account.lock"),
+        at(1, "user.session.start"),
+    ]);
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/api/v1/logs", sim.base_url),
+        &[
+            ("filter", "eventType eq \"user.session.start\""),
+            ("sortOrder", "DESCENDING"),
+        ],
+    )
+    .unwrap();
+    let (events, next) = page(url.as_str(), &token).await;
+    assert_eq!(events.len(), 2);
+    assert!(events[0]["published"].as_str() > events[1]["published"].as_str());
+    assert!(next.is_none());
+}
+
+#[tokio::test]
+async fn bad_parameters_and_missing_scope() {
+    let (sim, token) = sim_with_token().await;
+    let base = format!("{}/api/v1/logs", sim.base_url);
+    for query in [
+        "limit=1001",
+        "limit=-1",
+        "since=yesterday",
+        "filter=eventType%20gt%20%22x%22",
+    ] {
+        let response = http()
+            .get(format!("{base}?{query}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+    }
+    let old = (Utc::now() - Duration::days(200)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let response = http()
+        .get(&base)
+        .query(&[("since", old)])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["errorCode"],
+        "E0000053"
+    );
+
+    let hooks_only = sim_support::token(&sim, "okta.eventHooks.manage").await;
+    let forbidden = http()
+        .get(&base)
+        .bearer_auth(&hooks_only)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    assert_eq!(
+        forbidden.json::<Value>().await.unwrap()["errorCode"],
+        "E0000006"
+    );
+}
+
+#[tokio::test]
+async fn the_log_holds_delivered_and_appended_events() {
+    let (sim, token) = sim_with_token().await;
+    sim.deliver(events("user.lifecycle.create", 2)).await;
+    sim.append_log(events("user.lifecycle.activate", 3));
+    let (events, _) = page(&format!("{}/api/v1/logs", sim.base_url), &token).await;
+    assert_eq!(events.len(), 5);
+}
+
+#[tokio::test]
+async fn keyword_search_with_q() {
+    let (sim, token) = sim_with_token().await;
+    let mut lock = event("user.account.lock");
+    lock["actor"]["alternateId"] = json!("Carol@Example.com");
+    sim.append_log(vec![lock, event("user.session.start")]);
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/api/v1/logs", sim.base_url),
+        &[("q", "carol@example.com lock")],
+    )
+    .unwrap();
+    let (events, _) = page(url.as_str(), &token).await;
+    assert_eq!(events.len(), 1);
+}
