@@ -1,0 +1,1 @@
+//! Postgres state store (todo)
