@@ -92,6 +92,8 @@ pub struct Value {
     pub text: String,
     pub quoted: bool,
     pub pos: usize,
+    /// `val(field)`: compare with another field of the same event.
+    pub field_ref: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -338,6 +340,20 @@ impl Parser<'_> {
         let pos = self.i;
         match self.peek() {
             Some(q @ ('"' | '\'')) => self.quoted(q, pos),
+            Some(_) if self.rest().starts_with("val(") => {
+                let end = self
+                    .rest()
+                    .find(')')
+                    .ok_or_else(|| self.err("unterminated 'val('".into()))?;
+                let text = self.rest()[4..end].trim().to_owned();
+                self.i += end + 1;
+                Ok(Value {
+                    text,
+                    quoted: false,
+                    pos,
+                    field_ref: true,
+                })
+            }
             Some(c) if is_bare(c) => {
                 let len = self
                     .rest()
@@ -349,6 +365,7 @@ impl Parser<'_> {
                     text,
                     quoted: false,
                     pos,
+                    field_ref: false,
                 })
             }
             _ => Err(self.err("expected a value".into())),
@@ -371,6 +388,7 @@ impl Parser<'_> {
                         text,
                         quoted: true,
                         pos,
+                        field_ref: false,
                     });
                 }
                 c => text.push(c),

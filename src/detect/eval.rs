@@ -30,6 +30,8 @@ enum Operand {
     U64(u64),
     Strs(Box<[Box<str>]>),
     U64s(Box<[u64]>),
+    /// `val(field)`: the other field's value on the same event, compared as text.
+    Field(Field),
 }
 
 /// The event-side inputs of an evaluation.
@@ -121,13 +123,44 @@ impl Check {
         Ok(Check { field, op, rhs })
     }
 
+    /// `field op val(other)`: both values compared as text.
+    pub fn with_field(field: Field, op: Op, other: Field) -> Result<Check, String> {
+        if op.takes_list() || matches!(op, Op::Exists | Op::Glob) {
+            return Err(format!(
+                "operator '{}' cannot compare with val(...)",
+                op.as_str()
+            ));
+        }
+        Ok(Check {
+            field,
+            op,
+            rhs: Operand::Field(other),
+        })
+    }
+
     fn eval(&self, ctx: &Ctx<'_>) -> bool {
+        if let Operand::Field(other) = &self.rhs {
+            return self.eval_fields(ctx, other);
+        }
         match ctx.value(&self.field) {
             Val::Absent => false,
             Val::Str(s) => self.eval_str(&s),
             Val::U64(n) => self.eval_u64(n),
             Val::List(items) => self.eval_list(&items),
         }
+    }
+
+    fn eval_fields(&self, ctx: &Ctx<'_>, other: &Field) -> bool {
+        let (left, right) = (ctx.value(&self.field), ctx.value(other));
+        let (Some(l), Some(r)) = (left.as_text(), right.as_text()) else {
+            return false;
+        };
+        let r = if self.op == Op::IContains {
+            r.to_lowercase().into()
+        } else {
+            r
+        };
+        str_op(self.op, &l, &r, r.trim().parse::<f64>().ok().as_ref())
     }
 
     fn eval_u64(&self, n: u64) -> bool {
@@ -142,20 +175,7 @@ impl Check {
     fn eval_str(&self, s: &str) -> bool {
         match (self.op, &self.rhs) {
             (Op::Exists, _) => !s.is_empty(),
-            (Op::Eq, Operand::Str(r, _)) => s == r.as_ref(),
-            (Op::Ne, Operand::Str(r, _)) => s != r.as_ref(),
-            (Op::Lt | Op::Le | Op::Gt | Op::Ge, Operand::Str(r, num)) => {
-                let ord = match (num, s.trim().parse::<f64>().ok()) {
-                    (Some(rn), Some(sn)) => sn.partial_cmp(rn),
-                    _ => Some(s.cmp(r)),
-                };
-                ord.is_some_and(|o| compare(o, self.op))
-            }
-            (Op::Contains, Operand::Str(r, _)) => s.contains(r.as_ref()),
-            (Op::IContains, Operand::Str(r, _)) => icontains(s, r),
-            (Op::StartsWith, Operand::Str(r, _)) => s.starts_with(r.as_ref()),
-            (Op::EndsWith, Operand::Str(r, _)) => s.ends_with(r.as_ref()),
-            (Op::Glob, Operand::Str(r, _)) => glob(r.as_bytes(), s.as_bytes()),
+            (op, Operand::Str(r, num)) => str_op(op, s, r, num.as_ref()),
             (Op::In | Op::Intersects, Operand::Strs(set)) => set.iter().any(|i| i.as_ref() == s),
             (Op::PMatch, Operand::Strs(set)) => set.iter().any(|p| path_match(p, s)),
             _ => false,
@@ -171,6 +191,27 @@ impl Check {
             Op::Ne => items.iter().all(|i| self.eval_str(i)),
             _ => items.iter().any(|i| self.eval_str(i)),
         }
+    }
+}
+
+/// A scalar operator on text; `<`/`>` compare numerically when both sides are numbers.
+fn str_op(op: Op, s: &str, r: &str, r_num: Option<&f64>) -> bool {
+    match op {
+        Op::Eq => s == r,
+        Op::Ne => s != r,
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            let ord = match (r_num, s.trim().parse::<f64>().ok()) {
+                (Some(rn), Some(sn)) => sn.partial_cmp(rn),
+                _ => Some(s.cmp(r)),
+            };
+            ord.is_some_and(|o| compare(o, op))
+        }
+        Op::Contains => s.contains(r),
+        Op::IContains => icontains(s, r),
+        Op::StartsWith => s.starts_with(r),
+        Op::EndsWith => s.ends_with(r),
+        Op::Glob => glob(r.as_bytes(), s.as_bytes()),
+        _ => false,
     }
 }
 

@@ -509,6 +509,15 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<Field, String> {
     })
 }
 
+/// Resolves `name` or `name[arg]` written as one piece of text.
+pub fn resolve_text(text: &str) -> Result<Field, String> {
+    let text = text.trim();
+    match text.split_once('[') {
+        Some((name, rest)) => resolve(name, Some(rest.trim_end_matches(']'))),
+        None => resolve(text, None),
+    }
+}
+
 /// A field's value on one event. Borrowed from the event wherever possible.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val<'a> {

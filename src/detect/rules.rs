@@ -730,11 +730,7 @@ impl<'l> Compiler<'l> {
             .as_str()
             .ok_or_else(|| self.error(file, node.mark, "a field name must be text"))?
             .trim();
-        let (name, arg) = match text.split_once('[') {
-            Some((n, rest)) => (n, Some(rest.trim_end_matches(']'))),
-            None => (text, None),
-        };
-        fields::resolve(name, arg).map_err(|r| self.error(file, node.mark, r))
+        fields::resolve_text(text).map_err(|r| self.error(file, node.mark, r))
     }
 
     fn compile_rules(&self) -> Result<Vec<Rule>, LoadError> {
@@ -795,6 +791,15 @@ impl<'l> Compiler<'l> {
             } => {
                 let field = fields::resolve(field, arg.as_deref())
                     .map_err(|r| self.error_at(cond, *pos, r))?;
+                if let Rhs::Scalar(v) = rhs
+                    && v.field_ref
+                {
+                    let other =
+                        fields::resolve_text(&v.text).map_err(|r| self.error_at(cond, v.pos, r))?;
+                    let check = Check::with_field(field, *op, other)
+                        .map_err(|r| self.error_at(cond, *pos, r))?;
+                    return Ok(Expr::Check(Box::new(check)));
+                }
                 let (values, is_list) = self.operand(rhs, op.takes_list(), cond)?;
                 let check = Check::new(field, *op, values, is_list)
                     .map_err(|r| self.error_at(cond, *pos, r))?;

@@ -325,8 +325,9 @@ impl Threshold {
             .distinct
             .as_ref()
             .is_none_or(|(_, n)| seen.distinct >= *n);
-        if !(enough_events && enough_distinct)
-            || !state.claim_alert(key, at, self.window_ms, uuid).await?
+        if !(enough_events
+            && enough_distinct
+            && state.claim_alert(key, at, self.window_ms, uuid).await?)
         {
             return Ok(None);
         }
