@@ -58,7 +58,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::json!({ "tenant_id": tenant, "role": role, "token": token }));
         }
         Command::Rules { command: RulesCommand::Check { files } } => {
-            return Ok(detect::cli::check(&files));
+            println!("{}", detect::cli::check(&files)?);
         }
         Command::Rules { command: RulesCommand::Test { events, rules } } => {
             let mut out = std::io::stdout().lock();

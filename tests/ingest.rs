@@ -37,7 +37,7 @@ async fn post_hook(t: &TestApp, key: &str, auth: Option<&str>, content_type: &st
     request.send().await.unwrap().status()
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
+async fn count(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 

@@ -44,7 +44,8 @@ async fn start_from_sysdig_ends_active_with_a_verified_hook(pool: PgPool) {
     let hooks = our_hooks(&t);
     assert_eq!(hooks.len(), 1);
     assert_eq!(completed["event_hook_id"], json!(hooks[0].id));
-    assert!(hooks[0].is_active_and_verified());
+    assert_eq!(hooks[0].status, okta_ingest::sim::HookStatus::Active);
+    assert_eq!(hooks[0].verification_status, okta_ingest::sim::VerificationStatus::Verified);
     assert_eq!(hooks[0].events.len(), 18);
 
     let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;
@@ -163,6 +164,8 @@ async fn rotated_secret_shows_on_status_and_is_fixed_by_rotation(pool: PgPool) {
     let old_secret = t.sim.client_secret();
     let new_secret = t.sim.rotate_client_secret();
     assert_ne!(old_secret, new_secret);
+    // Tokens issued before the rotation stay valid until they expire; expire them now.
+    t.sim.revoke_tokens();
 
     okta_ingest::ingest::gapfill::run_due(&t.app.services).await.unwrap();
     let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;

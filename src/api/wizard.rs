@@ -89,9 +89,9 @@ struct CreateBody {
 }
 
 async fn create_from_okta(State(services): State<Services>, admin: Admin, Json(body): Json<CreateBody>) -> ApiResult<(StatusCode, Json<Value>)> {
-    let domain = services.parse_domain(&body.okta_domain)?;
+    services.parse_domain(&body.okta_domain)?;
     let input = check_credentials_input(&body.client_id, &body.client_secret)?;
-    let (integration, checks) = services.create_from_okta(admin.tenant_id, domain.as_str(), input).await?;
+    let (integration, checks) = services.create_from_okta(admin.tenant_id, &body.okta_domain, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": integration.id, "status": integration.status, "okta_domain": integration.okta_domain, "checks": checks })),

@@ -109,7 +109,7 @@ impl Services {
         integrations::insert(
             &mut conn,
             tenant_id,
-            &NewIntegration { id, status: "pending", created_from: "sysdig", okta_domain: domain.as_str(), client_id: None, hook_key: &hook_key },
+            &NewIntegration { id, status: "pending", created_from: "sysdig", okta_domain: &stored(&domain), client_id: None, hook_key: &hook_key },
         )
         .await?;
         drop(conn);
@@ -174,7 +174,7 @@ impl Services {
         let sealed = self.vault().seal(&creds.client_secret, &aad(tenant_id, id))?;
         let mut tx = self.pool().begin().await?;
         store::credentials::put(&mut tx, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
-        integrations::set_validated(&mut tx, tenant_id, id, creds.domain.as_str(), &creds.client_id).await?;
+        integrations::set_validated(&mut tx, tenant_id, id, &stored(&creds.domain), &creds.client_id).await?;
         tx.commit().await?;
         Ok((self.get_integration(tenant_id, id).await?, checks))
     }
@@ -191,7 +191,7 @@ impl Services {
         integrations::insert(
             &mut tx,
             tenant_id,
-            &NewIntegration { id, status: "validated", created_from: "okta", okta_domain: creds.domain.as_str(), client_id: Some(&creds.client_id), hook_key: &hook_key },
+            &NewIntegration { id, status: "validated", created_from: "okta", okta_domain: &stored(&creds.domain), client_id: Some(&creds.client_id), hook_key: &hook_key },
         )
         .await?;
         store::credentials::put(&mut tx, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
@@ -265,7 +265,7 @@ impl Services {
         let sealed = self.vault().seal(&creds.client_secret, &aad(tenant_id, id))?;
         let mut tx = self.pool().begin().await?;
         store::credentials::put(&mut tx, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
-        integrations::set_validated(&mut tx, tenant_id, id, creds.domain.as_str(), &creds.client_id).await?;
+        integrations::set_validated(&mut tx, tenant_id, id, &stored(&creds.domain), &creds.client_id).await?;
         tx.commit().await?;
         integrations::clear_error(self.pool(), tenant_id, id).await?;
         Ok((self.get_integration(tenant_id, id).await?, checks))
@@ -398,6 +398,11 @@ fn okta_failure(error: OktaError, step: &'static str) -> WizardError {
 
 pub fn hash_secret(secret: &SecretString) -> Vec<u8> {
     Sha256::digest(secret.expose_secret().as_bytes()).to_vec()
+}
+
+/// The form a domain is stored in: parses back to the same domain (loopback keeps its scheme).
+fn stored(domain: &OktaDomain) -> String {
+    if domain.is_loopback() { format!("http://{}", domain.as_str()) } else { domain.as_str().to_string() }
 }
 
 fn aad(tenant_id: Uuid, integration_id: Uuid) -> Aad {

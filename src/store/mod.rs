@@ -2,6 +2,7 @@
 //! tenant id first.
 
 pub mod credentials;
+pub mod detect_state;
 pub mod inbox;
 pub mod integrations;
 pub mod jobs;

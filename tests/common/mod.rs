@@ -47,7 +47,6 @@ pub fn test_config(pool: &PgPool, port: u16, master_key: &str) -> Config {
     config.worker_poll_interval_ms = 200;
     config.gapfill_interval_secs = 0;
     config.hook_secret_rotation_secs = 0;
-    config.okta_timeout_ms = 2000;
     config
 }
 

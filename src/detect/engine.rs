@@ -1,0 +1,175 @@
+//! Evaluates a tenant's enabled policies on one event.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::Priority;
+use super::eval::Ctx;
+use super::fields::{self, Extras, MfaKind};
+use super::rules::{Rule, RuleSet};
+use super::state::{StateKey, StateStore};
+use super::stateful::StateOut;
+use crate::okta::LogEvent;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Detection {
+    pub policy_id: Uuid,
+    pub policy_name: String,
+    pub rule: String,
+    pub priority: Priority,
+    pub output: String,
+    pub tags: Vec<String>,
+}
+
+/// The policies one tenant runs. Cheap to build; rule sets are shared.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    policies: Vec<(PolicyRef, Arc<RuleSet>)>,
+    mfa_windows: Vec<(bool, u64)>,
+}
+
+impl Engine {
+    /// Policies run in id order, so every worker takes state locks in the same order
+    /// (no lock-order deadlocks between replicas).
+    pub fn new(mut policies: Vec<(PolicyRef, Arc<RuleSet>)>) -> Engine {
+        policies.sort_by_key(|(p, _)| p.id);
+        let mut mfa_windows: Vec<(bool, u64)> = policies
+            .iter()
+            .flat_map(|(_, set)| set.mfa_windows().iter().copied())
+            .collect();
+        mfa_windows.sort_unstable();
+        mfa_windows.dedup();
+        Engine {
+            policies,
+            mfa_windows,
+        }
+    }
+
+    pub fn policies(&self) -> &[(PolicyRef, Arc<RuleSet>)] {
+        &self.policies
+    }
+
+    pub async fn evaluate<S: StateStore>(
+        &self,
+        event: &LogEvent,
+        org: &str,
+        state: &mut S,
+    ) -> Result<Vec<Detection>, S::Error> {
+        let at_ms = published_ms(event);
+        let extras = self.mfa_counts(event, at_ms, state).await?;
+        let ctx = Ctx {
+            event,
+            org,
+            extras: &extras,
+        };
+        let mut detections = Vec::new();
+        for (policy, set) in &self.policies {
+            for &i in set.candidates(&event.event_type) {
+                let rule = &set.rules()[i as usize];
+                if !rule.enabled {
+                    continue;
+                }
+                if let Some(out) = run_rule(policy, rule, &ctx, at_ms, state).await? {
+                    detections.push(detection(policy, rule, &ctx, out.as_ref()));
+                }
+            }
+        }
+        Ok(detections)
+    }
+
+    /// The Falco plugin's `okta.mfa.*.countlast[N]`: recorded per actor for MFA failures and
+    /// denied pushes, counted over the N seconds up to and including this event.
+    async fn mfa_counts<S: StateStore>(
+        &self,
+        event: &LogEvent,
+        at_ms: Option<i64>,
+        state: &mut S,
+    ) -> Result<Extras, S::Error> {
+        let mut extras = Extras::default();
+        let (Some(kind), Some(at)) = (fields::mfa_kind(event), at_ms) else {
+            return Ok(extras);
+        };
+        let deny = kind == MfaKind::Deny;
+        let windows: Vec<u64> = self
+            .mfa_windows
+            .iter()
+            .filter(|(d, _)| *d == deny)
+            .map(|(_, n)| *n)
+            .collect();
+        let Some(longest) = windows.iter().max() else {
+            return Ok(extras);
+        };
+        let actor = event
+            .actor
+            .as_ref()
+            .and_then(|a| a.id.as_deref())
+            .unwrap_or("");
+        let key = StateKey {
+            rule: kind.state_key(),
+            group: actor,
+        };
+        state.lock(key).await?;
+        let longest_ms = i64::try_from(*longest)
+            .unwrap_or(i64::MAX / 4)
+            .saturating_mul(1000);
+        state.observe(key, &event.uuid, at, "", longest_ms).await?;
+        for secs in windows {
+            let span = i64::try_from(secs)
+                .unwrap_or(i64::MAX / 4)
+                .saturating_mul(1000);
+            let seen = state.window(key, at.saturating_sub(span), at).await?;
+            extras.mfa_counts.push((deny, secs, seen.count));
+        }
+        Ok(extras)
+    }
+}
+
+/// `Some(state)` when the rule fires (`None` inside for a stateless rule).
+async fn run_rule<S: StateStore>(
+    policy: &PolicyRef,
+    rule: &Rule,
+    ctx: &Ctx<'_>,
+    at_ms: Option<i64>,
+    state: &mut S,
+) -> Result<Option<Option<StateOut>>, S::Error> {
+    let matched = rule.expr.eval(ctx);
+    let Some(stateful) = &rule.stateful else {
+        return Ok(matched.then_some(None));
+    };
+    let Some(at) = at_ms else {
+        return Ok(None);
+    };
+    let key = format!("{}/{}", policy.id, rule.name);
+    Ok(stateful.run(&key, ctx, at, state, matched).await?.map(Some))
+}
+
+fn detection(
+    policy: &PolicyRef,
+    rule: &Rule,
+    ctx: &Ctx<'_>,
+    state: Option<&StateOut>,
+) -> Detection {
+    Detection {
+        policy_id: policy.id,
+        policy_name: policy.name.clone(),
+        rule: rule.name.clone(),
+        priority: rule.priority,
+        output: rule.output.render(ctx, state),
+        tags: rule.tags.clone(),
+    }
+}
+
+/// Stateful rules run on `published`; an event without one is evaluated statelessly only.
+pub fn published_ms(event: &LogEvent) -> Option<i64> {
+    let text = event.published.as_deref()?;
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}

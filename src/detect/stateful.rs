@@ -1,0 +1,505 @@
+//! Stateful rules: thresholds over sliding windows, first-seen values, geo-velocity and
+//! sequences. The rule's `condition` selects the events; these settings decide, from state,
+//! whether a matching event fires. Syntax: `src/detect/README.md`.
+
+use super::LoadError;
+use super::eval::{Ctx, Expr};
+use super::fields::{Field, Val};
+use super::rules::Compiler;
+use super::state::{GeoPoint, StateKey, StateStore};
+use super::yaml::Node;
+
+#[derive(Debug, Clone)]
+pub enum Stateful {
+    Threshold(Threshold),
+    FirstSeen(FirstSeenRule),
+    GeoVelocity(GeoVelocity),
+    Sequence(Sequence),
+}
+
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    window_ms: i64,
+    group_by: Vec<Field>,
+    count: Option<u64>,
+    distinct: Option<(Field, u64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FirstSeenRule {
+    entity: Vec<Field>,
+    value: Vec<Field>,
+    history_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GeoVelocity {
+    entity: Vec<Field>,
+    max_kmh: f64,
+    min_km: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    window_ms: i64,
+    group_by: Vec<Field>,
+    pub(super) after: Expr,
+    count: u64,
+}
+
+/// What a stateful rule computed, for `%state.*` in its output.
+#[derive(Debug, Clone, Default)]
+pub struct StateOut {
+    pub count: u64,
+    pub distinct: u64,
+    pub value: String,
+    pub speed_kmh: f64,
+    pub distance_km: f64,
+    pub prev: Option<GeoPoint>,
+}
+
+/// Reads a stateful block's settings, refusing unknown keys.
+struct Settings<'a> {
+    cx: &'a Compiler<'a>,
+    node: &'a Node,
+    file: usize,
+    kind: &'a str,
+}
+
+impl<'a> Settings<'a> {
+    fn new(
+        cx: &'a Compiler<'a>,
+        node: &'a Node,
+        file: usize,
+        kind: &'a str,
+        allowed: &[&str],
+    ) -> Result<Self, LoadError> {
+        let entries = node
+            .as_map()
+            .ok_or_else(|| cx.error(file, node.mark, format!("'{kind}' must be a mapping")))?;
+        for (k, _) in entries {
+            let key = k.as_str().unwrap_or("");
+            if !allowed.contains(&key) {
+                return Err(cx.error(
+                    file,
+                    k.mark,
+                    format!(
+                        "{kind}: unknown setting '{key}' (allowed: {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Settings {
+            cx,
+            node,
+            file,
+            kind,
+        })
+    }
+
+    fn err(&self, node: &Node, reason: String) -> LoadError {
+        self.cx
+            .error(self.file, node.mark, format!("{}: {reason}", self.kind))
+    }
+
+    fn required(&self, key: &str) -> Result<&'a Node, LoadError> {
+        self.node
+            .get(key)
+            .ok_or_else(|| self.err(self.node, format!("missing '{key}'")))
+    }
+
+    fn fields(&self, key: &str) -> Result<Vec<Field>, LoadError> {
+        let node = self.required(key)?;
+        let items = match node.as_seq() {
+            Some(seq) => seq.to_vec(),
+            None => vec![node.clone()],
+        };
+        if items.is_empty() {
+            return Err(self.err(node, format!("'{key}' needs at least one field")));
+        }
+        items.iter().map(|n| self.cx.field(self.file, n)).collect()
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, LoadError> {
+        let Some(node) = self.node.get(key) else {
+            return Ok(None);
+        };
+        let value = node
+            .as_str()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|n| *n >= 0.0)
+            .ok_or_else(|| self.err(node, format!("'{key}' must be a non-negative number")))?;
+        Ok(Some(value))
+    }
+
+    fn count(&self, key: &str) -> Result<Option<u64>, LoadError> {
+        match self.number(key)? {
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => Ok(Some(n as u64)),
+            Some(_) => Err(self.err(
+                self.required(key)?,
+                format!("'{key}' must be a whole number ≥ 1"),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn duration(&self, key: &str) -> Result<i64, LoadError> {
+        let node = self.required(key)?;
+        node.as_str().and_then(parse_duration_ms).ok_or_else(|| {
+            self.err(
+                node,
+                format!("'{key}' must be a duration like 30s, 15m, 3h, 7d"),
+            )
+        })
+    }
+}
+
+/// `90` (seconds), `30s`, `15m`, `3h`, `7d`.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
+    let unit_ms = match unit.trim() {
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+impl Stateful {
+    pub(super) fn compile(
+        cx: &Compiler<'_>,
+        kind: &str,
+        node: &Node,
+        file: usize,
+    ) -> Result<Stateful, LoadError> {
+        match kind {
+            "threshold" => {
+                let s = Settings::new(
+                    cx,
+                    node,
+                    file,
+                    kind,
+                    &["window", "group_by", "count", "distinct", "distinct_count"],
+                )?;
+                let distinct = match (s.node.get("distinct"), s.count("distinct_count")?) {
+                    (Some(f), Some(n)) => Some((cx.field(file, f)?, n)),
+                    (None, None) => None,
+                    _ => {
+                        return Err(
+                            s.err(node, "'distinct' and 'distinct_count' go together".into())
+                        );
+                    }
+                };
+                let count = s.count("count")?;
+                if count.is_none() && distinct.is_none() {
+                    return Err(s.err(
+                        node,
+                        "needs 'count' or 'distinct' with 'distinct_count'".into(),
+                    ));
+                }
+                Ok(Stateful::Threshold(Threshold {
+                    window_ms: s.duration("window")?,
+                    group_by: s.fields("group_by")?,
+                    count,
+                    distinct,
+                }))
+            }
+            "first_seen" => {
+                let s = Settings::new(cx, node, file, kind, &["entity", "value", "history"])?;
+                Ok(Stateful::FirstSeen(FirstSeenRule {
+                    entity: s.fields("entity")?,
+                    value: s.fields("value")?,
+                    history_ms: s.duration("history")?,
+                }))
+            }
+            "geo_velocity" => {
+                let s = Settings::new(cx, node, file, kind, &["entity", "max_kmh", "min_km"])?;
+                Ok(Stateful::GeoVelocity(GeoVelocity {
+                    entity: s.fields("entity")?,
+                    max_kmh: s.number("max_kmh")?.unwrap_or(900.0),
+                    min_km: s.number("min_km")?.unwrap_or(100.0),
+                }))
+            }
+            _ => {
+                let s = Settings::new(
+                    cx,
+                    node,
+                    file,
+                    kind,
+                    &["window", "group_by", "after", "count"],
+                )?;
+                let after = s.required("after")?;
+                Ok(Stateful::Sequence(Sequence {
+                    window_ms: s.duration("window")?,
+                    group_by: s.fields("group_by")?,
+                    after: cx.condition(file, after)?,
+                    count: s.count("count")?.unwrap_or(1),
+                }))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Stateful::Threshold(_) => "threshold",
+            Stateful::FirstSeen(_) => "first_seen",
+            Stateful::GeoVelocity(_) => "geo_velocity",
+            Stateful::Sequence(_) => "sequence",
+        }
+    }
+
+    /// Updates state for the event and says whether the rule fires. `matched` is whether
+    /// the rule's condition held; a sequence also records its earlier steps.
+    pub async fn run<S: StateStore>(
+        &self,
+        rule_key: &str,
+        ctx: &Ctx<'_>,
+        at_ms: i64,
+        state: &mut S,
+        matched: bool,
+    ) -> Result<Option<StateOut>, S::Error> {
+        let uuid = ctx.event.uuid.as_str();
+        match self {
+            Stateful::Threshold(t) if matched => t.run(rule_key, ctx, at_ms, uuid, state).await,
+            Stateful::FirstSeen(f) if matched => f.run(rule_key, ctx, at_ms, state).await,
+            Stateful::GeoVelocity(g) if matched => g.run(rule_key, ctx, at_ms, uuid, state).await,
+            Stateful::Sequence(s) => s.run(rule_key, ctx, at_ms, uuid, state, matched).await,
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The group's key: the values joined; `None` when one is missing (such events are not
+/// lumped together under an empty group).
+fn group_key(fields: &[Field], ctx: &Ctx<'_>) -> Option<String> {
+    let mut key = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        let value = ctx.value(f);
+        let text = value.as_text().filter(|t| !t.is_empty())?;
+        if i > 0 {
+            key.push('\u{1f}');
+        }
+        key.push_str(&text);
+    }
+    Some(key)
+}
+
+impl Threshold {
+    async fn run<S: StateStore>(
+        &self,
+        rule_key: &str,
+        ctx: &Ctx<'_>,
+        at: i64,
+        uuid: &str,
+        state: &mut S,
+    ) -> Result<Option<StateOut>, S::Error> {
+        let Some(group) = group_key(&self.group_by, ctx) else {
+            return Ok(None);
+        };
+        let value = match &self.distinct {
+            Some((f, _)) => match ctx.value(f).as_text() {
+                Some(v) if !v.is_empty() => v.into_owned(),
+                _ => return Ok(None),
+            },
+            None => String::new(),
+        };
+        let key = StateKey {
+            rule: rule_key,
+            group: &group,
+        };
+        state.lock(key).await?;
+        state
+            .observe(key, uuid, at, &value, self.window_ms * 2)
+            .await?;
+        let seen = state.window(key, at - self.window_ms, at).await?;
+        let enough_events = self.count.is_none_or(|n| seen.count >= n);
+        let enough_distinct = self
+            .distinct
+            .as_ref()
+            .is_none_or(|(_, n)| seen.distinct >= *n);
+        if !(enough_events
+            && enough_distinct
+            && state.claim_alert(key, at, self.window_ms, uuid).await?)
+        {
+            return Ok(None);
+        }
+        Ok(Some(StateOut {
+            count: seen.count,
+            distinct: seen.distinct,
+            ..StateOut::default()
+        }))
+    }
+}
+
+impl FirstSeenRule {
+    async fn run<S: StateStore>(
+        &self,
+        rule_key: &str,
+        ctx: &Ctx<'_>,
+        at: i64,
+        state: &mut S,
+    ) -> Result<Option<StateOut>, S::Error> {
+        let (Some(entity), Some(value)) =
+            (group_key(&self.entity, ctx), group_key(&self.value, ctx))
+        else {
+            return Ok(None);
+        };
+        let key = StateKey {
+            rule: rule_key,
+            group: &entity,
+        };
+        state.lock(key).await?;
+        let seen = state.first_seen(key, &value, at, self.history_ms).await?;
+        if !seen.entity_known || seen.value_known {
+            return Ok(None);
+        }
+        Ok(Some(StateOut {
+            value,
+            ..StateOut::default()
+        }))
+    }
+}
+
+impl GeoVelocity {
+    async fn run<S: StateStore>(
+        &self,
+        rule_key: &str,
+        ctx: &Ctx<'_>,
+        at: i64,
+        uuid: &str,
+        state: &mut S,
+    ) -> Result<Option<StateOut>, S::Error> {
+        let Some(entity) = group_key(&self.entity, ctx) else {
+            return Ok(None);
+        };
+        let Some(point) = location(ctx, at, uuid) else {
+            return Ok(None);
+        };
+        let key = StateKey {
+            rule: rule_key,
+            group: &entity,
+        };
+        state.lock(key).await?;
+        let Some(prev) = state.previous_location(key, &point).await? else {
+            return Ok(None);
+        };
+        let distance_km = haversine_km(prev.lat, prev.lon, point.lat, point.lon);
+        let hours = (point.at_ms - prev.at_ms) as f64 / 3_600_000.0;
+        let speed_kmh = if hours > 0.0 {
+            distance_km / hours
+        } else {
+            f64::INFINITY
+        };
+        if distance_km < self.min_km || speed_kmh <= self.max_kmh {
+            return Ok(None);
+        }
+        Ok(Some(StateOut {
+            speed_kmh,
+            distance_km,
+            prev: Some(prev),
+            ..StateOut::default()
+        }))
+    }
+}
+
+fn location(ctx: &Ctx<'_>, at: i64, uuid: &str) -> Option<GeoPoint> {
+    let client = ctx.event.client.as_ref()?;
+    let geo = client.geographical_context.as_ref()?;
+    let loc = geo.geolocation?;
+    Some(GeoPoint {
+        at_ms: at,
+        lat: loc.lat?,
+        lon: loc.lon?,
+        country: geo.country.clone().unwrap_or_default(),
+        city: geo.city.clone().unwrap_or_default(),
+        ip: client.ip_address.clone().unwrap_or_default(),
+        event_uuid: uuid.to_owned(),
+    })
+}
+
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0 * a.sqrt().asin()
+}
+
+impl Sequence {
+    async fn run<S: StateStore>(
+        &self,
+        rule_key: &str,
+        ctx: &Ctx<'_>,
+        at: i64,
+        uuid: &str,
+        state: &mut S,
+        matched: bool,
+    ) -> Result<Option<StateOut>, S::Error> {
+        let is_step = self.after.eval(ctx);
+        if !is_step && !matched {
+            return Ok(None);
+        }
+        let Some(group) = group_key(&self.group_by, ctx) else {
+            return Ok(None);
+        };
+        let steps_rule = format!("{rule_key}#after");
+        let steps = StateKey {
+            rule: &steps_rule,
+            group: &group,
+        };
+        state.lock(steps).await?;
+        if is_step {
+            state
+                .observe(steps, uuid, at, "", self.window_ms * 2)
+                .await?;
+        }
+        if !matched {
+            return Ok(None);
+        }
+        let before = state.window(steps, at - self.window_ms, at - 1).await?;
+        let key = StateKey {
+            rule: rule_key,
+            group: &group,
+        };
+        if before.count < self.count || !state.claim_alert(key, at, self.window_ms, uuid).await? {
+            return Ok(None);
+        }
+        Ok(Some(StateOut {
+            count: before.count,
+            ..StateOut::default()
+        }))
+    }
+}
+
+#[allow(dead_code)]
+fn is_present(v: &Val<'_>) -> bool {
+    !matches!(v, Val::Absent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("15m"), Some(900_000));
+        assert_eq!(parse_duration_ms("90"), Some(90_000));
+        assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
+        assert_eq!(parse_duration_ms("0s"), None);
+        assert_eq!(parse_duration_ms("5w"), None);
+    }
+
+    #[test]
+    fn haversine_paris_new_york() {
+        let d = haversine_km(48.8566, 2.3522, 40.7128, -74.0060);
+        assert!((d - 5837.0).abs() < 20.0, "{d}");
+    }
+}
