@@ -9,9 +9,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-const VIP_RULES: &str = "- list: vips\n  items: [ceo@acme.com, cfo@acme.com]\n\
-- rule: VIP account locked\n  desc: a VIP's account was locked\n  condition: okta.evt.type = user.account.lock and okta.actor.alternateid in (vips)\n\
-  output: \"VIP %okta.actor.alternateid locked out (ip %okta.client.ip)\"\n  priority: CRITICAL\n  source: okta\n  tags: [T1110]\n";
+const VIP_RULES: &str = r#"- list: vips
+  items: [ceo@acme.com, cfo@acme.com]
+- rule: VIP account locked
+  desc: a VIP's account was locked
+  condition: okta.evt.type = user.account.lock and okta.actor.alternateid in (vips)
+  output: "VIP %okta.actor.alternateid locked out (ip %okta.client.ip)"
+  priority: CRITICAL
+  source: okta
+  tags: [T1110]
+"#;
 
 async fn vip_detections(t: &TestApp) -> usize {
     t.all_runtime_events("&policy=vip").await.len()
@@ -77,7 +84,7 @@ async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn invalid_rules_are_refused_with_line_and_reason(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let bad = "- rule: Broken\n  desc: x\n  condition: okta.evt.type = and\n  output: x\n  priority: INFO\n  source: okta\n";
+    let bad = "- rule: Broken\n  desc: x\n  condition: (okta.evt.type = x\n  output: x\n  priority: INFO\n  source: okta\n";
     let (status, body) = t.post("/api/v1/policies", json!({ "name": "broken", "type": "okta", "rules": bad })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "invalid_rules");
