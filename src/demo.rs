@@ -38,7 +38,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     config.database_url = SecretString::from(database_url);
     config.public_url = format!("http://127.0.0.1:{port}");
     config.dev_allow_loopback_okta = true;
-    if config.master_key.expose_secret().is_empty() && config.master_keys.expose_secret().is_empty() {
+    if config.master_key.expose_secret().is_empty() && config.master_keys.expose_secret().is_empty()
+    {
         // A throwaway key: the demo's credentials are the simulator's and die with it.
         config.master_key = SecretString::from(crate::vault::Vault::keygen());
     }
@@ -47,12 +48,20 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     config.gapfill_interval_secs = 0;
     config.hook_secret_rotation_secs = 0;
 
-    let sim = sim::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?, sim::SimOptions::default()).await?;
+    let sim = sim::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        sim::SimOptions::default(),
+    )
+    .await?;
     let app = app::run(config, listener).await?;
     let base = app.base_url();
     let (tenant_id, token) = service::tokens::create_tenant(app.services.pool(), "demo").await?;
     let http = reqwest::Client::new();
-    let api = Api { http: &http, base: &base, token: &token };
+    let api = Api {
+        http: &http,
+        base: &base,
+        token: &token,
+    };
 
     let started = Instant::now();
     let integration = run_wizard(&api, &sim).await?;
@@ -63,13 +72,23 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
     if options.json {
         for item in &items {
-            println!("{}", json!({
-                "rule": item["rule_name"], "policy": item["policy_name"], "severity": item["severity"],
-                "okta_event_uuid": item["okta_event_uuid"], "output": item["output"],
-            }));
+            println!(
+                "{}",
+                json!({
+                    "rule": item["rule_name"], "policy": item["policy_name"], "severity": item["severity"],
+                    "okta_event_uuid": item["okta_event_uuid"], "output": item["output"],
+                })
+            );
         }
     } else {
-        print_story(&integration, &delivery, events.len(), processed, &items, started.elapsed());
+        print_story(
+            &integration,
+            &delivery,
+            events.len(),
+            processed,
+            &items,
+            started.elapsed(),
+        );
         print_next_steps(&base, &token, &tenant_id.to_string(), &integration);
     }
     if options.exit {
@@ -77,14 +96,19 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         sim.shutdown().await;
         return Ok(());
     }
-    eprintln!("\nServing on {base} (simulator on {}). Ctrl-C to stop.", sim.base_url);
+    eprintln!(
+        "\nServing on {base} (simulator on {}). Ctrl-C to stop.",
+        sim.base_url
+    );
     app.serve_until_signal().await;
     Ok(())
 }
 
 async fn bind(port: Option<u16>) -> anyhow::Result<tokio::net::TcpListener> {
     match port {
-        Some(port) => tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("port {port} is taken; pick another with --port")),
+        Some(port) => tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("port {port} is taken; pick another with --port")),
         None => match tokio::net::TcpListener::bind("127.0.0.1:8080").await {
             Ok(listener) => Ok(listener),
             Err(_) => Ok(tokio::net::TcpListener::bind("127.0.0.1:0").await?),
@@ -94,14 +118,19 @@ async fn bind(port: Option<u16>) -> anyhow::Result<tokio::net::TcpListener> {
 
 /// LogEvents from a JSON array or NDJSON file.
 pub fn read_events(path: &Path) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     if text.trim_start().starts_with('[') {
-        return serde_json::from_str(&text).with_context(|| format!("{} is not a JSON array of LogEvents", path.display()));
+        return serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON array of LogEvents", path.display()));
     }
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| serde_json::from_str(line).with_context(|| format!("{}:{}: not a JSON LogEvent", path.display(), n + 1)))
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not a JSON LogEvent", path.display(), n + 1))
+        })
         .collect()
 }
 
@@ -112,8 +141,16 @@ struct Api<'a> {
 }
 
 impl Api<'_> {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -121,7 +158,10 @@ impl Api<'_> {
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            bail!("{path} answered {status}: {}", body["detail"].as_str().unwrap_or_default());
+            bail!(
+                "{path} answered {status}: {}",
+                body["detail"].as_str().unwrap_or_default()
+            );
         }
         Ok(body)
     }
@@ -137,19 +177,39 @@ impl Api<'_> {
 
 /// "Start from Sysdig": launch → (install in Okta) → validate → complete.
 async fn run_wizard(api: &Api<'_>, sim: &sim::SimHandle) -> anyhow::Result<Value> {
-    let launched = api.post("/api/v1/integrations/okta/launch", json!({ "org": sim.base_url })).await?;
-    let id = launched["id"].as_str().context("launch returned no id")?.to_string();
+    let launched = api
+        .post(
+            "/api/v1/integrations/okta/launch",
+            json!({ "org": sim.base_url }),
+        )
+        .await?;
+    let id = launched["id"]
+        .as_str()
+        .context("launch returned no id")?
+        .to_string();
     api.post(
         &format!("/api/v1/integrations/okta/{id}/validate"),
         json!({ "client_id": sim.client_id, "client_secret": sim.client_secret() }),
     )
     .await?;
-    api.post(&format!("/api/v1/integrations/okta/{id}/complete"), json!({})).await?;
+    api.post(
+        &format!("/api/v1/integrations/okta/{id}/complete"),
+        json!({}),
+    )
+    .await?;
     api.get(&format!("/api/v1/integrations/okta/{id}")).await
 }
 
-async fn deliver(http: &reqwest::Client, sim_base: &str, events: &[Value]) -> anyhow::Result<Value> {
-    let response = http.post(format!("{sim_base}/sim/deliver")).json(&json!({ "events": events })).send().await?;
+async fn deliver(
+    http: &reqwest::Client,
+    sim_base: &str,
+    events: &[Value],
+) -> anyhow::Result<Value> {
+    let response = http
+        .post(format!("{sim_base}/sim/deliver"))
+        .json(&json!({ "events": events }))
+        .send()
+        .await?;
     Ok(response.json().await?)
 }
 
@@ -166,12 +226,35 @@ async fn wait_until_processed(app: &app::App, limit: Duration) -> bool {
     false
 }
 
-fn print_story(integration: &Value, delivery: &Value, sent: usize, processed: bool, items: &[Value], elapsed: Duration) {
+fn print_story(
+    integration: &Value,
+    delivery: &Value,
+    sent: usize,
+    processed: bool,
+    items: &[Value],
+    elapsed: Duration,
+) {
     println!("okta-ingest demo\n");
     println!("1. Wizard (start from Sysdig) against the Okta simulator:");
-    println!("   org {}  →  status {}  →  Event Hook {} ({})", integration["okta_domain"].as_str().unwrap_or("?"), integration["status"].as_str().unwrap_or("?"), integration["event_hook_id"].as_str().unwrap_or("?"), integration["hook_status"].as_str().unwrap_or("?"));
-    println!("2. Okta delivered {sent} events through the hook: {}", summarize_delivery(delivery));
-    println!("3. Detection worker: {}", if processed { "all events processed" } else { "still processing (timed out waiting)" });
+    println!(
+        "   org {}  →  status {}  →  Event Hook {} ({})",
+        integration["okta_domain"].as_str().unwrap_or("?"),
+        integration["status"].as_str().unwrap_or("?"),
+        integration["event_hook_id"].as_str().unwrap_or("?"),
+        integration["hook_status"].as_str().unwrap_or("?")
+    );
+    println!(
+        "2. Okta delivered {sent} events through the hook: {}",
+        summarize_delivery(delivery)
+    );
+    println!(
+        "3. Detection worker: {}",
+        if processed {
+            "all events processed"
+        } else {
+            "still processing (timed out waiting)"
+        }
+    );
     println!("4. Runtime events ({}), newest first:\n", items.len());
     println!("{:<9} {:<44} {:<30} OUTPUT", "SEVERITY", "RULE", "ACTOR");
     for item in items {
@@ -219,7 +302,13 @@ fn print_next_steps(base: &str, token: &str, tenant_id: &str, integration: &Valu
     println!("  export TOKEN={token}");
     println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/events?q=okta&limit=5'");
     println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/events?severity=high'");
-    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/events/<id>'   # drill down to the raw Okta event");
-    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/integrations/okta/{id}'");
-    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/policies?managed=true&type=okta'");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/events/<id>'   # drill down to the raw Okta event"
+    );
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/integrations/okta/{id}'"
+    );
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/api/v1/policies?managed=true&type=okta'"
+    );
 }

@@ -4,7 +4,9 @@ use anyhow::Context;
 use clap::Parser;
 use secrecy::ExposeSecret;
 
-use okta_ingest::cli::{Cli, Command, RoleArg, RulesCommand, TenantCommand, TokenCommand, VaultCommand};
+use okta_ingest::cli::{
+    Cli, Command, RoleArg, RulesCommand, TenantCommand, TokenCommand, VaultCommand,
+};
 use okta_ingest::config::Config;
 use okta_ingest::store::tenants::Role;
 use okta_ingest::{app, demo, detect, service, sim, store, telemetry, vault};
@@ -23,8 +25,20 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Demo { port, events, exit, json } => {
-            demo::run(demo::DemoOptions { config: cli.config, port, events, exit, json }).await?;
+        Command::Demo {
+            port,
+            events,
+            exit,
+            json,
+        } => {
+            demo::run(demo::DemoOptions {
+                config: cli.config,
+                port,
+                events,
+                exit,
+                json,
+            })
+            .await?;
         }
         Command::Serve => {
             let config = Config::load(cli.config.as_deref())?;
@@ -41,12 +55,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store::migrate(&pool).await?;
             println!("migrations applied");
         }
-        Command::Tenant { command: TenantCommand::Create { name } } => {
+        Command::Tenant {
+            command: TenantCommand::Create { name },
+        } => {
             let pool = connect(&Config::load(cli.config.as_deref())?).await?;
             let (tenant_id, token) = service::tokens::create_tenant(&pool, &name).await?;
-            println!("{}", serde_json::json!({ "tenant_id": tenant_id, "name": name, "token": token }));
+            println!(
+                "{}",
+                serde_json::json!({ "tenant_id": tenant_id, "name": name, "token": token })
+            );
         }
-        Command::Token { command: TokenCommand::Create { tenant, role } } => {
+        Command::Token {
+            command: TokenCommand::Create { tenant, role },
+        } => {
             let pool = connect(&Config::load(cli.config.as_deref())?).await?;
             let role = match role {
                 RoleArg::Admin => Role::Admin,
@@ -55,12 +76,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let token = service::tokens::create_token_for(&pool, tenant, role)
                 .await?
                 .with_context(|| format!("no tenant {tenant}"))?;
-            println!("{}", serde_json::json!({ "tenant_id": tenant, "role": role, "token": token }));
+            println!(
+                "{}",
+                serde_json::json!({ "tenant_id": tenant, "role": role, "token": token })
+            );
         }
-        Command::Rules { command: RulesCommand::Check { files } } => {
+        Command::Rules {
+            command: RulesCommand::Check { files },
+        } => {
             println!("{}", detect::cli::check(&files)?);
         }
-        Command::Rules { command: RulesCommand::Test { events, rules } } => {
+        Command::Rules {
+            command: RulesCommand::Test { events, rules },
+        } => {
             let mut out = std::io::stdout().lock();
             detect::cli::test(&events, &rules, &mut out)?;
         }
@@ -76,8 +104,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             tokio::signal::ctrl_c().await?;
         }
-        Command::Vault { command: VaultCommand::Keygen } => println!("{}", vault::Vault::keygen()),
-        Command::Vault { command: VaultCommand::Rotate } => {
+        Command::Vault {
+            command: VaultCommand::Keygen,
+        } => println!("{}", vault::Vault::keygen()),
+        Command::Vault {
+            command: VaultCommand::Rotate,
+        } => {
             let config = Config::load(cli.config.as_deref())?;
             let vault = vault::Vault::from_config_strings(
                 config.master_key.expose_secret(),
@@ -86,7 +118,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             let pool = connect(&config).await?;
             let report = service::rotate_vault(&pool, &vault).await?;
-            println!("{}", serde_json::json!({ "reencrypted": report.reencrypted, "already_current": report.current }));
+            println!(
+                "{}",
+                serde_json::json!({ "reencrypted": report.reencrypted, "already_current": report.current })
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -94,5 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn connect(config: &Config) -> anyhow::Result<store::Pool> {
     let url = config.database_url.expose_secret();
-    store::connect(url, 2).await.context("cannot connect to the database (DATABASE_URL)")
+    store::connect(url, 2)
+        .await
+        .context("cannot connect to the database (DATABASE_URL)")
 }

@@ -10,7 +10,8 @@ pub fn init(format: LogFormat) {
 
 /// Like [`init`], with the filter used when `RUST_LOG` is not set.
 pub fn init_with_default(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

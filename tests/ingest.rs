@@ -11,12 +11,21 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 async fn hook_of(t: &TestApp) -> (String, String) {
-    let key: String = sqlx::query_scalar("SELECT hook_key FROM integrations WHERE status = 'active'")
-        .fetch_one(t.app.services.pool())
-        .await
-        .unwrap();
-    let hook = t.sim.hooks().into_iter().find(|h| h.uri.ends_with(&key)).expect("our hook in Okta");
-    let secret = t.sim.hook_auth_value(&hook.id).expect("the hook's auth value");
+    let key: String =
+        sqlx::query_scalar("SELECT hook_key FROM integrations WHERE status = 'active'")
+            .fetch_one(t.app.services.pool())
+            .await
+            .unwrap();
+    let hook = t
+        .sim
+        .hooks()
+        .into_iter()
+        .find(|h| h.uri.ends_with(&key))
+        .expect("our hook in Okta");
+    let secret = t
+        .sim
+        .hook_auth_value(&hook.id)
+        .expect("the hook's auth value");
     (key, secret)
 }
 
@@ -29,8 +38,18 @@ fn envelope(events: &[Value]) -> Value {
     })
 }
 
-async fn post_hook(t: &TestApp, key: &str, auth: Option<&str>, content_type: &str, body: String) -> StatusCode {
-    let mut request = t.http.post(format!("{}/hooks/okta/{key}", t.base)).header("content-type", content_type).body(body);
+async fn post_hook(
+    t: &TestApp,
+    key: &str,
+    auth: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> StatusCode {
+    let mut request = t
+        .http
+        .post(format!("{}/hooks/okta/{key}", t.base))
+        .header("content-type", content_type)
+        .body(body);
     if let Some(auth) = auth {
         request = request.header("authorization", auth);
     }
@@ -51,16 +70,30 @@ async fn scenario_from_both_wizard_directions_reaches_the_feed(pool: PgPool) {
     assert_eq!(report.delivered(), events.len());
     t.wait_processed().await;
     let detections = t.all_runtime_events("").await;
-    assert!(detections.len() >= 5, "the scenario's attacks are detected: {}", detections.len());
-    let rules: HashSet<&str> = detections.iter().filter_map(|d| d["rule_name"].as_str()).collect();
+    assert!(
+        detections.len() >= 5,
+        "the scenario's attacks are detected: {}",
+        detections.len()
+    );
+    let rules: HashSet<&str> = detections
+        .iter()
+        .filter_map(|d| d["rule_name"].as_str())
+        .collect();
     assert!(rules.len() >= 4, "several different rules fire: {rules:?}");
     let found = t.all_runtime_events("&q=okta").await;
-    assert_eq!(found.len(), detections.len(), "\"okta\" finds every Okta runtime event");
+    assert_eq!(
+        found.len(),
+        detections.len(),
+        "\"okta\" finds every Okta runtime event"
+    );
 
     // The other direction, on a second org of the same tenant.
     let second = TestApp::spawn(&pool).await;
     second.connect_from_okta().await;
-    let report = second.sim.deliver(vec![log_event("user.session.start", "x@acme.com")]).await;
+    let report = second
+        .sim
+        .deliver(vec![log_event("user.session.start", "x@acme.com")])
+        .await;
     assert_eq!(report.delivered(), 1);
     second.wait_processed().await;
     let received = count(&pool, "SELECT count(*) FROM okta_event_keys").await;
@@ -78,8 +111,14 @@ async fn the_same_batch_twice_creates_nothing_twice(pool: PgPool) {
     let detections = count(&pool, "SELECT count(*) FROM runtime_events").await;
     t.sim.deliver(events.clone()).await;
     t.wait_processed().await;
-    assert_eq!(count(&pool, "SELECT count(*) FROM okta_events").await, stored);
-    assert_eq!(count(&pool, "SELECT count(*) FROM runtime_events").await, detections);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM okta_events").await,
+        stored
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM runtime_events").await,
+        detections
+    );
     let (_, shown) = t.get("/api/v1/integrations/okta").await;
     assert_eq!(shown["items"][0]["events_received"], json!(events.len()));
 }
@@ -92,27 +131,136 @@ async fn bad_deliveries_get_their_status_and_lose_nothing(pool: PgPool) {
     let good = log_event("user.session.start", "a@acme.com");
     let body = |events: &[Value]| envelope(events).to_string();
 
-    assert_eq!(post_hook(&t, &key, None, "application/json", body(&[good.clone()])).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(post_hook(&t, &key, Some("wrong"), "application/json", body(&[good.clone()])).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(post_hook(&t, "no-such-key", Some(&secret), "application/json", body(&[good.clone()])).await, StatusCode::NOT_FOUND);
-    assert_eq!(post_hook(&t, &key, Some(&secret), "text/plain", body(&[good.clone()])).await, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(post_hook(&t, &key, Some(&secret), "application/json", "{not json".into()).await, StatusCode::BAD_REQUEST);
-    assert_eq!(post_hook(&t, &key, Some(&secret), "application/json", r#"{"eventType":"x","data":{"events":[]}}"#.into()).await, StatusCode::BAD_REQUEST);
-    assert_eq!(post_hook(&t, &key, Some(&secret), "application/json", r#"{"eventType":"com.okta.event_hook","data":{"events":{}}}"#.into()).await, StatusCode::BAD_REQUEST);
-    let oversized = body(&[json!({ "uuid": "big", "eventType": "x", "displayMessage": "x".repeat(11 * 1024 * 1024) })]);
-    assert_eq!(post_hook(&t, &key, Some(&secret), "application/json", oversized).await, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(count(&pool, "SELECT count(*) FROM okta_event_keys").await, 0, "nothing from refused deliveries");
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            None,
+            "application/json",
+            body(std::slice::from_ref(&good))
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            Some("wrong"),
+            "application/json",
+            body(std::slice::from_ref(&good))
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post_hook(
+            &t,
+            "no-such-key",
+            Some(&secret),
+            "application/json",
+            body(std::slice::from_ref(&good))
+        )
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            Some(&secret),
+            "text/plain",
+            body(std::slice::from_ref(&good))
+        )
+        .await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            Some(&secret),
+            "application/json",
+            "{not json".into()
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            Some(&secret),
+            "application/json",
+            r#"{"eventType":"x","data":{"events":[]}}"#.into()
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            Some(&secret),
+            "application/json",
+            r#"{"eventType":"com.okta.event_hook","data":{"events":{}}}"#.into()
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    let oversized = body(&[
+        json!({ "uuid": "big", "eventType": "x", "displayMessage": "x".repeat(11 * 1024 * 1024) }),
+    ]);
+    assert_eq!(
+        post_hook(&t, &key, Some(&secret), "application/json", oversized).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM okta_event_keys").await,
+        0,
+        "nothing from refused deliveries"
+    );
 
     // A malformed event inside a good batch is quarantined; the others are kept.
     let other = log_event("user.account.lock", "b@acme.com");
-    let mixed = body(&[good.clone(), json!({ "eventType": "no uuid" }), json!("a string"), other.clone()]);
-    assert_eq!(post_hook(&t, &key, Some(&secret), "application/json; charset=utf-8", mixed).await, StatusCode::OK);
-    assert_eq!(count(&pool, "SELECT count(*) FROM okta_event_keys").await, 2);
-    assert_eq!(count(&pool, "SELECT count(*) FROM quarantined_events").await, 2);
-    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM quarantined_events ORDER BY id").fetch_all(&pool).await.unwrap();
+    let mixed = body(&[
+        good.clone(),
+        json!({ "eventType": "no uuid" }),
+        json!("a string"),
+        other.clone(),
+    ]);
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            Some(&secret),
+            "application/json; charset=utf-8",
+            mixed
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM okta_event_keys").await,
+        2
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM quarantined_events").await,
+        2
+    );
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM quarantined_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert!(reasons[0].contains("uuid"), "{reasons:?}");
     t.wait_processed().await;
-    let health = t.http.get(format!("{}/readyz", t.base)).send().await.unwrap();
+    let health = t
+        .http
+        .get(format!("{}/readyz", t.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }
 
@@ -121,24 +269,72 @@ async fn database_outage_is_a_503_then_recovers_without_restart(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
     let (key, secret) = hook_of(&t).await;
-    let database = common::database_url(&pool).rsplit('/').next().unwrap().to_string();
-    let admin = PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres").await.unwrap();
+    let database = common::database_url(&pool)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let admin = PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .unwrap();
     let before = log_event("user.session.start", "before@acme.com");
-    assert_eq!(post_hook(&t, &key, Some(&secret), "application/json", envelope(&[before]).to_string()).await, StatusCode::OK);
+    assert_eq!(
+        post_hook(
+            &t,
+            &key,
+            Some(&secret),
+            "application/json",
+            envelope(&[before]).to_string()
+        )
+        .await,
+        StatusCode::OK
+    );
 
-    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"))).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS false"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()").bind(&database).execute(&admin).await.unwrap();
     let during = log_event("user.session.start", "during@acme.com");
-    let response = t.http.post(format!("{}/hooks/okta/{key}", t.base)).header("authorization", &secret).json(&envelope(&[during.clone()])).send().await.unwrap();
+    let response = t
+        .http
+        .post(format!("{}/hooks/okta/{key}", t.base))
+        .header("authorization", &secret)
+        .json(&envelope(std::slice::from_ref(&during)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("retry-after"));
-    assert_eq!(t.http.get(format!("{}/healthz", t.base)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        t.http
+            .get(format!("{}/healthz", t.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
-    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"))).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS true"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
     // Okta's retry of the same delivery now succeeds.
     let mut status = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..20 {
-        status = post_hook(&t, &key, Some(&secret), "application/json", envelope(&[during.clone()]).to_string()).await;
+        status = post_hook(
+            &t,
+            &key,
+            Some(&secret),
+            "application/json",
+            envelope(std::slice::from_ref(&during)).to_string(),
+        )
+        .await;
         if status == StatusCode::OK {
             break;
         }
@@ -146,26 +342,51 @@ async fn database_outage_is_a_503_then_recovers_without_restart(pool: PgPool) {
     }
     assert_eq!(status, StatusCode::OK);
     t.wait_processed().await;
-    assert_eq!(count(t.app.services.pool(), "SELECT count(*) FROM okta_event_keys").await, 2);
+    assert_eq!(
+        count(
+            t.app.services.pool(),
+            "SELECT count(*) FROM okta_event_keys"
+        )
+        .await,
+        2
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn gap_fill_recovers_what_the_hook_missed_without_duplicates(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
-    let delivered: Vec<Value> = (0..5).map(|i| log_event("user.session.start", &format!("d{i}@acme.com"))).collect();
-    let missed: Vec<Value> = (0..7).map(|i| log_event("user.account.lock", &format!("m{i}@acme.com"))).collect();
+    let delivered: Vec<Value> = (0..5)
+        .map(|i| log_event("user.session.start", &format!("d{i}@acme.com")))
+        .collect();
+    let missed: Vec<Value> = (0..7)
+        .map(|i| log_event("user.account.lock", &format!("m{i}@acme.com")))
+        .collect();
     t.sim.deliver(delivered.clone()).await;
     t.sim.append_log(missed.clone());
-    t.sim.append_log(vec![log_event("user.profile.update", "noise@acme.com")]);
-    assert_eq!(count(&pool, "SELECT count(*) FROM okta_event_keys").await, 5);
+    t.sim
+        .append_log(vec![log_event("user.profile.update", "noise@acme.com")]);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM okta_event_keys").await,
+        5
+    );
 
-    let report = okta_ingest::ingest::gapfill::run_due(&t.app.services).await.unwrap();
+    let report = okta_ingest::ingest::gapfill::run_due(&t.app.services)
+        .await
+        .unwrap();
     assert_eq!(report.inserted, 7, "only the missing, subscribed events");
-    sqlx::query("UPDATE integrations SET gapfill_needed = true").execute(&pool).await.unwrap();
-    let again = okta_ingest::ingest::gapfill::run_due(&t.app.services).await.unwrap();
+    sqlx::query("UPDATE integrations SET gapfill_needed = true")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let again = okta_ingest::ingest::gapfill::run_due(&t.app.services)
+        .await
+        .unwrap();
     assert_eq!(again.inserted, 0);
-    assert_eq!(count(&pool, "SELECT count(*) FROM okta_event_keys").await, 12);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM okta_event_keys").await,
+        12
+    );
     t.wait_processed().await;
 }
 
@@ -174,20 +395,44 @@ async fn hook_secret_rotation_overlaps_then_refuses_the_old_secret(pool: PgPool)
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
     let (key, old) = hook_of(&t).await;
-    sqlx::query("UPDATE integrations SET hook_secret_rotated_at = now() - interval '40 days'").execute(&pool).await.unwrap();
-    let due = okta_ingest::store::integrations::due_for_secret_rotation(&pool, 30 * 86400).await.unwrap();
+    sqlx::query("UPDATE integrations SET hook_secret_rotated_at = now() - interval '40 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let due = okta_ingest::store::integrations::due_for_secret_rotation(&pool, 30 * 86400)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
     t.app.services.rotate_hook_secret(&due[0]).await.unwrap();
     let (_, new) = hook_of(&t).await;
     assert_ne!(old, new);
     let body = || envelope(&[log_event("user.session.start", "r@acme.com")]).to_string();
-    assert_eq!(post_hook(&t, &key, Some(&old), "application/json", body()).await, StatusCode::OK, "old secret during overlap");
-    assert_eq!(post_hook(&t, &key, Some(&new), "application/json", body()).await, StatusCode::OK);
-    let report = t.sim.deliver(vec![log_event("user.session.start", "s@acme.com")]).await;
+    assert_eq!(
+        post_hook(&t, &key, Some(&old), "application/json", body()).await,
+        StatusCode::OK,
+        "old secret during overlap"
+    );
+    assert_eq!(
+        post_hook(&t, &key, Some(&new), "application/json", body()).await,
+        StatusCode::OK
+    );
+    let report = t
+        .sim
+        .deliver(vec![log_event("user.session.start", "s@acme.com")])
+        .await;
     assert_eq!(report.delivered(), 1, "Okta uses the new secret, verified");
-    sqlx::query("UPDATE integrations SET hook_secret_prev_until = now() - interval '1 second'").execute(&pool).await.unwrap();
-    assert_eq!(post_hook(&t, &key, Some(&old), "application/json", body()).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(post_hook(&t, &key, Some(&new), "application/json", body()).await, StatusCode::OK);
+    sqlx::query("UPDATE integrations SET hook_secret_prev_until = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        post_hook(&t, &key, Some(&old), "application/json", body()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post_hook(&t, &key, Some(&new), "application/json", body()).await,
+        StatusCode::OK
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -210,10 +455,20 @@ async fn feed_search_filters_pagination_and_isolation(pool: PgPool) {
         };
         let (status, page) = t.get(&path).await;
         assert_eq!(status, StatusCode::OK);
-        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_i64().unwrap()),
+        );
         if seen.len() == 2 {
             // Concurrent inserts land above the first page and do not shift the rest.
-            t.sim.deliver(okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now() - chrono::Duration::days(400))).await;
+            t.sim
+                .deliver(okta_ingest::sim::scenario::demo_scenario(
+                    chrono::Utc::now() - chrono::Duration::days(400),
+                ))
+                .await;
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
@@ -223,25 +478,46 @@ async fn feed_search_filters_pagination_and_isolation(pool: PgPool) {
     t.wait_processed().await;
     let unique: HashSet<i64> = seen.iter().copied().collect();
     assert_eq!(unique.len(), seen.len(), "no item twice");
-    assert!(all.iter().all(|i| unique.contains(&i["id"].as_i64().unwrap())), "no item skipped");
+    assert!(
+        all.iter()
+            .all(|i| unique.contains(&i["id"].as_i64().unwrap())),
+        "no item skipped"
+    );
 
     let high = t.all_runtime_events("&severity=high").await;
     assert!(high.iter().all(|i| i["severity"] == "high"));
     let first = &all[0];
-    let by_rule = t.all_runtime_events(&format!("&policy={}", first["policy_id"].as_str().unwrap())).await;
+    let by_rule = t
+        .all_runtime_events(&format!("&policy={}", first["policy_id"].as_str().unwrap()))
+        .await;
     assert!(by_rule.iter().all(|i| i["policy_id"] == first["policy_id"]));
     let (status, detail) = t.get(&format!("/api/v1/events/{}", first["id"])).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["raw"]["uuid"], first["okta_event_uuid"]);
     assert!(detail["normalized"]["event_type"].is_string());
     let (status, problem) = t.get("/api/v1/events?limit=0").await;
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
-    assert_eq!(t.get("/api/v1/events?cursor=garbage").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_query"))
+    );
+    assert_eq!(
+        t.get("/api/v1/events?cursor=garbage").await.0,
+        StatusCode::BAD_REQUEST
+    );
 
     let (_, other) = t.other_tenant().await;
-    let (_, theirs) = t.call(reqwest::Method::GET, "/api/v1/events", &other, None).await;
+    let (_, theirs) = t
+        .call(reqwest::Method::GET, "/api/v1/events", &other, None)
+        .await;
     assert_eq!(theirs["items"], json!([]));
-    let (status, _) = t.call(reqwest::Method::GET, &format!("/api/v1/events/{}", first["id"]), &other, None).await;
+    let (status, _) = t
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/events/{}", first["id"]),
+            &other,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -249,11 +525,20 @@ async fn feed_search_filters_pagination_and_isolation(pool: PgPool) {
 async fn runtime_events_outlive_their_integration(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let id = t.connect_from_sysdig().await;
-    t.sim.deliver(okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now())).await;
+    t.sim
+        .deliver(okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now()))
+        .await;
     t.wait_processed().await;
     let before = t.all_runtime_events("").await.len();
     assert!(before > 0);
-    let (status, _) = t.call(reqwest::Method::DELETE, &format!("/api/v1/integrations/okta/{id}"), &t.admin, None).await;
+    let (status, _) = t
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/integrations/okta/{id}"),
+            &t.admin,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(t.all_runtime_events("").await.len(), before);
 }

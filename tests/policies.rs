@@ -31,52 +31,128 @@ async fn managed_policies_are_listed_and_switchable_per_tenant(pool: PgPool) {
     assert_eq!(status, StatusCode::OK);
     let items = listed["items"].as_array().unwrap();
     assert!(items.len() >= 5, "at least five managed policies");
-    assert!(items.iter().all(|p| p["managed"] == true && p["type"] == "okta" && p["enabled"] == true));
+    assert!(
+        items
+            .iter()
+            .all(|p| p["managed"] == true && p["type"] == "okta" && p["enabled"] == true)
+    );
     let id = items[0]["id"].as_str().unwrap();
     let (status, shown) = t.get(&format!("/api/v1/policies/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!shown["rules"].as_array().unwrap().is_empty());
 
     let path = format!("/api/v1/policies/{id}");
-    let (status, body) = t.call(Method::PATCH, &path, &t.admin, Some(json!({ "enabled": false }))).await;
-    assert_eq!((status, body["enabled"].as_bool()), (StatusCode::OK, Some(false)));
+    let (status, body) = t
+        .call(
+            Method::PATCH,
+            &path,
+            &t.admin,
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["enabled"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
     let (_, other) = t.other_tenant().await;
     let (_, theirs) = t.call(Method::GET, &path, &other, None).await;
     assert_eq!(theirs["enabled"], true, "a switch is per tenant");
-    assert_eq!(t.call(Method::DELETE, &path, &t.admin, None).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        t.call(Method::DELETE, &path, &t.admin, None).await.0,
+        StatusCode::CONFLICT
+    );
     let viewer = t.token(Role::Viewer).await;
-    assert_eq!(t.call(Method::PATCH, &path, &viewer, Some(json!({ "enabled": true }))).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(t.get("/api/v1/policies?type=aws").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        t.call(
+            Method::PATCH,
+            &path,
+            &viewer,
+            Some(json!({ "enabled": true }))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        t.get("/api/v1/policies?type=aws").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
-    let (status, created) = t.post("/api/v1/policies", json!({ "name": "vip", "type": "okta", "rules": VIP_RULES })).await;
+    let (status, created) = t
+        .post(
+            "/api/v1/policies",
+            json!({ "name": "vip", "type": "okta", "rules": VIP_RULES }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
 
-    t.sim.deliver(vec![log_event("user.account.lock", "ceo@acme.com"), log_event("user.account.lock", "intern@acme.com")]).await;
+    t.sim
+        .deliver(vec![
+            log_event("user.account.lock", "ceo@acme.com"),
+            log_event("user.account.lock", "intern@acme.com"),
+        ])
+        .await;
     t.wait_processed().await;
     assert_eq!(vip_detections(&t).await, 1);
     let found = t.all_runtime_events("&q=VIP").await;
-    assert!(found[0]["output"].as_str().unwrap().contains("ceo@acme.com locked out"));
+    assert!(
+        found[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("ceo@acme.com locked out")
+    );
 
     let path = format!("/api/v1/policies/{id}");
-    assert_eq!(t.call(Method::PATCH, &path, &t.admin, Some(json!({ "enabled": false }))).await.0, StatusCode::OK);
-    t.sim.deliver(vec![log_event("user.account.lock", "cfo@acme.com")]).await;
+    assert_eq!(
+        t.call(
+            Method::PATCH,
+            &path,
+            &t.admin,
+            Some(json!({ "enabled": false }))
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    t.sim
+        .deliver(vec![log_event("user.account.lock", "cfo@acme.com")])
+        .await;
     t.wait_processed().await;
     assert_eq!(vip_detections(&t).await, 1, "disabled: no new detection");
 
-    let widened = VIP_RULES.replace("[ceo@acme.com, cfo@acme.com]", "[ceo@acme.com, cfo@acme.com, cto@acme.com]");
-    let (status, _) = t.call(Method::PATCH, &path, &t.admin, Some(json!({ "enabled": true, "rules": widened }))).await;
+    let widened = VIP_RULES.replace(
+        "[ceo@acme.com, cfo@acme.com]",
+        "[ceo@acme.com, cfo@acme.com, cto@acme.com]",
+    );
+    let (status, _) = t
+        .call(
+            Method::PATCH,
+            &path,
+            &t.admin,
+            Some(json!({ "enabled": true, "rules": widened })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    t.sim.deliver(vec![log_event("user.account.lock", "cto@acme.com")]).await;
+    t.sim
+        .deliver(vec![log_event("user.account.lock", "cto@acme.com")])
+        .await;
     t.wait_processed().await;
-    assert_eq!(vip_detections(&t).await, 2, "changed rules apply from the next event on");
+    assert_eq!(
+        vip_detections(&t).await,
+        2,
+        "changed rules apply from the next event on"
+    );
 
-    assert_eq!(t.call(Method::DELETE, &path, &t.admin, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.call(Method::DELETE, &path, &t.admin, None).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(t.get(&path).await.0, StatusCode::NOT_FOUND);
     assert_eq!(vip_detections(&t).await, 2, "runtime events stay");
 }
@@ -85,18 +161,52 @@ async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
 async fn invalid_rules_are_refused_with_line_and_reason(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let bad = "- rule: Broken\n  desc: x\n  condition: (okta.evt.type = x\n  output: x\n  priority: INFO\n  source: okta\n";
-    let (status, body) = t.post("/api/v1/policies", json!({ "name": "broken", "type": "okta", "rules": bad })).await;
+    let (status, body) = t
+        .post(
+            "/api/v1/policies",
+            json!({ "name": "broken", "type": "okta", "rules": bad }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "invalid_rules");
     assert_eq!(body["line"], 3, "{body}");
     let unknown = "- rule: Unknown field\n  desc: x\n  condition: okta.nope = 1\n  output: x\n  priority: INFO\n  source: okta\n";
-    let (status, body) = t.post("/api/v1/policies", json!({ "name": "unknown", "type": "okta", "rules": unknown })).await;
+    let (status, body) = t
+        .post(
+            "/api/v1/policies",
+            json!({ "name": "unknown", "type": "okta", "rules": unknown }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["detail"].as_str().unwrap().contains("okta.nope"), "{body}");
-    let (status, _) = t.post("/api/v1/policies", json!({ "name": "x", "type": "aws", "rules": VIP_RULES })).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("okta.nope"),
+        "{body}"
+    );
+    let (status, _) = t
+        .post(
+            "/api/v1/policies",
+            json!({ "name": "x", "type": "aws", "rules": VIP_RULES }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(t.post("/api/v1/policies", json!({ "name": "vip", "type": "okta", "rules": VIP_RULES })).await.0, StatusCode::CREATED);
-    assert_eq!(t.post("/api/v1/policies", json!({ "name": "vip", "type": "okta", "rules": VIP_RULES })).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        t.post(
+            "/api/v1/policies",
+            json!({ "name": "vip", "type": "okta", "rules": VIP_RULES })
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        t.post(
+            "/api/v1/policies",
+            json!({ "name": "vip", "type": "okta", "rules": VIP_RULES })
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
     let (_, listed) = t.get("/api/v1/policies?managed=false").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }

@@ -13,7 +13,11 @@ const EVENTS: usize = 3000;
 const BATCH: usize = 100;
 
 async fn start_second_process(t: &TestApp, pool: &PgPool) -> (tokio::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
         .arg("serve")
         .env("DATABASE_URL", common::database_url(pool))
@@ -37,7 +41,10 @@ async fn start_second_process(t: &TestApp, pool: &PgPool) -> (tokio::process::Ch
         {
             return (child, base);
         }
-        assert!(Instant::now() < deadline, "second process never became ready");
+        assert!(
+            Instant::now() < deadline,
+            "second process never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -55,32 +62,68 @@ async fn two_processes_process_each_event_exactly_once(pool: PgPool) {
     let (_, policies) = t.get("/api/v1/policies?managed=true&type=okta").await;
     for policy in policies["items"].as_array().unwrap() {
         let path = format!("/api/v1/policies/{}", policy["id"].as_str().unwrap());
-        assert_eq!(t.call(Method::PATCH, &path, &t.admin, Some(json!({ "enabled": false }))).await.0, StatusCode::OK);
+        assert_eq!(
+            t.call(
+                Method::PATCH,
+                &path,
+                &t.admin,
+                Some(json!({ "enabled": false }))
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
     }
     let rules = "- rule: Every event\n  desc: counts processing\n  condition: okta.evt.type exists\n  output: \"seen %okta.evt.type\"\n  priority: INFO\n  source: okta\n";
-    let (status, body) = t.post("/api/v1/policies", json!({ "name": "every", "type": "okta", "rules": rules })).await;
+    let (status, body) = t
+        .post(
+            "/api/v1/policies",
+            json!({ "name": "every", "type": "okta", "rules": rules }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     let (_child, second) = start_second_process(&t, &pool).await;
-    let key: String = sqlx::query_scalar("SELECT hook_key FROM integrations").fetch_one(&pool).await.unwrap();
-    let hook = t.sim.hooks().into_iter().find(|h| h.uri.ends_with(&key)).unwrap();
+    let key: String = sqlx::query_scalar("SELECT hook_key FROM integrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let hook = t
+        .sim
+        .hooks()
+        .into_iter()
+        .find(|h| h.uri.ends_with(&key))
+        .unwrap();
     let secret = t.sim.hook_auth_value(&hook.id).unwrap();
 
-    let events: Vec<Value> = (0..EVENTS).map(|i| log_event("user.session.start", &format!("u{}@acme.com", i % 97))).collect();
+    let events: Vec<Value> = (0..EVENTS)
+        .map(|i| log_event("user.session.start", &format!("u{}@acme.com", i % 97)))
+        .collect();
     let mut deliveries = Vec::new();
     for (n, chunk) in events.chunks(BATCH).enumerate() {
-        let base = if n % 2 == 0 { t.base.clone() } else { second.clone() };
+        let base = if n % 2 == 0 {
+            t.base.clone()
+        } else {
+            second.clone()
+        };
         let body = json!({ "eventType": "com.okta.event_hook", "data": { "events": chunk } });
-        let request = t.http.post(format!("{base}/hooks/okta/{key}")).header("authorization", &secret).json(&body);
-        deliveries.push(tokio::spawn(async move { request.send().await.map(|r| r.status()) }));
+        let request = t
+            .http
+            .post(format!("{base}/hooks/okta/{key}"))
+            .header("authorization", &secret)
+            .json(&body);
+        deliveries.push(tokio::spawn(async move {
+            request.send().await.map(|r| r.status())
+        }));
     }
     for delivery in deliveries {
         assert_eq!(delivery.await.unwrap().unwrap(), StatusCode::OK);
     }
     t.wait_processed().await;
-    let (total, distinct): (i64, i64) = sqlx::query_as("SELECT count(*), count(DISTINCT okta_event_uuid) FROM runtime_events")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (total, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT okta_event_uuid) FROM runtime_events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((total as usize, distinct as usize), (EVENTS, EVENTS));
 }

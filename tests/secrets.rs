@@ -38,46 +38,105 @@ async fn secrets_never_appear_in_plaintext(pool: PgPool) {
     let mut responses = String::new();
     let mut record = |body: serde_json::Value| responses.push_str(&body.to_string());
 
-    let (_, launched) = t.post("/api/v1/integrations/okta/launch", json!({ "org": t.sim.base_url })).await;
+    let (_, launched) = t
+        .post(
+            "/api/v1/integrations/okta/launch",
+            json!({ "org": t.sim.base_url }),
+        )
+        .await;
     let id = launched["id"].as_str().unwrap().to_string();
     record(launched);
     // A wrong secret's error must not echo it either.
-    record(t.post(&format!("/api/v1/integrations/okta/{id}/validate"), json!({ "client_id": t.sim.client_id, "client_secret": "wrong-secret-value-123" })).await.1);
-    record(t.post(&format!("/api/v1/integrations/okta/{id}/validate"), t.creds()).await.1);
-    record(t.post(&format!("/api/v1/integrations/okta/{id}/complete"), json!({})).await.1);
+    record(
+        t.post(
+            &format!("/api/v1/integrations/okta/{id}/validate"),
+            json!({ "client_id": t.sim.client_id, "client_secret": "wrong-secret-value-123" }),
+        )
+        .await
+        .1,
+    );
+    record(
+        t.post(
+            &format!("/api/v1/integrations/okta/{id}/validate"),
+            t.creds(),
+        )
+        .await
+        .1,
+    );
+    record(
+        t.post(
+            &format!("/api/v1/integrations/okta/{id}/complete"),
+            json!({}),
+        )
+        .await
+        .1,
+    );
     record(t.get(&format!("/api/v1/integrations/okta/{id}")).await.1);
     let first_secret = t.sim.client_secret();
     let second_secret = t.sim.rotate_client_secret();
     let rotate = format!("/api/v1/integrations/okta/{id}/credentials");
-    record(t.call(Method::PUT, &rotate, &t.admin, Some(json!({ "client_secret": second_secret }))).await.1);
+    record(
+        t.call(
+            Method::PUT,
+            &rotate,
+            &t.admin,
+            Some(json!({ "client_secret": second_secret })),
+        )
+        .await
+        .1,
+    );
     record(t.get("/api/v1/integrations/okta").await.1);
     let from_okta = t.connect_from_okta().await;
-    record(t.get(&format!("/api/v1/integrations/okta/{from_okta}")).await.1);
-    t.sim.deliver(vec![common::log_event("user.session.start", "a@acme.com")]).await;
+    record(
+        t.get(&format!("/api/v1/integrations/okta/{from_okta}"))
+            .await
+            .1,
+    );
+    t.sim
+        .deliver(vec![common::log_event("user.session.start", "a@acme.com")])
+        .await;
     t.wait_processed().await;
-    let hook_secrets: Vec<String> = t.sim.hooks().iter().filter_map(|h| t.sim.hook_auth_value(&h.id)).collect();
+    let hook_secrets: Vec<String> = t
+        .sim
+        .hooks()
+        .iter()
+        .filter_map(|h| t.sim.hook_auth_value(&h.id))
+        .collect();
     assert!(!hook_secrets.is_empty());
 
-    let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    let mut dump = String::new();
-    for table in tables {
-        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT row_to_json(t)::text FROM \"{table}\" t")))
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
             .fetch_all(&pool)
             .await
             .unwrap();
+    let mut dump = String::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT row_to_json(t)::text FROM \"{table}\" t"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
         dump.push_str(&rows.join("\n"));
     }
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("integration active"), "logs were captured");
 
-    let mut secrets = vec![first_secret, second_secret, "wrong-secret-value-123".to_string()];
+    let mut secrets = vec![
+        first_secret,
+        second_secret,
+        "wrong-secret-value-123".to_string(),
+    ];
     secrets.extend(hook_secrets);
     for secret in &secrets {
-        assert!(!dump.contains(secret.as_str()), "a secret is stored in plaintext");
+        assert!(
+            !dump.contains(secret.as_str()),
+            "a secret is stored in plaintext"
+        );
         assert!(!logs.contains(secret.as_str()), "a secret was logged");
-        assert!(!responses.contains(secret.as_str()), "a secret was returned by the API");
+        assert!(
+            !responses.contains(secret.as_str()),
+            "a secret was returned by the API"
+        );
     }
 }

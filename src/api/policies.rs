@@ -17,7 +17,10 @@ use crate::store::policies::{self as store, CustomPolicy};
 pub fn router() -> Router<Services> {
     Router::new()
         .route("/api/v1/policies", get(list).post(create))
-        .route("/api/v1/policies/{id}", get(show).patch(update).delete(remove))
+        .route(
+            "/api/v1/policies/{id}",
+            get(show).patch(update).delete(remove),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,11 +34,18 @@ struct ListParams {
 fn check_type(policy_type: Option<&str>) -> ApiResult<()> {
     match policy_type {
         None | Some("okta") => Ok(()),
-        Some(other) => Err(ApiError::unprocessable("unsupported_policy_type", format!("policy type {other:?} is not supported; use \"okta\""))),
+        Some(other) => Err(ApiError::unprocessable(
+            "unsupported_policy_type",
+            format!("policy type {other:?} is not supported; use \"okta\""),
+        )),
     }
 }
 
-async fn list(State(services): State<Services>, caller: Caller, Query(params): Query<ListParams>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(services): State<Services>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<Value>> {
     check_type(params.policy_type.as_deref())?;
     let mut items = Vec::new();
     if params.managed != Some(false) {
@@ -53,12 +63,22 @@ async fn list(State(services): State<Services>, caller: Caller, Query(params): Q
     Ok(Json(json!({ "items": items })))
 }
 
-async fn show(State(services): State<Services>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+async fn show(
+    State(services): State<Services>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
     if let Some(policy) = find_managed(id) {
         let settings = store::managed_settings(services.pool(), caller.tenant_id).await?;
-        return Ok(Json(managed_json(policy, settings.get(&id).copied().unwrap_or(true), true)));
+        return Ok(Json(managed_json(
+            policy,
+            settings.get(&id).copied().unwrap_or(true),
+            true,
+        )));
     }
-    let policy = store::get_custom(services.pool(), caller.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("policy"))?;
+    let policy = store::get_custom(services.pool(), caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("policy"))?;
     Ok(Json(custom_json(&policy, true)))
 }
 
@@ -82,21 +102,32 @@ fn default_true() -> bool {
 fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::unprocessable("invalid_name", "name must be 1 to 200 characters"));
+        return Err(ApiError::unprocessable(
+            "invalid_name",
+            "name must be 1 to 200 characters",
+        ));
     }
     Ok(name.to_string())
 }
 
 fn validate_rules(name: &str, rules: &str) -> ApiResult<RuleSet> {
     if rules.len() > 1024 * 1024 {
-        return Err(ApiError::unprocessable("invalid_rules", "rules are limited to 1 MiB"));
+        return Err(ApiError::unprocessable(
+            "invalid_rules",
+            "rules are limited to 1 MiB",
+        ));
     }
     policies::compile_custom(name, rules).map_err(|e| {
-        ApiError::unprocessable("invalid_rules", e.to_string()).with_extra(json!({ "line": e.line, "column": e.column, "reason": e.reason }))
+        ApiError::unprocessable("invalid_rules", e.to_string())
+            .with_extra(json!({ "line": e.line, "column": e.column, "reason": e.reason }))
     })
 }
 
-async fn create(State(services): State<Services>, admin: Admin, Json(body): Json<NewPolicy>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    State(services): State<Services>,
+    admin: Admin,
+    Json(body): Json<NewPolicy>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     check_type(Some(&body.policy_type))?;
     let name = check_name(&body.name)?;
     validate_rules(&name, &body.rules)?;
@@ -111,8 +142,15 @@ async fn create(State(services): State<Services>, admin: Admin, Json(body): Json
         created_at: now,
         updated_at: now,
     };
-    if detect::managed_policies().iter().any(|m| m.name == policy.name) || !store::insert_custom(services.pool(), &policy).await? {
-        return Err(ApiError::conflict("policy_name_taken", format!("a policy named {:?} already exists", policy.name)));
+    if detect::managed_policies()
+        .iter()
+        .any(|m| m.name == policy.name)
+        || !store::insert_custom(services.pool(), &policy).await?
+    {
+        return Err(ApiError::conflict(
+            "policy_name_taken",
+            format!("a policy named {:?} already exists", policy.name),
+        ));
     }
     Ok((StatusCode::CREATED, Json(custom_json(&policy, true))))
 }
@@ -126,16 +164,28 @@ struct PolicyPatch {
     rules: Option<String>,
 }
 
-async fn update(State(services): State<Services>, admin: Admin, Path(id): Path<Uuid>, Json(patch): Json<PolicyPatch>) -> ApiResult<Json<Value>> {
+async fn update(
+    State(services): State<Services>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<PolicyPatch>,
+) -> ApiResult<Json<Value>> {
     if let Some(policy) = find_managed(id) {
         if patch.name.is_some() || patch.description.is_some() || patch.rules.is_some() {
-            return Err(ApiError::unprocessable("managed_policy", "managed policies can only be enabled or disabled; copy its rules into a custom policy to change them"));
+            return Err(ApiError::unprocessable(
+                "managed_policy",
+                "managed policies can only be enabled or disabled; copy its rules into a custom policy to change them",
+            ));
         }
-        let enabled = patch.enabled.ok_or_else(|| ApiError::unprocessable("invalid_body", "send {\"enabled\": true|false}"))?;
+        let enabled = patch.enabled.ok_or_else(|| {
+            ApiError::unprocessable("invalid_body", "send {\"enabled\": true|false}")
+        })?;
         store::set_managed_enabled(services.pool(), admin.tenant_id, id, enabled).await?;
         return Ok(Json(managed_json(policy, enabled, true)));
     }
-    let mut policy = store::get_custom(services.pool(), admin.tenant_id, id).await?.ok_or_else(|| ApiError::not_found("policy"))?;
+    let mut policy = store::get_custom(services.pool(), admin.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("policy"))?;
     if let Some(name) = patch.name {
         policy.name = check_name(&name)?;
     }
@@ -149,18 +199,29 @@ async fn update(State(services): State<Services>, admin: Admin, Path(id): Path<U
     if let Some(enabled) = patch.enabled {
         policy.enabled = enabled;
     }
-    store::update_custom(services.pool(), &policy).await.map_err(|e| match &e {
-        crate::store::StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            ApiError::conflict("policy_name_taken", "another policy has that name")
-        }
-        _ => ApiError::from(e),
-    })?;
+    store::update_custom(services.pool(), &policy)
+        .await
+        .map_err(|e| match &e {
+            crate::store::StoreError::Database(sqlx::Error::Database(db))
+                if db.is_unique_violation() =>
+            {
+                ApiError::conflict("policy_name_taken", "another policy has that name")
+            }
+            _ => ApiError::from(e),
+        })?;
     Ok(Json(custom_json(&policy, true)))
 }
 
-async fn remove(State(services): State<Services>, admin: Admin, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(services): State<Services>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     if find_managed(id).is_some() {
-        return Err(ApiError::conflict("managed_policy", "managed policies cannot be deleted; disable it with PATCH {\"enabled\": false}"));
+        return Err(ApiError::conflict(
+            "managed_policy",
+            "managed policies cannot be deleted; disable it with PATCH {\"enabled\": false}",
+        ));
     }
     if store::delete_custom(services.pool(), admin.tenant_id, id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -178,7 +239,10 @@ fn managed_json(policy: &detect::ManagedPolicy, enabled: bool, with_rules: bool)
         "id": policy.id, "name": policy.name, "description": policy.description,
         "type": "okta", "managed": true, "enabled": enabled,
     });
-    if with_rules && let (Some(object), Some(rules)) = (body.as_object_mut(), detect::managed_rule_set(policy.id)) {
+    if with_rules
+        && let (Some(object), Some(rules)) =
+            (body.as_object_mut(), detect::managed_rule_set(policy.id))
+    {
         object.insert("rules".into(), rules_json(&rules));
         object.insert("source".into(), Value::from(policy.source));
     }
@@ -205,10 +269,12 @@ fn rules_json(rules: &RuleSet) -> Value {
         rules
             .rules()
             .iter()
-            .map(|rule| json!({
-                "name": rule.name, "description": rule.desc, "priority": rule.priority.as_str(),
-                "tags": rule.tags, "enabled": rule.enabled,
-            }))
+            .map(|rule| {
+                json!({
+                    "name": rule.name, "description": rule.desc, "priority": rule.priority.as_str(),
+                    "tags": rule.tags, "enabled": rule.enabled,
+                })
+            })
             .collect(),
     )
 }

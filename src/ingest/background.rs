@@ -28,10 +28,10 @@ async fn run(services: Services, cancel: CancellationToken) {
         {
             tracing::warn!(%error, "gap fill round failed");
         }
-        if tick % 12 == 0 {
+        if tick.is_multiple_of(12) {
             rotate_hook_secrets(&services).await;
         }
-        if tick % HOUSEKEEPING_EVERY == 0 {
+        if tick.is_multiple_of(HOUSEKEEPING_EVERY) {
             housekeeping(&services).await;
         }
         tick = tick.wrapping_add(1);
@@ -57,7 +57,9 @@ async fn rotate_hook_secrets(services: &Services) {
     if every == 0 {
         return;
     }
-    let due = match store::integrations::due_for_secret_rotation(services.pool(), every as i64).await {
+    let due = match store::integrations::due_for_secret_rotation(services.pool(), every as i64)
+        .await
+    {
         Ok(due) => due,
         Err(error) => return tracing::warn!(%error, "cannot list hooks due for secret rotation"),
     };
@@ -79,7 +81,12 @@ pub async fn housekeeping(services: &Services) {
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "inbox retention failed"),
     }
-    match store::retention::delete_runtime_events_older_than(pool, config.runtime_event_retention_days).await {
+    match store::retention::delete_runtime_events_older_than(
+        pool,
+        config.runtime_event_retention_days,
+    )
+    .await
+    {
         Ok(deleted) if deleted > 0 => tracing::info!(deleted, "old runtime events deleted"),
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "runtime event retention failed"),

@@ -34,7 +34,14 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
             Err(error) => {
                 tracing::warn!(integration_id = %target.id, %error, "gap fill failed");
                 if let crate::service::integrations::WizardError::Okta { error, .. } = &error {
-                    integrations::set_error(services.pool(), target.tenant_id, target.id, error.code(), &format!("System Log gap fill: {}", error.detail())).await?;
+                    integrations::set_error(
+                        services.pool(),
+                        target.tenant_id,
+                        target.id,
+                        error.code(),
+                        &format!("System Log gap fill: {}", error.detail()),
+                    )
+                    .await?;
                 }
             }
         }
@@ -43,28 +50,57 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
 }
 
 /// Reads one integration's System Log from its cursor until caught up (or the page budget).
-pub async fn fill(services: &Services, target: &GapFillTarget) -> Result<GapFillReport, crate::service::integrations::WizardError> {
-    let creds = services.credentials(target.tenant_id, target.id, &target.okta_domain, target.client_id.as_deref()).await?;
+pub async fn fill(
+    services: &Services,
+    target: &GapFillTarget,
+) -> Result<GapFillReport, crate::service::integrations::WizardError> {
+    let creds = services
+        .credentials(
+            target.tenant_id,
+            target.id,
+            &target.okta_domain,
+            target.client_id.as_deref(),
+        )
+        .await?;
     let mut start = match &target.gapfill_cursor {
         Some(next) => LogsStart::Next(next.clone()),
         None => {
-            let lookback = chrono::Duration::seconds(services.config().gapfill_initial_lookback_secs as i64);
-            let since = target.activated_at.map_or(Utc::now() - lookback, |at| at.max(Utc::now() - lookback));
+            let lookback =
+                chrono::Duration::seconds(services.config().gapfill_initial_lookback_secs as i64);
+            let since = target
+                .activated_at
+                .map_or(Utc::now() - lookback, |at| at.max(Utc::now() - lookback));
             LogsStart::Since(since)
         }
     };
     let mut report = GapFillReport::default();
     for _ in 0..MAX_PAGES_PER_ROUND {
-        let page = services.okta().logs_page(&creds, start.clone(), PAGE_SIZE).await.map_err(okta_error)?;
+        let page = services
+            .okta()
+            .logs_page(&creds, start.clone(), PAGE_SIZE)
+            .await
+            .map_err(okta_error)?;
         report.pages += 1;
-        let subscribed = page.events.iter().map(|raw| raw.as_ref()).filter(|raw| is_subscribed(raw.get()));
+        let subscribed = page
+            .events
+            .iter()
+            .map(|raw| raw.as_ref())
+            .filter(|raw| is_subscribed(raw.get()));
         let batch = envelope::batch_of(subscribed);
-        let stored = inbox::store_batch(services.pool(), target.tenant_id, target.id, &batch).await?;
+        let stored =
+            inbox::store_batch(services.pool(), target.tenant_id, target.id, &batch).await?;
         report.inserted += stored.accepted;
         let caught_up = page.events.len() < PAGE_SIZE as usize;
         match page.next {
             Some(next) => {
-                integrations::save_gapfill_cursor(services.pool(), target.tenant_id, target.id, &next, caught_up).await?;
+                integrations::save_gapfill_cursor(
+                    services.pool(),
+                    target.tenant_id,
+                    target.id,
+                    &next,
+                    caught_up,
+                )
+                .await?;
                 start = LogsStart::Next(next);
             }
             None => break,
@@ -78,7 +114,10 @@ pub async fn fill(services: &Services, target: &GapFillTarget) -> Result<GapFill
 }
 
 fn okta_error(error: OktaError) -> crate::service::integrations::WizardError {
-    crate::service::integrations::WizardError::Okta { error, checks: vec![] }
+    crate::service::integrations::WizardError::Okta {
+        error,
+        checks: vec![],
+    }
 }
 
 /// Only the event types the hook subscribes to: the System Log has every event of the org.

@@ -18,14 +18,17 @@ use crate::ingest::normalize;
 use crate::okta::LogEvent;
 use crate::service::Services;
 use crate::service::policies;
-use crate::store::{self, StoreError};
 use crate::store::detect_state::PgState;
 use crate::store::inbox::Claimed;
 use crate::store::runtime_events::NewRuntimeEvent;
+use crate::store::{self, StoreError};
 
 /// Compiled engines per tenant, refreshed when the tenant's policy set changes.
 #[derive(Default, Clone)]
-pub struct Engines(Arc<Mutex<HashMap<Uuid, (String, Arc<Engine>)>>>);
+pub struct Engines(Arc<Mutex<HashMap<Uuid, CachedEngine>>>);
+
+/// The policy-set version an engine was compiled from, and the engine.
+type CachedEngine = (String, Arc<Engine>);
 
 impl Engines {
     pub async fn for_tenant(&self, pool: &PgPool, tenant_id: Uuid) -> store::Result<Arc<Engine>> {
@@ -46,9 +49,18 @@ impl Engines {
 pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     let wake = Arc::new(Notify::new());
     let engines = Engines::default();
-    let mut handles = vec![tokio::spawn(listen(services.pool().clone(), wake.clone(), cancel.clone()))];
+    let mut handles = vec![tokio::spawn(listen(
+        services.pool().clone(),
+        wake.clone(),
+        cancel.clone(),
+    ))];
     for _ in 0..services.config().worker_tasks {
-        handles.push(tokio::spawn(run_loop(services.clone(), engines.clone(), wake.clone(), cancel.clone())));
+        handles.push(tokio::spawn(run_loop(
+            services.clone(),
+            engines.clone(),
+            wake.clone(),
+            cancel.clone(),
+        )));
     }
     handles
 }
@@ -92,7 +104,12 @@ async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) {
     }
 }
 
-async fn run_loop(services: Services, engines: Engines, wake: Arc<Notify>, cancel: CancellationToken) {
+async fn run_loop(
+    services: Services,
+    engines: Engines,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
     let poll = Duration::from_millis(services.config().worker_poll_interval_ms);
     let mut backoff = Duration::from_millis(200);
     while !cancel.is_cancelled() {
@@ -140,13 +157,22 @@ pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usi
             Ok(event) => event,
             Err(error) => {
                 let reason = format!("stored event is not a LogEvent: {error}");
-                store::inbox::quarantine(&mut tx, item.tenant_id, item.integration_id, &reason, &item.raw).await?;
+                store::inbox::quarantine(
+                    &mut tx,
+                    item.tenant_id,
+                    item.integration_id,
+                    &reason,
+                    &item.raw,
+                )
+                .await?;
                 continue;
             }
         };
         let detections = {
             let mut state = PgState::new(item.tenant_id, &mut tx);
-            engine.evaluate(&event, &item.okta_domain, &mut state).await?
+            engine
+                .evaluate(&event, &item.okta_domain, &mut state)
+                .await?
         };
         for detection in &detections {
             write_runtime_event(&mut tx, item, &event, detection).await?;
@@ -198,7 +224,8 @@ async fn write_runtime_event(
     )
     .await?;
     if inserted {
-        metrics::counter!("okta_ingest_detections_total", "rule" => detection.rule.clone()).increment(1);
+        metrics::counter!("okta_ingest_detections_total", "rule" => detection.rule.clone())
+            .increment(1);
     }
     Ok(())
 }

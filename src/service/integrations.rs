@@ -12,7 +12,10 @@ use uuid::Uuid;
 
 use super::Services;
 use super::tokens::random_secret;
-use crate::okta::{Credentials, DomainError, EventHook, HookStatus, NewEventHook, OktaDomain, OktaError, EVENT_TYPES};
+use crate::okta::{
+    Credentials, DomainError, EVENT_TYPES, EventHook, HookStatus, NewEventHook, OktaDomain,
+    OktaError,
+};
 use crate::store::credentials::SealedRow;
 use crate::store::integrations::{self, Activation, Integration, NewIntegration};
 use crate::store::{self, StoreError};
@@ -35,8 +38,13 @@ pub enum WizardError {
     #[error("another wizard step is running for this integration; retry when it has finished")]
     Busy,
     #[error("{}", .error.detail())]
-    Okta { error: OktaError, checks: Vec<Check> },
-    #[error("Okta could not verify the Event Hook at {uri}: {cause}. Make sure OKTA_INGEST_PUBLIC_URL is reachable from Okta over HTTPS, then run Complete again.")]
+    Okta {
+        error: OktaError,
+        checks: Vec<Check>,
+    },
+    #[error(
+        "Okta could not verify the Event Hook at {uri}: {cause}. Make sure OKTA_INGEST_PUBLIC_URL is reachable from Okta over HTTPS, then run Complete again."
+    )]
     VerificationFailed { uri: String, cause: String },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,10 +68,18 @@ pub struct Check {
 
 impl Check {
     fn ok(name: &'static str, detail: impl Into<String>) -> Self {
-        Check { name, ok: true, detail: detail.into() }
+        Check {
+            name,
+            ok: true,
+            detail: detail.into(),
+        }
     }
     fn failed(name: &'static str, detail: impl Into<String>) -> Self {
-        Check { name, ok: false, detail: detail.into() }
+        Check {
+            name,
+            ok: false,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -73,22 +89,42 @@ pub struct ClientCredentialsInput {
 }
 
 /// Parse, don't validate: trims the id, refuses empty, oversized or control characters.
-pub fn check_credentials_input(client_id: &str, client_secret: &SecretString) -> Result<ClientCredentialsInput, WizardError> {
+pub fn check_credentials_input(
+    client_id: &str,
+    client_secret: &SecretString,
+) -> Result<ClientCredentialsInput, WizardError> {
     let client_id = client_id.trim();
     if client_id.is_empty() {
-        return Err(WizardError::InvalidInput("invalid_client_id", "client_id is empty: copy the Client ID shown by Okta".into()));
+        return Err(WizardError::InvalidInput(
+            "invalid_client_id",
+            "client_id is empty: copy the Client ID shown by Okta".into(),
+        ));
     }
-    if client_id.len() > 256 || client_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(WizardError::InvalidInput("invalid_client_id", "client_id must be at most 256 characters without spaces or control characters".into()));
+    if client_id.len() > 256
+        || client_id
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(WizardError::InvalidInput(
+            "invalid_client_id",
+            "client_id must be at most 256 characters without spaces or control characters".into(),
+        ));
     }
     let secret = client_secret.expose_secret().trim();
     if secret.is_empty() {
         return Err(WizardError::InvalidInput("invalid_client_secret", "client_secret is empty: copy the Client Secret shown by Okta when the integration was installed".into()));
     }
     if secret.len() > 1024 || secret.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(WizardError::InvalidInput("invalid_client_secret", "client_secret must be at most 1024 characters without spaces or control characters".into()));
+        return Err(WizardError::InvalidInput(
+            "invalid_client_secret",
+            "client_secret must be at most 1024 characters without spaces or control characters"
+                .into(),
+        ));
     }
-    Ok(ClientCredentialsInput { client_id: client_id.to_string(), client_secret: SecretString::from(secret.to_string()) })
+    Ok(ClientCredentialsInput {
+        client_id: client_id.to_string(),
+        client_secret: SecretString::from(secret.to_string()),
+    })
 }
 
 impl Services {
@@ -109,27 +145,50 @@ impl Services {
         integrations::insert(
             &mut conn,
             tenant_id,
-            &NewIntegration { id, status: "pending", created_from: "sysdig", okta_domain: &stored(&domain), client_id: None, hook_key: &hook_key },
+            &NewIntegration {
+                id,
+                status: "pending",
+                created_from: "sysdig",
+                okta_domain: &stored(&domain),
+                client_id: None,
+                hook_key: &hook_key,
+            },
         )
         .await?;
         drop(conn);
         self.get_integration(tenant_id, id).await
     }
 
-    pub async fn get_integration(&self, tenant_id: Uuid, id: Uuid) -> Result<Integration, WizardError> {
-        integrations::get(self.pool(), tenant_id, id).await?.ok_or(WizardError::NotFound)
+    pub async fn get_integration(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Integration, WizardError> {
+        integrations::get(self.pool(), tenant_id, id)
+            .await?
+            .ok_or(WizardError::NotFound)
     }
 
     /// Checks the credentials against Okta the way the troubleshooting guide does.
-    pub async fn check_with_okta(&self, creds: &Credentials, hook_uri: Option<&str>) -> Result<Vec<Check>, WizardError> {
-        let mut checks = vec![Check::ok("okta_domain", format!("{} is an allowed Okta domain", creds.domain.as_str()))];
+    pub async fn check_with_okta(
+        &self,
+        creds: &Credentials,
+        hook_uri: Option<&str>,
+    ) -> Result<Vec<Check>, WizardError> {
+        let mut checks = vec![Check::ok(
+            "okta_domain",
+            format!("{} is an allowed Okta domain", creds.domain.as_str()),
+        )];
         let fail = |checks: Vec<Check>, error: OktaError| WizardError::Okta { error, checks };
         if let Err(error) = self.okta().check_credentials(creds).await {
             let mut checks = checks;
             checks.push(Check::failed("client_credentials", error.detail()));
             return Err(fail(checks, error));
         }
-        checks.push(Check::ok("client_credentials", "Okta issued an access token with the scopes okta.eventHooks.manage and okta.logs.read"));
+        checks.push(Check::ok(
+            "client_credentials",
+            "Okta issued an access token with the scopes okta.eventHooks.manage and okta.logs.read",
+        ));
         let hooks = match self.okta().list_event_hooks(creds).await {
             Ok(hooks) => hooks,
             Err(error) => {
@@ -140,12 +199,18 @@ impl Services {
         let ours = hook_uri.is_some_and(|uri| hooks.iter().any(|h| h.channel.config.uri == uri));
         if !ours && hooks.len() >= MAX_EVENT_HOOKS {
             let error = OktaError::EventHookLimitReached {
-                causes: vec![format!("{} Event Hooks already exist in the org", hooks.len())],
+                causes: vec![format!(
+                    "{} Event Hooks already exist in the org",
+                    hooks.len()
+                )],
             };
             checks.push(Check::failed("event_hook_capacity", error.detail()));
             return Err(fail(checks, error));
         }
-        checks.push(Check::ok("event_hook_capacity", format!("{} of {} Event Hooks in use", hooks.len(), MAX_EVENT_HOOKS)));
+        checks.push(Check::ok(
+            "event_hook_capacity",
+            format!("{} of {} Event Hooks in use", hooks.len(), MAX_EVENT_HOOKS),
+        ));
         Ok(checks)
     }
 
@@ -169,29 +234,62 @@ impl Services {
             Some(input) => self.parse_domain(input)?,
             None => self.parse_domain(&current.okta_domain)?,
         };
-        let creds = Credentials { domain, client_id: input.client_id, client_secret: input.client_secret };
-        let checks = self.check_with_okta(&creds, Some(&self.hook_uri(&current.hook_key))).await?;
-        let sealed = self.vault().seal(&creds.client_secret, &aad(tenant_id, id))?;
+        let creds = Credentials {
+            domain,
+            client_id: input.client_id,
+            client_secret: input.client_secret,
+        };
+        let checks = self
+            .check_with_okta(&creds, Some(&self.hook_uri(&current.hook_key)))
+            .await?;
+        let sealed = self
+            .vault()
+            .seal(&creds.client_secret, &aad(tenant_id, id))?;
         let mut tx = self.pool().begin().await?;
         store::credentials::put(&mut tx, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
-        integrations::set_validated(&mut tx, tenant_id, id, &stored(&creds.domain), &creds.client_id).await?;
+        integrations::set_validated(
+            &mut tx,
+            tenant_id,
+            id,
+            &stored(&creds.domain),
+            &creds.client_id,
+        )
+        .await?;
         tx.commit().await?;
         Ok((self.get_integration(tenant_id, id).await?, checks))
     }
 
     /// "Start from Okta": domain and credentials at once; created already validated.
-    pub async fn create_from_okta(&self, tenant_id: Uuid, okta_domain: &str, input: ClientCredentialsInput) -> Result<(Integration, Vec<Check>), WizardError> {
+    pub async fn create_from_okta(
+        &self,
+        tenant_id: Uuid,
+        okta_domain: &str,
+        input: ClientCredentialsInput,
+    ) -> Result<(Integration, Vec<Check>), WizardError> {
         let domain = self.parse_domain(okta_domain)?;
         let id = Uuid::new_v4();
         let hook_key = random_secret("");
-        let creds = Credentials { domain, client_id: input.client_id, client_secret: input.client_secret };
+        let creds = Credentials {
+            domain,
+            client_id: input.client_id,
+            client_secret: input.client_secret,
+        };
         let checks = self.check_with_okta(&creds, None).await?;
-        let sealed = self.vault().seal(&creds.client_secret, &aad(tenant_id, id))?;
+        let sealed = self
+            .vault()
+            .seal(&creds.client_secret, &aad(tenant_id, id))?;
         let mut tx = self.pool().begin().await?;
         integrations::insert(
             &mut tx,
             tenant_id,
-            &NewIntegration { id, status: "validated", created_from: "okta", okta_domain: &stored(&creds.domain), client_id: Some(&creds.client_id), hook_key: &hook_key },
+            &NewIntegration {
+                id,
+                status: "validated",
+                created_from: "okta",
+                okta_domain: &stored(&creds.domain),
+                client_id: Some(&creds.client_id),
+                hook_key: &hook_key,
+            },
         )
         .await?;
         store::credentials::put(&mut tx, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
@@ -200,12 +298,27 @@ impl Services {
     }
 
     /// The stored credentials of an integration, decrypted.
-    pub async fn credentials(&self, tenant_id: Uuid, id: Uuid, okta_domain: &str, client_id: Option<&str>) -> Result<Credentials, WizardError> {
-        let missing = || WizardError::OutOfOrder { code: "validation_required", detail: "validate the integration's Client ID and Client Secret first".into() };
+    pub async fn credentials(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        okta_domain: &str,
+        client_id: Option<&str>,
+    ) -> Result<Credentials, WizardError> {
+        let missing = || WizardError::OutOfOrder {
+            code: "validation_required",
+            detail: "validate the integration's Client ID and Client Secret first".into(),
+        };
         let client_id = client_id.ok_or_else(missing)?.to_string();
-        let row = store::credentials::get(self.pool(), tenant_id, id, CLIENT_SECRET).await?.ok_or_else(missing)?;
+        let row = store::credentials::get(self.pool(), tenant_id, id, CLIENT_SECRET)
+            .await?
+            .ok_or_else(missing)?;
         let client_secret = self.vault().open(&from_row(row), &aad(tenant_id, id))?;
-        Ok(Credentials { domain: self.parse_domain(okta_domain)?, client_id, client_secret })
+        Ok(Credentials {
+            domain: self.parse_domain(okta_domain)?,
+            client_id,
+            client_secret,
+        })
     }
 
     /// Complete step: provisions (or adopts) our Event Hook, has Okta verify it, activates it.
@@ -213,11 +326,27 @@ impl Services {
         let _lock = self.lock_integration(id).await?;
         let current = self.get_integration(tenant_id, id).await?;
         if current.status == "pending" {
-            return Err(WizardError::OutOfOrder { code: "validation_required", detail: "validate the Client ID and Client Secret (POST …/validate) before completing".into() });
+            return Err(WizardError::OutOfOrder {
+                code: "validation_required",
+                detail:
+                    "validate the Client ID and Client Secret (POST …/validate) before completing"
+                        .into(),
+            });
         }
-        let creds = self.credentials(tenant_id, id, &current.okta_domain, current.client_id.as_deref()).await?;
+        let creds = self
+            .credentials(
+                tenant_id,
+                id,
+                &current.okta_domain,
+                current.client_id.as_deref(),
+            )
+            .await?;
         let uri = self.hook_uri(&current.hook_key);
-        let existing = self.okta().list_event_hooks(&creds).await.map_err(|error| okta_failure(error, "event_hooks"))?;
+        let existing = self
+            .okta()
+            .list_event_hooks(&creds)
+            .await
+            .map_err(|error| okta_failure(error, "event_hooks"))?;
         let ours = existing.into_iter().find(|h| h.channel.config.uri == uri);
         if current.status == "active"
             && let Some(hook) = &ours
@@ -226,7 +355,12 @@ impl Services {
             return Ok(current);
         }
         let secret = SecretString::from(random_secret("ohs_"));
-        let spec = NewEventHook::http(&self.config().event_hook_name, &uri, secret.clone(), &EVENT_TYPES);
+        let spec = NewEventHook::http(
+            &self.config().event_hook_name,
+            &uri,
+            secret.clone(),
+            &EVENT_TYPES,
+        );
         let hook = match ours {
             // Ours already exists (a re-run, or a previous attempt that failed later): adopt it.
             // Its secret is write-only in Okta, so give it a fresh one.
@@ -234,38 +368,91 @@ impl Services {
             None => self.okta().create_event_hook(&creds, &spec).await,
         }
         .map_err(|error| okta_failure(error, "event_hook_create"))?;
-        integrations::set_hook_secret(self.pool(), tenant_id, id, &hash_secret(&secret), None).await?;
-        integrations::set_hook_state(self.pool(), tenant_id, id, &hook.id, &status_label(&hook)).await?;
-        let hook = self.okta().verify_event_hook(&creds, &hook.id).await.map_err(|error| match error {
-            OktaError::VerificationFailed { .. } => WizardError::VerificationFailed { uri: uri.clone(), cause: error.to_string() },
-            other => okta_failure(other, "event_hook_verify"),
-        })?;
-        let hook = if hook.status == HookStatus::Active { hook } else { self.okta().activate_event_hook(&creds, &hook.id).await.map_err(|e| okta_failure(e, "event_hook_activate"))? };
+        integrations::set_hook_secret(self.pool(), tenant_id, id, &hash_secret(&secret), None)
+            .await?;
+        integrations::set_hook_state(self.pool(), tenant_id, id, &hook.id, &status_label(&hook))
+            .await?;
+        let hook = self
+            .okta()
+            .verify_event_hook(&creds, &hook.id)
+            .await
+            .map_err(|error| match error {
+                OktaError::VerificationFailed { .. } => WizardError::VerificationFailed {
+                    uri: uri.clone(),
+                    cause: error.to_string(),
+                },
+                other => okta_failure(other, "event_hook_verify"),
+            })?;
+        let hook = if hook.status == HookStatus::Active {
+            hook
+        } else {
+            self.okta()
+                .activate_event_hook(&creds, &hook.id)
+                .await
+                .map_err(|e| okta_failure(e, "event_hook_activate"))?
+        };
         if !is_live(&hook) {
-            return Err(WizardError::VerificationFailed { uri, cause: format!("Okta reports the hook as {}", status_label(&hook)) });
+            return Err(WizardError::VerificationFailed {
+                uri,
+                cause: format!("Okta reports the hook as {}", status_label(&hook)),
+            });
         }
         let mut tx = self.pool().begin().await?;
-        integrations::set_active(&mut tx, tenant_id, id, &Activation { event_hook_id: &hook.id, hook_status: &status_label(&hook), hook_secret_hash: &hash_secret(&secret) }).await?;
+        integrations::set_active(
+            &mut tx,
+            tenant_id,
+            id,
+            &Activation {
+                event_hook_id: &hook.id,
+                hook_status: &status_label(&hook),
+                hook_secret_hash: &hash_secret(&secret),
+            },
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(%tenant_id, integration_id = %id, event_hook_id = %hook.id, "integration active");
         self.get_integration(tenant_id, id).await
     }
 
     /// Rotation: the new credentials must pass validation before they replace the old ones.
-    pub async fn rotate_credentials(&self, tenant_id: Uuid, id: Uuid, client_id: Option<&str>, client_secret: &SecretString) -> Result<(Integration, Vec<Check>), WizardError> {
+    pub async fn rotate_credentials(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        client_id: Option<&str>,
+        client_secret: &SecretString,
+    ) -> Result<(Integration, Vec<Check>), WizardError> {
         let _lock = self.lock_integration(id).await?;
         let current = self.get_integration(tenant_id, id).await?;
-        let client_id = client_id.or(current.client_id.as_deref()).ok_or(WizardError::OutOfOrder {
-            code: "validation_required",
-            detail: "this integration has no Client ID yet: use POST …/validate".into(),
-        })?;
+        let client_id =
+            client_id
+                .or(current.client_id.as_deref())
+                .ok_or(WizardError::OutOfOrder {
+                    code: "validation_required",
+                    detail: "this integration has no Client ID yet: use POST …/validate".into(),
+                })?;
         let input = check_credentials_input(client_id, client_secret)?;
-        let creds = Credentials { domain: self.parse_domain(&current.okta_domain)?, client_id: input.client_id, client_secret: input.client_secret };
-        let checks = self.check_with_okta(&creds, Some(&self.hook_uri(&current.hook_key))).await?;
-        let sealed = self.vault().seal(&creds.client_secret, &aad(tenant_id, id))?;
+        let creds = Credentials {
+            domain: self.parse_domain(&current.okta_domain)?,
+            client_id: input.client_id,
+            client_secret: input.client_secret,
+        };
+        let checks = self
+            .check_with_okta(&creds, Some(&self.hook_uri(&current.hook_key)))
+            .await?;
+        let sealed = self
+            .vault()
+            .seal(&creds.client_secret, &aad(tenant_id, id))?;
         let mut tx = self.pool().begin().await?;
         store::credentials::put(&mut tx, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
-        integrations::set_validated(&mut tx, tenant_id, id, &stored(&creds.domain), &creds.client_id).await?;
+        integrations::set_validated(
+            &mut tx,
+            tenant_id,
+            id,
+            &stored(&creds.domain),
+            &creds.client_id,
+        )
+        .await?;
         tx.commit().await?;
         integrations::clear_error(self.pool(), tenant_id, id).await?;
         Ok((self.get_integration(tenant_id, id).await?, checks))
@@ -277,7 +464,15 @@ impl Services {
         let current = self.get_integration(tenant_id, id).await?;
         let deprovisioned = match &current.event_hook_id {
             None => Ok(()),
-            Some(hook_id) => match self.credentials(tenant_id, id, &current.okta_domain, current.client_id.as_deref()).await {
+            Some(hook_id) => match self
+                .credentials(
+                    tenant_id,
+                    id,
+                    &current.okta_domain,
+                    current.client_id.as_deref(),
+                )
+                .await
+            {
                 Ok(creds) => self.deprovision_hook(&creds, hook_id).await,
                 Err(error) => Err(error.to_string()),
             },
@@ -313,7 +508,9 @@ impl Services {
     /// Runs one due deprovisioning job, if any; returns whether one ran.
     pub async fn run_deprovision_job(&self) -> Result<bool, WizardError> {
         let mut tx = self.pool().begin().await?;
-        let Some(job) = store::jobs::claim_due(&mut tx).await? else { return Ok(false) };
+        let Some(job) = store::jobs::claim_due(&mut tx).await? else {
+            return Ok(false);
+        };
         let outcome = match self.job_credentials(&job).await {
             Ok(creds) => self.deprovision_hook(&creds, &job.event_hook_id).await,
             Err(error) => Err(error.to_string()),
@@ -330,7 +527,9 @@ impl Services {
                 store::jobs::finish(&mut tx, job.id).await?;
             }
             Err(error) => {
-                let delay = 5i64.saturating_mul(1 << job.attempts.clamp(0, 10)).min(3600);
+                let delay = 5i64
+                    .saturating_mul(1 << job.attempts.clamp(0, 10))
+                    .min(3600);
                 store::jobs::retry_later(&mut tx, job.id, delay, &error).await?;
             }
         }
@@ -338,33 +537,86 @@ impl Services {
         Ok(true)
     }
 
-    async fn job_credentials(&self, job: &store::jobs::DeprovisionJob) -> Result<Credentials, WizardError> {
-        let (domain, client_id): (String, Option<String>) = store::integrations::domain_and_client(self.pool(), job.tenant_id, job.integration_id).await?;
-        self.credentials(job.tenant_id, job.integration_id, &domain, client_id.as_deref()).await
+    async fn job_credentials(
+        &self,
+        job: &store::jobs::DeprovisionJob,
+    ) -> Result<Credentials, WizardError> {
+        let (domain, client_id): (String, Option<String>) =
+            store::integrations::domain_and_client(self.pool(), job.tenant_id, job.integration_id)
+                .await?;
+        self.credentials(
+            job.tenant_id,
+            job.integration_id,
+            &domain,
+            client_id.as_deref(),
+        )
+        .await
     }
 
     /// One wizard step at a time per integration (a second caller gets 409, not a second hook).
-    async fn lock_integration(&self, id: Uuid) -> Result<store::integrations::StepLock, WizardError> {
-        store::integrations::try_lock_step(self.pool(), id).await?.ok_or(WizardError::Busy)
+    async fn lock_integration(
+        &self,
+        id: Uuid,
+    ) -> Result<store::integrations::StepLock, WizardError> {
+        store::integrations::try_lock_step(self.pool(), id)
+            .await?
+            .ok_or(WizardError::Busy)
     }
 
     /// Sets a new hook secret in Okta, accepting the old one for the overlap window.
-    pub async fn rotate_hook_secret(&self, target: &store::integrations::RotationTarget) -> Result<(), WizardError> {
-        let Some(hook_id) = &target.event_hook_id else { return Ok(()) };
-        let creds = self.credentials(target.tenant_id, target.id, &target.okta_domain, target.client_id.as_deref()).await?;
+    pub async fn rotate_hook_secret(
+        &self,
+        target: &store::integrations::RotationTarget,
+    ) -> Result<(), WizardError> {
+        let Some(hook_id) = &target.event_hook_id else {
+            return Ok(());
+        };
+        let creds = self
+            .credentials(
+                target.tenant_id,
+                target.id,
+                &target.okta_domain,
+                target.client_id.as_deref(),
+            )
+            .await?;
         let secret = SecretString::from(random_secret("ohs_"));
-        let overlap_until = Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
+        let overlap_until =
+            Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
         // Accept the new secret before Okta starts sending it.
-        integrations::set_hook_secret(self.pool(), target.tenant_id, target.id, &hash_secret(&secret), Some(overlap_until)).await?;
-        let spec = NewEventHook::http(&self.config().event_hook_name, &self.hook_uri(&target.hook_key), secret, &EVENT_TYPES);
+        integrations::set_hook_secret(
+            self.pool(),
+            target.tenant_id,
+            target.id,
+            &hash_secret(&secret),
+            Some(overlap_until),
+        )
+        .await?;
+        let spec = NewEventHook::http(
+            &self.config().event_hook_name,
+            &self.hook_uri(&target.hook_key),
+            secret,
+            &EVENT_TYPES,
+        );
         let result = async {
-            self.okta().update_event_hook(&creds, hook_id, &spec).await?;
+            self.okta()
+                .update_event_hook(&creds, hook_id, &spec)
+                .await?;
             self.okta().verify_event_hook(&creds, hook_id).await
         }
         .await;
         if let Err(error) = result {
-            integrations::set_error(self.pool(), target.tenant_id, target.id, error.code(), &format!("hook secret rotation failed: {}", error.detail())).await?;
-            return Err(WizardError::Okta { error, checks: vec![] });
+            integrations::set_error(
+                self.pool(),
+                target.tenant_id,
+                target.id,
+                error.code(),
+                &format!("hook secret rotation failed: {}", error.detail()),
+            )
+            .await?;
+            return Err(WizardError::Okta {
+                error,
+                checks: vec![],
+            });
         }
         tracing::info!(integration_id = %target.id, "hook secret rotated");
         Ok(())
@@ -387,7 +639,11 @@ fn status_label(hook: &EventHook) -> String {
         HookStatus::Inactive => "INACTIVE",
         HookStatus::Unknown => "UNKNOWN",
     };
-    let verification = if hook.is_verified() { "VERIFIED" } else { "UNVERIFIED" };
+    let verification = if hook.is_verified() {
+        "VERIFIED"
+    } else {
+        "UNVERIFIED"
+    };
     format!("{status}/{verification}")
 }
 
@@ -402,19 +658,35 @@ pub fn hash_secret(secret: &SecretString) -> Vec<u8> {
 
 /// The form a domain is stored in: parses back to the same domain (loopback keeps its scheme).
 fn stored(domain: &OktaDomain) -> String {
-    if domain.is_loopback() { format!("http://{}", domain.as_str()) } else { domain.as_str().to_string() }
+    if domain.is_loopback() {
+        format!("http://{}", domain.as_str())
+    } else {
+        domain.as_str().to_string()
+    }
 }
 
 fn aad(tenant_id: Uuid, integration_id: Uuid) -> Aad {
-    Aad { tenant_id, integration_id, field: CLIENT_SECRET }
+    Aad {
+        tenant_id,
+        integration_id,
+        field: CLIENT_SECRET,
+    }
 }
 
 fn to_row(sealed: Sealed) -> SealedRow {
-    SealedRow { key_id: sealed.key_id, nonce: sealed.nonce, ciphertext: sealed.ciphertext }
+    SealedRow {
+        key_id: sealed.key_id,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+    }
 }
 
 fn from_row(row: SealedRow) -> Sealed {
-    Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext }
+    Sealed {
+        key_id: row.key_id,
+        nonce: row.nonce,
+        ciphertext: row.ciphertext,
+    }
 }
 
 /// The status view: state, hook, health counters and warnings.
@@ -449,10 +721,18 @@ pub struct LastError {
 
 impl Services {
     pub async fn view(&self, i: Integration) -> Result<IntegrationView, WizardError> {
-        let lag = store::inbox::integration_lag_secs(self.pool(), i.tenant_id, i.id).await?.unwrap_or(0.0);
+        let lag = store::inbox::integration_lag_secs(self.pool(), i.tenant_id, i.id)
+            .await?
+            .unwrap_or(0.0);
         let quarantined = store::inbox::quarantined_count(self.pool(), i.tenant_id, i.id).await?;
         let warnings = self.warnings(&i);
-        let install_url = (i.status == "pending").then(|| self.parse_domain(&i.okta_domain).ok().map(|d| d.install_url())).flatten();
+        let install_url = (i.status == "pending")
+            .then(|| {
+                self.parse_domain(&i.okta_domain)
+                    .ok()
+                    .map(|d| d.install_url())
+            })
+            .flatten();
         Ok(IntegrationView {
             id: i.id,
             status: i.status,
@@ -467,7 +747,10 @@ impl Services {
             activated_at: i.activated_at,
             processing_lag_seconds: lag,
             quarantined_events: quarantined,
-            last_error: i.last_error_code.zip(i.last_error).map(|(code, detail)| LastError { code, detail }),
+            last_error: i
+                .last_error_code
+                .zip(i.last_error)
+                .map(|(code, detail)| LastError { code, detail }),
             last_delivery_error: i.last_delivery_error,
             warnings,
             created_at: i.created_at,
@@ -478,7 +761,10 @@ impl Services {
     fn warnings(&self, i: &Integration) -> Vec<String> {
         let mut warnings = Vec::new();
         let quiet_for = chrono::Duration::seconds(self.config().no_events_warning_secs as i64);
-        if i.status == "active" && i.events_received == 0 && i.activated_at.is_some_and(|at| Utc::now() - at > quiet_for) {
+        if i.status == "active"
+            && i.events_received == 0
+            && i.activated_at.is_some_and(|at| Utc::now() - at > quiet_for)
+        {
             warnings.push(format!(
                 "No events received within {} minutes of going active. In Okta (Workflow → Event Hooks) check that the hook is Active and Verified; events may take a few minutes to start flowing.",
                 quiet_for.num_minutes()

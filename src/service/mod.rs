@@ -27,7 +27,13 @@ struct Inner {
 
 impl Services {
     pub fn new(pool: PgPool, config: Config, vault: Vault, okta: OktaClient) -> Self {
-        Services(Arc::new(Inner { pool, config, vault, okta, worker_heartbeat: AtomicI64::new(0) }))
+        Services(Arc::new(Inner {
+            pool,
+            config,
+            vault,
+            okta,
+            worker_heartbeat: AtomicI64::new(0),
+        }))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -55,7 +61,9 @@ impl Services {
 
     /// Called by the worker loop each round; `/readyz` checks it is recent.
     pub fn worker_beat(&self) {
-        self.0.worker_heartbeat.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+        self.0
+            .worker_heartbeat
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
 
     pub fn worker_last_beat(&self) -> i64 {
@@ -74,15 +82,34 @@ pub struct RotationReport {
 pub async fn rotate_vault(pool: &PgPool, vault: &Vault) -> anyhow::Result<RotationReport> {
     let mut report = RotationReport::default();
     for row in crate::store::credentials::all(pool).await? {
-        let Some(field) = integrations::CREDENTIAL_FIELDS.iter().find(|f| **f == row.field) else {
-            anyhow::bail!("credential field {:?} of integration {} is unknown to this version", row.field, row.integration_id);
+        let Some(field) = integrations::CREDENTIAL_FIELDS
+            .iter()
+            .find(|f| **f == row.field)
+        else {
+            anyhow::bail!(
+                "credential field {:?} of integration {} is unknown to this version",
+                row.field,
+                row.integration_id
+            );
         };
-        let aad = crate::vault::Aad { tenant_id: row.tenant_id, integration_id: row.integration_id, field };
-        let sealed = crate::vault::Sealed { key_id: row.key_id.clone(), nonce: row.nonce.clone(), ciphertext: row.ciphertext.clone() };
+        let aad = crate::vault::Aad {
+            tenant_id: row.tenant_id,
+            integration_id: row.integration_id,
+            field,
+        };
+        let sealed = crate::vault::Sealed {
+            key_id: row.key_id.clone(),
+            nonce: row.nonce.clone(),
+            ciphertext: row.ciphertext.clone(),
+        };
         match vault.reseal(&sealed, &aad)? {
             None => report.current += 1,
             Some(new) => {
-                let new = crate::store::credentials::SealedRow { key_id: new.key_id, nonce: new.nonce, ciphertext: new.ciphertext };
+                let new = crate::store::credentials::SealedRow {
+                    key_id: new.key_id,
+                    nonce: new.nonce,
+                    ciphertext: new.ciphertext,
+                };
                 if crate::store::credentials::replace_if_unchanged(pool, &row, &new).await? {
                     report.reencrypted += 1;
                 }

@@ -18,7 +18,13 @@ pub async fn engine_for_tenant(pool: &PgPool, tenant_id: Uuid) -> store::Result<
             continue;
         }
         if let Some(rules) = detect::managed_rule_set(policy.id) {
-            compiled.push((PolicyRef { id: policy.id, name: policy.name.to_string() }, rules));
+            compiled.push((
+                PolicyRef {
+                    id: policy.id,
+                    name: policy.name.to_string(),
+                },
+                rules,
+            ));
         }
     }
     for policy in store::policies::list_custom(pool, tenant_id).await? {
@@ -26,9 +32,17 @@ pub async fn engine_for_tenant(pool: &PgPool, tenant_id: Uuid) -> store::Result<
             continue;
         }
         match compile_custom(&policy.name, &policy.rules) {
-            Ok(rules) => compiled.push((PolicyRef { id: policy.id, name: policy.name }, Arc::new(rules))),
+            Ok(rules) => compiled.push((
+                PolicyRef {
+                    id: policy.id,
+                    name: policy.name,
+                },
+                Arc::new(rules),
+            )),
             // Validated on write; a rule language change could still refuse an old policy.
-            Err(error) => tracing::warn!(policy_id = %policy.id, %error, "custom policy does not compile; skipped"),
+            Err(error) => {
+                tracing::warn!(policy_id = %policy.id, %error, "custom policy does not compile; skipped")
+            }
         }
     }
     Ok(Engine::new(compiled))

@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::store::Result;
 use crate::store::tenants::{self, Role};
-use crate::store::{Result, StoreError};
 
 pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -43,8 +43,5 @@ pub async fn create_token_for(
     if !tenants::tenant_exists(pool, tenant_id).await? {
         return Ok(None);
     }
-    create_token(pool, tenant_id, role)
-        .await
-        .map(Some)
-        .map_err(StoreError::from)
+    create_token(pool, tenant_id, role).await.map(Some)
 }

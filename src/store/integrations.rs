@@ -368,18 +368,25 @@ pub struct StepLock(#[allow(dead_code)] sqlx::Transaction<'static, sqlx::Postgre
 
 pub async fn try_lock_step(pool: &PgPool, id: Uuid) -> Result<Option<StepLock>> {
     let mut tx = pool.begin().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 42))")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 42))")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     Ok(locked.then_some(StepLock(tx)))
 }
 
 /// Domain and client id of an integration, deleted or not (for background jobs).
-pub async fn domain_and_client(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<(String, Option<String>)> {
-    Ok(sqlx::query_as("SELECT okta_domain, client_id FROM integrations WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_one(pool)
-        .await?)
+pub async fn domain_and_client(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<(String, Option<String>)> {
+    Ok(sqlx::query_as(
+        "SELECT okta_domain, client_id FROM integrations WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_one(pool)
+    .await?)
 }

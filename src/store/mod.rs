@@ -43,7 +43,9 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // 57P0x shutdown / cannot connect now, 08xxx connection, 53300 too many
             // connections, 55000 database not accepting connections, 3D000 database missing.
-            code.starts_with("57P") || code.starts_with("08") || matches!(code.as_ref(), "53300" | "55000" | "3D000")
+            code.starts_with("57P")
+                || code.starts_with("08")
+                || matches!(code.as_ref(), "53300" | "55000" | "3D000")
         }),
         _ => false,
     }

@@ -29,7 +29,8 @@ pub struct TestApp {
 pub fn database_url(pool: &PgPool) -> String {
     let options = pool.connect_options();
     let database = options.get_database().unwrap_or("postgres");
-    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let base = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
     url.set_path(database);
     url.to_string()
@@ -55,31 +56,63 @@ impl TestApp {
         Self::spawn_with(pool, SimOptions::default(), |_| {}).await
     }
 
-    pub async fn spawn_with(pool: &PgPool, sim_options: SimOptions, tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let sim = sim::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), sim_options)
+    pub async fn spawn_with(
+        pool: &PgPool,
+        sim_options: SimOptions,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let sim = sim::spawn(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind sim"),
+            sim_options,
+        )
+        .await
+        .expect("simulator starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("simulator starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let master_key = okta_ingest::vault::Vault::keygen();
         let mut config = test_config(pool, port, &master_key);
         tweak(&mut config);
         let app = app::run(config, listener).await.expect("service starts");
         let (tenant_id, admin) = tokens::create_tenant(pool, "acme").await.expect("tenant");
-        TestApp { base: app.base_url(), app, http: reqwest::Client::new(), sim, tenant_id, admin, master_key }
+        TestApp {
+            base: app.base_url(),
+            app,
+            http: reqwest::Client::new(),
+            sim,
+            tenant_id,
+            admin,
+            master_key,
+        }
     }
 
     pub async fn token(&self, role: Role) -> String {
-        tokens::create_token(self.app.services.pool(), self.tenant_id, role).await.expect("token")
+        tokens::create_token(self.app.services.pool(), self.tenant_id, role)
+            .await
+            .expect("token")
     }
 
     /// Another tenant with its own admin token.
     pub async fn other_tenant(&self) -> (Uuid, String) {
-        tokens::create_tenant(self.app.services.pool(), "other").await.expect("tenant")
+        tokens::create_tenant(self.app.services.pool(), "other")
+            .await
+            .expect("tenant")
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -103,12 +136,27 @@ impl TestApp {
 
     /// Launch → validate → complete; returns the integration id.
     pub async fn connect_from_sysdig(&self) -> String {
-        let (status, launched) = self.post("/api/v1/integrations/okta/launch", json!({ "org": self.sim.base_url })).await;
+        let (status, launched) = self
+            .post(
+                "/api/v1/integrations/okta/launch",
+                json!({ "org": self.sim.base_url }),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{launched}");
         let id = launched["id"].as_str().expect("id").to_string();
-        let (status, body) = self.post(&format!("/api/v1/integrations/okta/{id}/validate"), self.creds()).await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/integrations/okta/{id}/validate"),
+                self.creds(),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let (status, body) = self.post(&format!("/api/v1/integrations/okta/{id}/complete"), json!({})).await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/integrations/okta/{id}/complete"),
+                json!({}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["status"], "active");
         id
@@ -121,7 +169,12 @@ impl TestApp {
         let (status, created) = self.post("/api/v1/integrations/okta", body).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let id = created["id"].as_str().expect("id").to_string();
-        let (status, body) = self.post(&format!("/api/v1/integrations/okta/{id}/complete"), json!({})).await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/integrations/okta/{id}/complete"),
+                json!({}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         id
     }
@@ -130,11 +183,17 @@ impl TestApp {
     pub async fn wait_processed(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let stats = okta_ingest::store::inbox::queue_stats(self.app.services.pool()).await.expect("stats");
+            let stats = okta_ingest::store::inbox::queue_stats(self.app.services.pool())
+                .await
+                .expect("stats");
             if stats.depth == 0 {
                 return;
             }
-            assert!(Instant::now() < deadline, "worker did not drain the queue ({} left)", stats.depth);
+            assert!(
+                Instant::now() < deadline,
+                "worker did not drain the queue ({} left)",
+                stats.depth
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
