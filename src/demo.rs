@@ -256,11 +256,12 @@ fn print_story(
         }
     );
     println!("4. Runtime events ({}), newest first:\n", items.len());
-    println!("{:<9} {:<44} {:<30} OUTPUT", "SEVERITY", "RULE", "ACTOR");
+    println!("{:>5} {:<9} {:<44} {:<30} OUTPUT", "ID", "SEVERITY", "RULE", "ACTOR");
     for item in items {
         let output = item["output"].as_str().unwrap_or_default();
         println!(
-            "{:<9} {:<44} {:<30} {}",
+            "{:>5} {:<9} {:<44} {:<30} {}",
+            item["id"].as_i64().unwrap_or_default(),
             item["severity"].as_str().unwrap_or_default(),
             truncate(item["rule_name"].as_str().unwrap_or_default(), 44),
             truncate(item["actor"].as_str().unwrap_or_default(), 30),

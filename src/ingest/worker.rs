@@ -125,6 +125,12 @@ async fn run_loop(
                 }
             }
             Ok(_) => backoff = Duration::from_millis(200),
+            // Two batches took stateful-rule locks in opposite orders; Postgres aborted this
+            // one and its events are back in the queue: go again at once.
+            Err(error) if error.is_deadlock() => {
+                metrics::counter!("okta_ingest_worker_deadlock_retries_total").increment(1);
+                tracing::debug!(%error, "worker batch deadlocked; retrying");
+            }
             Err(error) => {
                 tracing::warn!(%error, "worker batch failed; its events stay queued");
                 sleep_or_cancel(backoff, &cancel).await;
@@ -140,6 +146,16 @@ pub enum WorkerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
+}
+
+impl WorkerError {
+    fn is_deadlock(&self) -> bool {
+        let sql = match self {
+            WorkerError::Sql(e) | WorkerError::Store(StoreError::Database(e)) => e,
+            _ => return false,
+        };
+        matches!(sql, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
+    }
 }
 
 /// Processes one batch; returns how many queued events it took.

@@ -230,8 +230,12 @@ impl OktaClient {
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let response = request.send().await.map_err(unreachable)?;
+            let response = request.send().await.map_err(|e| {
+                count_call("unreachable");
+                unreachable(e)
+            })?;
             let status = response.status();
+            count_call(call_outcome(status));
             tracing::debug!(%method, path = url.path(), status = status.as_u16(), "okta api call");
             match status {
                 s if s.is_success() => return Ok(response),
@@ -272,6 +276,20 @@ impl OktaClient {
         let bytes = response.bytes().await.map_err(unreachable)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| OktaError::Unexpected(format!("cannot read Okta's answer: {e}")))
+    }
+}
+
+fn count_call(outcome: &'static str) {
+    metrics::counter!("okta_ingest_okta_api_calls_total", "outcome" => outcome).increment(1);
+}
+
+fn call_outcome(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "ok",
+        401 | 403 => "auth_error",
+        429 => "rate_limited",
+        400..=499 => "client_error",
+        _ => "server_error",
     }
 }
 
