@@ -256,7 +256,10 @@ fn print_story(
         }
     );
     println!("4. Runtime events ({}), newest first:\n", items.len());
-    println!("{:>5} {:<9} {:<44} {:<30} OUTPUT", "ID", "SEVERITY", "RULE", "ACTOR");
+    println!(
+        "{:>5} {:<9} {:<44} {:<30} OUTPUT",
+        "ID", "SEVERITY", "RULE", "ACTOR"
+    );
     for item in items {
         let output = item["output"].as_str().unwrap_or_default();
         println!(

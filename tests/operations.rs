@@ -1,0 +1,193 @@
+//! What operators rely on: probes, metrics, OpenAPI, retention, vault key rotation, start-up
+//! refusals with a fix in the message.
+
+mod common;
+
+use common::{TestApp, log_event};
+use okta_ingest::vault::Vault;
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+#[sqlx::test(migrations = "./migrations")]
+async fn probes_metrics_and_openapi(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    t.sim
+        .deliver(vec![log_event("user.session.start", "a@acme.com")])
+        .await;
+    t.wait_processed().await;
+    for probe in ["/healthz", "/readyz"] {
+        let response = t
+            .http
+            .get(format!("{}{probe}", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{probe}");
+    }
+    let metrics = t
+        .http
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "okta_ingest_hook_requests_total",
+        "okta_ingest_events_total",
+        "okta_ingest_inbox_depth",
+        "okta_ingest_processing_lag_seconds",
+        "okta_ingest_worker_batch_seconds",
+        "okta_ingest_okta_api_calls_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    let (status, spec) = t.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/v1/integrations/okta/{id}/validate"));
+    assert!(
+        paths["/hooks/okta/{hook_key}"].get("get").is_some()
+            && paths["/hooks/okta/{hook_key}"].get("post").is_some()
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn old_inbox_partitions_and_runtime_events_are_dropped(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    sqlx::query("CREATE TABLE okta_events_20200101 PARTITION OF okta_events FOR VALUES FROM ('2020-01-01') TO ('2020-01-02')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let dropped = okta_ingest::store::retention::drop_raw_older_than(&pool, 30)
+        .await
+        .unwrap();
+    assert_eq!(dropped, 1);
+    let today: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'okta_events_2%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(today >= 1, "current partitions stay");
+    t.connect_from_sysdig().await;
+    t.sim
+        .deliver(okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now()))
+        .await;
+    t.wait_processed().await;
+    sqlx::query("UPDATE runtime_events SET created_at = now() - interval '400 days' WHERE id = (SELECT min(id) FROM runtime_events)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let deleted = okta_ingest::store::retention::delete_runtime_events_older_than(&pool, 365)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn vault_rotation_reencrypts_every_credential_under_the_new_key(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let id = t.connect_from_sysdig().await;
+    let new_key = Vault::keygen();
+    let both =
+        Vault::from_config_strings("", &format!("old={},new={new_key}", t.master_key), "new")
+            .unwrap();
+    // The rows were sealed under the key id "env" by the running service.
+    let renamed =
+        Vault::from_config_strings("", &format!("env={},new={new_key}", t.master_key), "new")
+            .unwrap();
+    assert!(
+        okta_ingest::service::rotate_vault(&pool, &both)
+            .await
+            .is_err(),
+        "an unknown key id is refused"
+    );
+    let report = okta_ingest::service::rotate_vault(&pool, &renamed)
+        .await
+        .unwrap();
+    assert_eq!((report.reencrypted, report.current), (1, 0));
+    let key_ids: Vec<String> = sqlx::query_scalar("SELECT key_id FROM credentials")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(key_ids, vec!["new".to_string()]);
+    let again = okta_ingest::service::rotate_vault(&pool, &renamed)
+        .await
+        .unwrap();
+    assert_eq!((again.reencrypted, again.current), (0, 1));
+
+    // A service with only the new key still reads the credentials (complete re-checks Okta).
+    t.app.shutdown().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = common::test_config(&pool, listener.local_addr().unwrap().port(), "");
+    config.master_key = SecretString::from(String::new());
+    config.master_keys = SecretString::from(format!("new={new_key}"));
+    let app = okta_ingest::app::run(config, listener).await.unwrap();
+    let services = app.services.clone();
+    let integration = services
+        .get_integration(t.tenant_id, id.parse().unwrap())
+        .await
+        .unwrap();
+    let creds = services
+        .credentials(
+            t.tenant_id,
+            integration.id,
+            &integration.okta_domain,
+            integration.client_id.as_deref(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(creds.client_id, t.sim.client_id);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_without_a_master_key_and_says_how() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .arg("serve")
+        .env_remove("OKTA_INGEST_MASTER_KEY")
+        .env_remove("OKTA_INGEST_MASTER_KEYS")
+        .env("OKTA_INGEST_LISTEN", "127.0.0.1:0")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("vault keygen") && stderr.contains("OKTA_INGEST_MASTER_KEY"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn rules_check_names_file_line_and_reason() {
+    let dir = std::env::temp_dir().join(format!("okta-ingest-rules-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "- rule: Broken\n  desc: x\n  condition: (okta.evt.type = x\n  output: x\n  priority: INFO\n  source: okta\n").unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(["rules", "check"])
+        .arg(&bad)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.yaml:3:"), "{stderr}");
+    let good = dir.join("good.yaml");
+    std::fs::write(&good, "- rule: Lock\n  desc: x\n  condition: okta.evt.type = user.account.lock\n  output: locked %okta.actor.alternateid\n  priority: INFO\n  source: okta\n").unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(["rules", "check"])
+        .arg(&good)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
