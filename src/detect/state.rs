@@ -65,6 +65,15 @@ pub trait StateStore {
         until_ms: i64,
     ) -> impl Future<Output = Result<WindowCount, Self::Error>> + Send;
 
+    /// Counts of every `window_ms`-long window that contains `at_ms` and ends at `at_ms` or at
+    /// a later observation: a late event can complete a window that ends after it.
+    fn windows_containing(
+        &mut self,
+        key: StateKey<'_>,
+        at_ms: i64,
+        window_ms: i64,
+    ) -> impl Future<Output = Result<Vec<WindowCount>, Self::Error>> + Send;
+
     /// Claims the alert for `key` at `at_ms` unless one was claimed within `quiet_ms` of it;
     /// true means "fire now". This is what makes a window alert once, not once per event.
     fn claim_alert(
@@ -179,6 +188,41 @@ impl StateStore for MemoryState {
             count: inside().count() as u64,
             distinct: distinct.len() as u64,
         })
+    }
+
+    async fn windows_containing(
+        &mut self,
+        k: StateKey<'_>,
+        at_ms: i64,
+        window_ms: i64,
+    ) -> Result<Vec<WindowCount>, Self::Error> {
+        let Some(obs) = self.observations.get(&key(k)) else {
+            return Ok(Vec::new());
+        };
+        let mut anchors: Vec<i64> = obs
+            .items
+            .iter()
+            .map(|(t, _, _)| *t)
+            .filter(|t| *t > at_ms && *t < at_ms + window_ms)
+            .collect();
+        anchors.push(at_ms);
+        anchors.sort_unstable();
+        anchors.dedup();
+        Ok(anchors
+            .into_iter()
+            .map(|end| {
+                let inside = || {
+                    obs.items
+                        .iter()
+                        .filter(move |(t, _, _)| *t > end - window_ms && *t <= end)
+                };
+                let distinct: HashSet<&str> = inside().map(|(_, _, v)| v.as_str()).collect();
+                WindowCount {
+                    count: inside().count() as u64,
+                    distinct: distinct.len() as u64,
+                }
+            })
+            .collect())
     }
 
     async fn claim_alert(

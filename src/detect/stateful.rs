@@ -6,7 +6,7 @@ use super::LoadError;
 use super::eval::{Ctx, Expr};
 use super::fields::{Field, Val};
 use super::rules::Compiler;
-use super::state::{GeoPoint, StateKey, StateStore};
+use super::state::{GeoPoint, StateKey, StateStore, WindowCount};
 use super::yaml::Node;
 
 #[derive(Debug, Clone)]
@@ -319,16 +319,15 @@ impl Threshold {
         state
             .observe(key, uuid, at, &value, self.window_ms * 2)
             .await?;
-        let seen = state.window(key, at - self.window_ms, at).await?;
-        let enough_events = self.count.is_none_or(|n| seen.count >= n);
-        let enough_distinct = self
-            .distinct
-            .as_ref()
-            .is_none_or(|(_, n)| seen.distinct >= *n);
-        if !(enough_events
-            && enough_distinct
-            && state.claim_alert(key, at, self.window_ms, uuid).await?)
-        {
+        let windows = state.windows_containing(key, at, self.window_ms).await?;
+        let enough = |w: &&WindowCount| {
+            self.count.is_none_or(|n| w.count >= n)
+                && self.distinct.as_ref().is_none_or(|(_, n)| w.distinct >= *n)
+        };
+        let Some(seen) = windows.iter().find(enough).copied() else {
+            return Ok(None);
+        };
+        if !state.claim_alert(key, at, self.window_ms, uuid).await? {
             return Ok(None);
         }
         Ok(Some(StateOut {
