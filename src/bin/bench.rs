@@ -2,6 +2,7 @@
 //! Okta events on one thread (one core) and compares with parsing the same JSON alone.
 //! The last line printed is one JSON object of figures.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -55,12 +56,23 @@ fn detect(duration: Duration, count: usize) -> anyhow::Result<()> {
     })?;
 
     let mut state = MemoryState::new();
+    let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
     let full = measure(duration, &payloads, |json| {
         let event: LogEvent = serde_json::from_str(json)?;
-        let Ok(detections) =
-            futures::executor::block_on(engine.evaluate(&event, "bench", &mut state));
+        let detections = engine.evaluate_in_memory(&event, "bench", &mut state);
+        for d in &detections {
+            match by_rule.get_mut(&d.rule) {
+                Some(n) => *n += 1,
+                None => {
+                    by_rule.insert(d.rule.clone(), 1);
+                }
+            }
+        }
         Ok(detections.len())
     })?;
+    for (rule, n) in &by_rule {
+        println!("{n:>10}  {rule}");
+    }
 
     let ratio = full.per_second / parse_only.per_second;
     println!(
@@ -159,7 +171,18 @@ fn generate(count: usize) -> Vec<String> {
                 _ => "SUCCESS",
             };
             let user = rng.below(2_000);
-            let (country, city, lat, lon) = COUNTRIES[(rng.below(20) as usize).min(COUNTRIES.len() - 1)];
+            // Users mostly sign in from home (same country, network, device, session);
+            // one event in fifty comes from elsewhere.
+            let away = rng.below(50) == 0;
+            let home = (user % 4) as usize;
+            let place = if away { rng.below(COUNTRIES.len() as u64) as usize } else { home };
+            let (country, city, lat, lon) = COUNTRIES[place];
+            let ip = if away {
+                format!("203.0.{}.{}", rng.below(255), rng.below(255))
+            } else {
+                format!("198.51.{}.{}", user / 250, user % 250)
+            };
+            let asn = if away { 9009 } else { 7922 + user % 3 };
             let published = chrono::DateTime::from_timestamp_millis(start_ms + i as i64 * 250)
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default();
@@ -176,13 +199,13 @@ fn generate(count: usize) -> Vec<String> {
                 "client": {
                     "userAgent": {"rawUserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36", "os": "Mac OS X", "browser": "CHROME"},
                     "zone": "null", "device": "Computer", "id": null,
-                    "ipAddress": format!("198.51.{}.{}", rng.below(255), rng.below(255)),
+                    "ipAddress": ip,
                     "geographicalContext": {"city": city, "state": "", "country": country, "postalCode": "00000", "geolocation": {"lat": lat, "lon": lon}}
                 },
                 "device": null,
                 "authenticationContext": {"authenticationProvider": null, "credentialProvider": null, "credentialType": null, "issuer": null, "interface": null, "authenticationStep": 0, "externalSessionId": format!("102{user:08}")},
                 "outcome": {"result": result, "reason": if result == "FAILURE" { "INVALID_CREDENTIALS" } else { "" }},
-                "securityContext": {"asNumber": 7922 + rng.below(3), "asOrg": "comcast", "isp": "comcast", "domain": "comcast.net", "isProxy": rng.below(200) == 0},
+                "securityContext": {"asNumber": asn, "asOrg": "comcast", "isp": "comcast", "domain": "comcast.net", "isProxy": rng.below(200) == 0},
                 "debugContext": {"debugData": {"requestId": format!("req{i}"), "requestUri": "/idp/idx/identify", "url": "/idp/idx/identify?", "threatSuspected": "false", "privilegeGranted": "Read only admin"}},
                 "transaction": {"type": "WEB", "id": format!("tx{i}"), "detail": {}},
                 "target": [

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Which rule's state, for which group (the `group_by`/`entity` values joined).
 #[derive(Debug, Clone, Copy)]
@@ -101,25 +102,74 @@ pub trait StateStore {
     ) -> impl Future<Output = Result<Option<GeoPoint>, Self::Error>> + Send;
 }
 
-type Key = (String, String);
+/// FxHash: in-memory state is only used offline (`rules test`, the bench), where hashing
+/// speed matters and untrusted keys do not.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
 
-fn key(k: StateKey<'_>) -> Key {
-    (k.rule.to_owned(), k.group.to_owned())
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+fn fx(text: &str) -> u64 {
+    let mut h = Fx::default();
+    h.write(text.as_bytes());
+    h.finish()
+}
+
+/// State per (rule, group), keyed by 64-bit hashes: no allocation per lookup. A collision
+/// (odds ~2^-64 per pair) would merge two groups' state, acceptable offline.
+#[derive(Debug)]
+struct Keyed<V>(FxMap<(u64, u64), V>);
+
+impl<V> Default for Keyed<V> {
+    fn default() -> Self {
+        Keyed(FxMap::default())
+    }
+}
+
+impl<V: Default> Keyed<V> {
+    fn id(k: StateKey<'_>) -> (u64, u64) {
+        (fx(k.rule), fx(k.group))
+    }
+
+    fn get(&self, k: StateKey<'_>) -> Option<&V> {
+        self.0.get(&Self::id(k))
+    }
+
+    fn slot(&mut self, k: StateKey<'_>) -> &mut V {
+        self.0.entry(Self::id(k)).or_default()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Observations {
-    uuids: HashSet<String>,
-    items: Vec<(i64, String, String)>,
+    /// Hashes of the uuids counted, for idempotency.
+    uuids: HashSet<u64, BuildHasherDefault<Fx>>,
+    /// (published, uuid hash, value hash)
+    items: Vec<(i64, u64, u64)>,
 }
 
 /// In-memory [`StateStore`]: one process, no durability.
 #[derive(Debug, Default)]
 pub struct MemoryState {
-    observations: HashMap<Key, Observations>,
-    alerts: HashMap<Key, Vec<(i64, String)>>,
-    seen: HashMap<Key, HashMap<String, (i64, i64)>>,
-    points: HashMap<Key, Vec<GeoPoint>>,
+    observations: Keyed<Observations>,
+    alerts: Keyed<Vec<(i64, u64)>>,
+    seen: Keyed<FxMap<u64, (i64, i64)>>,
+    points: Keyed<Vec<GeoPoint>>,
 }
 
 impl MemoryState {
@@ -146,26 +196,17 @@ impl StateStore for MemoryState {
         value: &str,
         keep_ms: i64,
     ) -> Result<(), Self::Error> {
-        let obs = self.observations.entry(key(k)).or_default();
-        if obs.uuids.contains(event_uuid) {
+        let obs = self.observations.slot(k);
+        let id = fx(event_uuid);
+        if !obs.uuids.insert(id) {
             return Ok(());
         }
-        let horizon = at_ms.saturating_sub(keep_ms);
-        if obs.items.len() > 64 {
-            let before = obs.items.len();
-            let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut obs.items)
-                .into_iter()
-                .partition(|(at, _, _)| *at >= horizon);
-            obs.items = keep;
-            if obs.items.len() != before {
-                drop.iter().for_each(|(_, u, _)| {
-                    obs.uuids.remove(u);
-                });
-            }
+        if obs.items.len() >= 64 {
+            let horizon = at_ms.saturating_sub(keep_ms);
+            let Observations { uuids, items } = obs;
+            items.retain(|(at, u, _)| *at >= horizon || !uuids.remove(u));
         }
-        obs.uuids.insert(event_uuid.to_owned());
-        obs.items
-            .push((at_ms, event_uuid.to_owned(), value.to_owned()));
+        obs.items.push((at_ms, id, fx(value)));
         Ok(())
     }
 
@@ -175,19 +216,11 @@ impl StateStore for MemoryState {
         after_ms: i64,
         until_ms: i64,
     ) -> Result<WindowCount, Self::Error> {
-        let Some(obs) = self.observations.get(&key(k)) else {
-            return Ok(WindowCount::default());
-        };
-        let inside = || {
-            obs.items
-                .iter()
-                .filter(|(at, _, _)| *at > after_ms && *at <= until_ms)
-        };
-        let distinct: HashSet<&str> = inside().map(|(_, _, v)| v.as_str()).collect();
-        Ok(WindowCount {
-            count: inside().count() as u64,
-            distinct: distinct.len() as u64,
-        })
+        Ok(self
+            .observations
+            .get(k)
+            .map(|obs| count_between(&obs.items, after_ms, until_ms))
+            .unwrap_or_default())
     }
 
     async fn windows_containing(
@@ -196,32 +229,20 @@ impl StateStore for MemoryState {
         at_ms: i64,
         window_ms: i64,
     ) -> Result<Vec<WindowCount>, Self::Error> {
-        let Some(obs) = self.observations.get(&key(k)) else {
+        let Some(obs) = self.observations.get(k) else {
             return Ok(Vec::new());
         };
-        let mut anchors: Vec<i64> = obs
+        let later = obs
             .items
             .iter()
             .map(|(t, _, _)| *t)
-            .filter(|t| *t > at_ms && *t < at_ms + window_ms)
-            .collect();
-        anchors.push(at_ms);
+            .filter(|t| *t > at_ms && *t < at_ms + window_ms);
+        let mut anchors: Vec<i64> = std::iter::once(at_ms).chain(later).collect();
         anchors.sort_unstable();
         anchors.dedup();
         Ok(anchors
             .into_iter()
-            .map(|end| {
-                let inside = || {
-                    obs.items
-                        .iter()
-                        .filter(move |(t, _, _)| *t > end - window_ms && *t <= end)
-                };
-                let distinct: HashSet<&str> = inside().map(|(_, _, v)| v.as_str()).collect();
-                WindowCount {
-                    count: inside().count() as u64,
-                    distinct: distinct.len() as u64,
-                }
-            })
+            .map(|end| count_between(&obs.items, end - window_ms, end))
             .collect())
     }
 
@@ -232,14 +253,15 @@ impl StateStore for MemoryState {
         quiet_ms: i64,
         event_uuid: &str,
     ) -> Result<bool, Self::Error> {
-        let fired = self.alerts.entry(key(k)).or_default();
+        let fired = self.alerts.slot(k);
+        let id = fx(event_uuid);
         if fired
             .iter()
-            .any(|(at, uuid)| uuid == event_uuid || (at - at_ms).abs() < quiet_ms)
+            .any(|(at, uuid)| *uuid == id || (at - at_ms).abs() < quiet_ms)
         {
             return Ok(false);
         }
-        fired.push((at_ms, event_uuid.to_owned()));
+        fired.push((at_ms, id));
         Ok(true)
     }
 
@@ -250,15 +272,14 @@ impl StateStore for MemoryState {
         at_ms: i64,
         history_ms: i64,
     ) -> Result<FirstSeen, Self::Error> {
-        let values = self.seen.entry(key(k)).or_default();
+        let values = self.seen.slot(k);
         let known = |(first, last): &(i64, i64)| *first < at_ms && *last >= at_ms - history_ms;
         let result = FirstSeen {
             entity_known: values.values().any(known),
-            value_known: values.get(value).is_some_and(known),
+            value_known: values.get(&fx(value)).is_some_and(known),
         };
-        let span = values.entry(value.to_owned()).or_insert((at_ms, at_ms));
-        span.0 = span.0.min(at_ms);
-        span.1 = span.1.max(at_ms);
+        let span = values.entry(fx(value)).or_insert((at_ms, at_ms));
+        *span = (span.0.min(at_ms), span.1.max(at_ms));
         Ok(result)
     }
 
@@ -267,19 +288,37 @@ impl StateStore for MemoryState {
         k: StateKey<'_>,
         point: &GeoPoint,
     ) -> Result<Option<GeoPoint>, Self::Error> {
-        let points = self.points.entry(key(k)).or_default();
+        let points = self.points.slot(k);
         let prev = points
             .iter()
             .filter(|p| p.at_ms < point.at_ms && p.event_uuid != point.event_uuid)
             .max_by_key(|p| p.at_ms)
             .cloned();
         if !points.iter().any(|p| p.event_uuid == point.event_uuid) {
-            points.push(point.clone());
-            if points.len() > MAX_POINTS {
+            if points.len() >= MAX_POINTS {
                 points.sort_by_key(|p| p.at_ms);
                 points.remove(0);
             }
+            points.push(point.clone());
         }
         Ok(prev)
+    }
+}
+
+fn count_between(items: &[(i64, u64, u64)], after_ms: i64, until_ms: i64) -> WindowCount {
+    let mut count = 0;
+    let mut distinct: Vec<u64> = Vec::new();
+    for (_, _, v) in items
+        .iter()
+        .filter(|(at, _, _)| *at > after_ms && *at <= until_ms)
+    {
+        count += 1;
+        if !distinct.contains(v) {
+            distinct.push(*v);
+        }
+    }
+    WindowCount {
+        count,
+        distinct: distinct.len() as u64,
     }
 }

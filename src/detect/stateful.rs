@@ -261,6 +261,7 @@ impl Stateful {
     pub async fn run<S: StateStore>(
         &self,
         rule_key: &str,
+        steps_key: &str,
         ctx: &Ctx<'_>,
         at_ms: i64,
         state: &mut S,
@@ -271,7 +272,10 @@ impl Stateful {
             Stateful::Threshold(t) if matched => t.run(rule_key, ctx, at_ms, uuid, state).await,
             Stateful::FirstSeen(f) if matched => f.run(rule_key, ctx, at_ms, state).await,
             Stateful::GeoVelocity(g) if matched => g.run(rule_key, ctx, at_ms, uuid, state).await,
-            Stateful::Sequence(s) => s.run(rule_key, ctx, at_ms, uuid, state, matched).await,
+            Stateful::Sequence(s) => {
+                s.run((rule_key, steps_key), ctx, at_ms, uuid, state, matched)
+                    .await
+            }
             _ => Ok(None),
         }
     }
@@ -435,7 +439,7 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 impl Sequence {
     async fn run<S: StateStore>(
         &self,
-        rule_key: &str,
+        (rule_key, steps_key): (&str, &str),
         ctx: &Ctx<'_>,
         at: i64,
         uuid: &str,
@@ -449,9 +453,8 @@ impl Sequence {
         let Some(group) = group_key(&self.group_by, ctx) else {
             return Ok(None);
         };
-        let steps_rule = format!("{rule_key}#after");
         let steps = StateKey {
-            rule: &steps_rule,
+            rule: steps_key,
             group: &group,
         };
         state.lock(steps).await?;
