@@ -149,7 +149,7 @@ impl<'a> Settings<'a> {
         node.as_str().and_then(parse_duration_ms).ok_or_else(|| {
             self.err(
                 node,
-                format!("'{key}' must be a duration like 30s, 15m, 3h, 7d"),
+                format!("'{key}' must be a duration like 30s, 15m, 3h, 7d (at most 3650d)"),
             )
         })
     }
@@ -170,8 +170,11 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
         "d" => 86_400_000,
         _ => return None,
     };
-    n.checked_mul(unit_ms)
+    // Beyond ten years a window is a typo; the cap also keeps window arithmetic far from overflow.
+    n.checked_mul(unit_ms).filter(|ms| *ms <= MAX_DURATION_MS)
 }
+
+const MAX_DURATION_MS: i64 = 3650 * 86_400_000;
 
 impl Stateful {
     pub(super) fn compile(
@@ -497,6 +500,7 @@ mod tests {
         assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
         assert_eq!(parse_duration_ms("0s"), None);
         assert_eq!(parse_duration_ms("5w"), None);
+        assert_eq!(parse_duration_ms("99999999999d"), None);
     }
 
     #[test]
