@@ -182,3 +182,33 @@ async fn first_seen_geo_velocity_sequences_and_counters_persist(pool: PgPool) {
     assert_eq!(names(&d), ["fatigue then success"]);
     assert_eq!(d[0].output, "3");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn late_steps_complete_a_sequence_in_postgres(pool: PgPool) {
+    let tenant = Uuid::new_v4();
+    let mfa = |uuid: &str, result: &str, minute: u32| {
+        event(
+            json!({"uuid": uuid, "eventType": "user.authentication.auth_via_mfa", "outcome": {"result": result},
+            "published": format!("2026-01-01T12:{minute:02}:00Z")}),
+        )
+    };
+    assert!(
+        process(&pool, &engine(), tenant, &mfa("ok", "SUCCESS", 9))
+            .await
+            .is_empty()
+    );
+    let mut fired = Vec::new();
+    for (i, minute) in [3, 4, 5].into_iter().enumerate() {
+        fired.extend(
+            process(
+                &pool,
+                &engine(),
+                tenant,
+                &mfa(&format!("d{i}"), "DENY", minute),
+            )
+            .await,
+        );
+    }
+    let names: Vec<_> = fired.iter().map(|d| d.rule.as_str()).collect();
+    assert!(names.contains(&"fatigue then success"), "{names:?}");
+}

@@ -122,3 +122,37 @@ fn rules_list_their_metadata_for_the_policies_api() {
     assert_eq!(rule.stateful_kind(), Some("threshold"));
     assert!(rule.enabled);
 }
+
+#[test]
+fn a_late_step_completes_a_sequence_whose_final_event_came_first() {
+    let src = r#"
+- rule: s
+  desc: d
+  condition: okta.evt.type = user.authentication.auth_via_mfa and okta.result = SUCCESS
+  sequence: {window: 10m, group_by: [okta.actor.alternateid], after: okta.result = DENY, count: 2}
+  output: "%state.count"
+  priority: CRITICAL
+"#;
+    let e = engine(src);
+    let mut state = MemoryState::new();
+    let mfa = |uuid: &str, result: &str, minute: u32| {
+        event(
+            json!({"uuid": uuid, "eventType": "user.authentication.auth_via_mfa", "outcome": {"result": result},
+            "published": format!("2026-01-01T10:{minute:02}:00Z")}),
+        )
+    };
+    assert!(run(&e, &mut state, &mfa("ok", "SUCCESS", 5)).is_empty());
+    assert!(run(&e, &mut state, &mfa("d1", "DENY", 1)).is_empty());
+    let d = run(&e, &mut state, &mfa("d2", "DENY", 2));
+    assert_eq!(d.len(), 1, "the second late denial completes the sequence");
+    assert_eq!(d[0].output, "2");
+    assert!(
+        run(&e, &mut state, &mfa("d3", "DENY", 3)).is_empty(),
+        "once per window"
+    );
+    // Steps published after the final event do not count.
+    let mut s2 = MemoryState::new();
+    for (u, r, m) in [("ok", "SUCCESS", 5), ("d1", "DENY", 6), ("d2", "DENY", 7)] {
+        assert!(run(&e, &mut s2, &mfa(u, r, m)).is_empty());
+    }
+}

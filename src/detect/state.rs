@@ -66,6 +66,14 @@ pub trait StateStore {
         until_ms: i64,
     ) -> impl Future<Output = Result<WindowCount, Self::Error>> + Send;
 
+    /// Published times of observations with `after_ms < published <= until_ms`, ascending.
+    fn times(
+        &mut self,
+        key: StateKey<'_>,
+        after_ms: i64,
+        until_ms: i64,
+    ) -> impl Future<Output = Result<Vec<i64>, Self::Error>> + Send;
+
     /// Counts of every `window_ms`-long window that contains `at_ms` and ends at `at_ms` or at
     /// a later observation: a late event can complete a window that ends after it.
     fn windows_containing(
@@ -221,6 +229,27 @@ impl StateStore for MemoryState {
             .get(k)
             .map(|obs| count_between(&obs.items, after_ms, until_ms))
             .unwrap_or_default())
+    }
+
+    async fn times(
+        &mut self,
+        k: StateKey<'_>,
+        after_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<i64>, Self::Error> {
+        let mut times: Vec<i64> = self
+            .observations
+            .get(k)
+            .map(|obs| {
+                obs.items
+                    .iter()
+                    .map(|(t, _, _)| *t)
+                    .filter(|t| *t > after_ms && *t <= until_ms)
+                    .collect()
+            })
+            .unwrap_or_default();
+        times.sort_unstable();
+        Ok(times)
     }
 
     async fn windows_containing(

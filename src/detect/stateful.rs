@@ -4,7 +4,7 @@
 
 use super::LoadError;
 use super::eval::{Ctx, Expr};
-use super::fields::{Field, Val};
+use super::fields::Field;
 use super::rules::Compiler;
 use super::state::{GeoPoint, StateKey, StateStore, WindowCount};
 use super::yaml::Node;
@@ -461,20 +461,43 @@ impl Sequence {
             group: &group,
         };
         state.lock(steps).await?;
+        let finals = StateKey {
+            rule: rule_key,
+            group: &group,
+        };
         if is_step {
             state
                 .observe(steps, uuid, at, "", self.window_ms * 2)
                 .await?;
         }
-        if !matched {
-            return Ok(None);
+        if matched {
+            state
+                .observe(finals, uuid, at, "", self.window_ms * 2)
+                .await?;
+            return self.complete(state, steps, finals, at, uuid).await;
         }
-        let before = state.window(steps, at - self.window_ms, at - 1).await?;
-        let key = StateKey {
-            rule: rule_key,
-            group: &group,
-        };
-        if before.count < self.count || !state.claim_alert(key, at, self.window_ms, uuid).await? {
+        // A step delivered after final events published later than it may complete them now.
+        for end in state.times(finals, at, at + self.window_ms).await? {
+            if let Some(out) = self.complete(state, steps, finals, end, uuid).await? {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Fires for the final event at `end` if enough steps precede it (once per window).
+    async fn complete<S: StateStore>(
+        &self,
+        state: &mut S,
+        steps: StateKey<'_>,
+        finals: StateKey<'_>,
+        end: i64,
+        uuid: &str,
+    ) -> Result<Option<StateOut>, S::Error> {
+        let before = state.window(steps, end - self.window_ms, end - 1).await?;
+        if before.count < self.count
+            || !state.claim_alert(finals, end, self.window_ms, uuid).await?
+        {
             return Ok(None);
         }
         Ok(Some(StateOut {
@@ -482,11 +505,6 @@ impl Sequence {
             ..StateOut::default()
         }))
     }
-}
-
-#[allow(dead_code)]
-fn is_present(v: &Val<'_>) -> bool {
-    !matches!(v, Val::Absent)
 }
 
 #[cfg(test)]

@@ -95,6 +95,27 @@ impl StateStore for PgState<'_> {
         })
     }
 
+    async fn times(
+        &mut self,
+        key: StateKey<'_>,
+        after_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT published_ms FROM detect_observations
+             WHERE tenant_id = $1 AND rule_key = $2 AND group_key = $3
+               AND published_ms > $4 AND published_ms <= $5
+             ORDER BY published_ms LIMIT 1000",
+        )
+        .bind(self.tenant_id)
+        .bind(key.rule)
+        .bind(key.group)
+        .bind(after_ms)
+        .bind(until_ms)
+        .fetch_all(&mut *self.conn)
+        .await
+    }
+
     async fn windows_containing(
         &mut self,
         key: StateKey<'_>,
