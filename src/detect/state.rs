@@ -3,7 +3,7 @@
 //! All times are the events' `published` times in milliseconds, never arrival times, so the
 //! same events give the same detections offline and in the service.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -110,25 +110,7 @@ pub trait StateStore {
     ) -> impl Future<Output = Result<Option<GeoPoint>, Self::Error>> + Send;
 }
 
-/// FxHash: in-memory state is only used offline (`rules test`, the bench), where hashing
-/// speed matters and untrusted keys do not.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-}
+use super::fxhash::Fx;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
@@ -163,11 +145,10 @@ impl<V: Default> Keyed<V> {
     }
 }
 
+/// (published, uuid hash, value hash) per observation; groups are small, so scanning beats
+/// hashing (and stays in cache).
 #[derive(Debug, Default)]
 struct Observations {
-    /// Hashes of the uuids counted, for idempotency.
-    uuids: HashSet<u64, BuildHasherDefault<Fx>>,
-    /// (published, uuid hash, value hash)
     items: Vec<(i64, u64, u64)>,
 }
 
@@ -176,7 +157,8 @@ struct Observations {
 pub struct MemoryState {
     observations: Keyed<Observations>,
     alerts: Keyed<Vec<(i64, u64)>>,
-    seen: Keyed<FxMap<u64, (i64, i64)>>,
+    /// Per entity: (value hash, first seen, last seen); entities have few values.
+    seen: Keyed<Vec<(u64, i64, i64)>>,
     points: Keyed<Vec<GeoPoint>>,
 }
 
@@ -206,13 +188,12 @@ impl StateStore for MemoryState {
     ) -> Result<(), Self::Error> {
         let obs = self.observations.slot(k);
         let id = fx(event_uuid);
-        if !obs.uuids.insert(id) {
+        if obs.items.iter().any(|(_, u, _)| *u == id) {
             return Ok(());
         }
         if obs.items.len() >= 64 {
             let horizon = at_ms.saturating_sub(keep_ms);
-            let Observations { uuids, items } = obs;
-            items.retain(|(at, u, _)| *at >= horizon || !uuids.remove(u));
+            obs.items.retain(|(at, _, _)| *at >= horizon);
         }
         obs.items.push((at_ms, id, fx(value)));
         Ok(())
@@ -302,13 +283,20 @@ impl StateStore for MemoryState {
         history_ms: i64,
     ) -> Result<FirstSeen, Self::Error> {
         let values = self.seen.slot(k);
-        let known = |(first, last): &(i64, i64)| *first < at_ms && *last >= at_ms - history_ms;
+        let id = fx(value);
+        let known =
+            |(_, first, last): &&(u64, i64, i64)| *first < at_ms && *last >= at_ms - history_ms;
         let result = FirstSeen {
-            entity_known: values.values().any(known),
-            value_known: values.get(&fx(value)).is_some_and(known),
+            entity_known: values.iter().any(|v| known(&v)),
+            value_known: values
+                .iter()
+                .filter(|(v, _, _)| *v == id)
+                .any(|v| known(&v)),
         };
-        let span = values.entry(fx(value)).or_insert((at_ms, at_ms));
-        *span = (span.0.min(at_ms), span.1.max(at_ms));
+        match values.iter_mut().find(|(v, _, _)| *v == id) {
+            Some(span) => *span = (id, span.1.min(at_ms), span.2.max(at_ms)),
+            None => values.push((id, at_ms, at_ms)),
+        }
         Ok(result)
     }
 

@@ -4,7 +4,9 @@
 
 use super::LoadError;
 use super::eval::{Ctx, Expr};
-use super::fields::Field;
+use std::borrow::Cow;
+
+use super::fields::{Field, Val};
 use super::rules::Compiler;
 use super::state::{GeoPoint, StateKey, StateStore, WindowCount};
 use super::yaml::Node;
@@ -286,7 +288,16 @@ impl Stateful {
 
 /// The group's key: the values joined; `None` when one is missing (such events are not
 /// lumped together under an empty group).
-fn group_key(fields: &[Field], ctx: &Ctx<'_>) -> Option<String> {
+fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
+    if let [single] = fields {
+        return match ctx.value(single) {
+            Val::Str(text) if !text.is_empty() => Some(text),
+            other => other
+                .as_text()
+                .filter(|t| !t.is_empty())
+                .map(|t| Cow::Owned(t.into_owned())),
+        };
+    }
     let mut key = String::new();
     for (i, f) in fields.iter().enumerate() {
         let value = ctx.value(f);
@@ -296,7 +307,7 @@ fn group_key(fields: &[Field], ctx: &Ctx<'_>) -> Option<String> {
         }
         key.push_str(&text);
     }
-    Some(key)
+    Some(Cow::Owned(key))
 }
 
 impl Threshold {
@@ -368,7 +379,7 @@ impl FirstSeenRule {
             return Ok(None);
         }
         Ok(Some(StateOut {
-            value,
+            value: value.into_owned(),
             ..StateOut::default()
         }))
     }
