@@ -283,7 +283,7 @@ fn type_errors_and_bad_definitions() {
 
 #[test]
 fn falco_okta_plugin_rules_load_unchanged_and_fire() {
-    let src = include_str!("fixtures/falco_okta_style.yaml");
+    let src = include_str!("detect_support/falco_okta_style.yaml");
     let set = RuleSet::compile("falco_okta_style.yaml", src).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.rules().len(), 8);
     let e = detect_support::engine_of(set);
