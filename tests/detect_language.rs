@@ -283,7 +283,7 @@ fn type_errors_and_bad_definitions() {
 
 #[test]
 fn falco_okta_plugin_rules_load_unchanged_and_fire() {
-    let src = include_str!("fixtures/falco_okta_style.yaml");
+    let src = include_str!("detect_support/falco_okta_style.yaml");
     let set = RuleSet::compile("falco_okta_style.yaml", src).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.rules().len(), 8);
     let e = detect_support::engine_of(set);
@@ -341,4 +341,32 @@ fn falco_okta_plugin_rules_load_unchanged_and_fire() {
         let d = run(&e, &mut state, &ev);
         assert_eq!(d.len(), usize::from(i == 3), "push {i}: {d:?}");
     }
+}
+
+/// Falco's own `plugins/okta/rules/okta_rules.yaml` is not vendored here; point
+/// FALCO_OKTA_RULES at a copy to check that it loads unchanged and fires.
+#[test]
+fn upstream_falco_okta_rules_when_provided() {
+    let Ok(path) = std::env::var("FALCO_OKTA_RULES") else {
+        return;
+    };
+    let src = std::fs::read_to_string(&path).expect("readable FALCO_OKTA_RULES");
+    let set = RuleSet::compile(&path, &src).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!set.rules().is_empty());
+    let e = detect_support::engine_of(set);
+    let mut state = MemoryState::new();
+    let mut fired = Vec::new();
+    for i in 0..3 {
+        let ev = event(
+            json!({"eventType": "user.authentication.auth_via_mfa", "outcome": {"result": "FAILURE"},
+            "published": format!("2026-01-01T10:0{i}:00Z")}),
+        );
+        fired.extend(run(&e, &mut state, &ev));
+    }
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert!(
+        fired[0].output.contains("countLast300=3"),
+        "{}",
+        fired[0].output
+    );
 }

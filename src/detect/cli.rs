@@ -47,7 +47,7 @@ pub fn test(events: &Path, rules: &[PathBuf], out: &mut impl Write) -> anyhow::R
     let mut state = MemoryState::new();
     let mut count = 0;
     for event in &events {
-        let Ok(detections) = futures::executor::block_on(engine.evaluate(event, "", &mut state));
+        let detections = engine.evaluate_in_memory(event, "", &mut state);
         for d in detections {
             let line = serde_json::json!({
                 "rule": d.rule,

@@ -1,5 +1,6 @@
 //! Evaluates a tenant's enabled policies on one event.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -8,7 +9,7 @@ use super::Priority;
 use super::eval::Ctx;
 use super::fields::{self, Extras, MfaKind};
 use super::rules::{Rule, RuleSet};
-use super::state::{StateKey, StateStore};
+use super::state::{MemoryState, StateKey, StateStore};
 use super::stateful::StateOut;
 use crate::okta::LogEvent;
 
@@ -32,6 +33,9 @@ pub struct Detection {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     policies: Vec<(PolicyRef, Arc<RuleSet>)>,
+    /// State keys of each rule ("policy id/rule name", and its sequence steps' key), per
+    /// policy, built once.
+    state_keys: Vec<Vec<(String, String)>>,
     mfa_windows: Vec<(bool, u64)>,
 }
 
@@ -46,8 +50,23 @@ impl Engine {
             .collect();
         mfa_windows.sort_unstable();
         mfa_windows.dedup();
+        let state_keys = policies
+            .iter()
+            .map(|(p, set)| {
+                set.rules()
+                    .iter()
+                    .map(|r| {
+                        (
+                            format!("{}/{}", p.id, r.name),
+                            format!("{}/{}#after", p.id, r.name),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
         Engine {
             policies,
+            state_keys,
             mfa_windows,
         }
     }
@@ -70,18 +89,34 @@ impl Engine {
             extras: &extras,
         };
         let mut detections = Vec::new();
-        for (policy, set) in &self.policies {
+        for ((policy, set), keys) in self.policies.iter().zip(&self.state_keys) {
             for &i in set.candidates(&event.event_type) {
                 let rule = &set.rules()[i as usize];
                 if !rule.enabled {
                     continue;
                 }
-                if let Some(out) = run_rule(policy, rule, &ctx, at_ms, state).await? {
+                if let Some(out) = run_rule(&keys[i as usize], rule, &ctx, at_ms, state).await? {
                     detections.push(detection(policy, rule, &ctx, out.as_ref()));
                 }
             }
         }
         Ok(detections)
+    }
+
+    /// [`Engine::evaluate`] with in-memory state, which never waits: polled once, no executor.
+    pub fn evaluate_in_memory(
+        &self,
+        event: &LogEvent,
+        org: &str,
+        state: &mut MemoryState,
+    ) -> Vec<Detection> {
+        let future = std::pin::pin!(self.evaluate(event, org, state));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.poll(&mut cx) {
+            std::task::Poll::Ready(Ok(detections)) => detections,
+            std::task::Poll::Ready(Err(never)) => match never {},
+            std::task::Poll::Pending => unreachable!("MemoryState completes immediately"),
+        }
     }
 
     /// The Falco plugin's `okta.mfa.*.countlast[N]`: recorded per actor for MFA failures and
@@ -133,7 +168,7 @@ impl Engine {
 
 /// `Some(state)` when the rule fires (`None` inside for a stateless rule).
 async fn run_rule<S: StateStore>(
-    policy: &PolicyRef,
+    key: &(String, String),
     rule: &Rule,
     ctx: &Ctx<'_>,
     at_ms: Option<i64>,
@@ -146,8 +181,10 @@ async fn run_rule<S: StateStore>(
     let Some(at) = at_ms else {
         return Ok(None);
     };
-    let key = format!("{}/{}", policy.id, rule.name);
-    Ok(stateful.run(&key, ctx, at, state, matched).await?.map(Some))
+    Ok(stateful
+        .run(&key.0, &key.1, ctx, at, state, matched)
+        .await?
+        .map(Some))
 }
 
 fn detection(

@@ -41,8 +41,8 @@ pub struct Ctx<'a> {
     pub extras: &'a Extras,
 }
 
-impl Ctx<'_> {
-    pub fn value(&self, field: &Field) -> Val<'_> {
+impl<'a> Ctx<'a> {
+    pub fn value(&self, field: &Field) -> Val<'a> {
         field.extract(self.event, self.org, self.extras)
     }
 }

@@ -10,6 +10,7 @@ mod condition;
 mod engine;
 mod eval;
 pub mod fields;
+mod fxhash;
 mod managed;
 mod output;
 mod rules;

@@ -35,7 +35,7 @@ impl Rule {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    by_type: HashMap<Box<str>, Box<[u32]>>,
+    by_type: HashMap<Box<str>, Box<[u32]>, super::fxhash::FxBuild>,
     untyped: Box<[u32]>,
     mfa_windows: Vec<(bool, u64)>,
 }

@@ -4,9 +4,11 @@
 
 use super::LoadError;
 use super::eval::{Ctx, Expr};
+use std::borrow::Cow;
+
 use super::fields::{Field, Val};
 use super::rules::Compiler;
-use super::state::{GeoPoint, StateKey, StateStore};
+use super::state::{GeoPoint, StateKey, StateStore, WindowCount};
 use super::yaml::Node;
 
 #[derive(Debug, Clone)]
@@ -149,7 +151,7 @@ impl<'a> Settings<'a> {
         node.as_str().and_then(parse_duration_ms).ok_or_else(|| {
             self.err(
                 node,
-                format!("'{key}' must be a duration like 30s, 15m, 3h, 7d"),
+                format!("'{key}' must be a duration like 30s, 15m, 3h, 7d (at most 3650d)"),
             )
         })
     }
@@ -170,8 +172,11 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
         "d" => 86_400_000,
         _ => return None,
     };
-    n.checked_mul(unit_ms)
+    // Beyond ten years a window is a typo; the cap also keeps window arithmetic far from overflow.
+    n.checked_mul(unit_ms).filter(|ms| *ms <= MAX_DURATION_MS)
 }
+
+const MAX_DURATION_MS: i64 = 3650 * 86_400_000;
 
 impl Stateful {
     pub(super) fn compile(
@@ -261,6 +266,7 @@ impl Stateful {
     pub async fn run<S: StateStore>(
         &self,
         rule_key: &str,
+        steps_key: &str,
         ctx: &Ctx<'_>,
         at_ms: i64,
         state: &mut S,
@@ -271,7 +277,10 @@ impl Stateful {
             Stateful::Threshold(t) if matched => t.run(rule_key, ctx, at_ms, uuid, state).await,
             Stateful::FirstSeen(f) if matched => f.run(rule_key, ctx, at_ms, state).await,
             Stateful::GeoVelocity(g) if matched => g.run(rule_key, ctx, at_ms, uuid, state).await,
-            Stateful::Sequence(s) => s.run(rule_key, ctx, at_ms, uuid, state, matched).await,
+            Stateful::Sequence(s) => {
+                s.run((rule_key, steps_key), ctx, at_ms, uuid, state, matched)
+                    .await
+            }
             _ => Ok(None),
         }
     }
@@ -279,7 +288,16 @@ impl Stateful {
 
 /// The group's key: the values joined; `None` when one is missing (such events are not
 /// lumped together under an empty group).
-fn group_key(fields: &[Field], ctx: &Ctx<'_>) -> Option<String> {
+fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
+    if let [single] = fields {
+        return match ctx.value(single) {
+            Val::Str(text) if !text.is_empty() => Some(text),
+            other => other
+                .as_text()
+                .filter(|t| !t.is_empty())
+                .map(|t| Cow::Owned(t.into_owned())),
+        };
+    }
     let mut key = String::new();
     for (i, f) in fields.iter().enumerate() {
         let value = ctx.value(f);
@@ -289,7 +307,7 @@ fn group_key(fields: &[Field], ctx: &Ctx<'_>) -> Option<String> {
         }
         key.push_str(&text);
     }
-    Some(key)
+    Some(Cow::Owned(key))
 }
 
 impl Threshold {
@@ -319,16 +337,15 @@ impl Threshold {
         state
             .observe(key, uuid, at, &value, self.window_ms * 2)
             .await?;
-        let seen = state.window(key, at - self.window_ms, at).await?;
-        let enough_events = self.count.is_none_or(|n| seen.count >= n);
-        let enough_distinct = self
-            .distinct
-            .as_ref()
-            .is_none_or(|(_, n)| seen.distinct >= *n);
-        if !(enough_events
-            && enough_distinct
-            && state.claim_alert(key, at, self.window_ms, uuid).await?)
-        {
+        let windows = state.windows_containing(key, at, self.window_ms).await?;
+        let enough = |w: &&WindowCount| {
+            self.count.is_none_or(|n| w.count >= n)
+                && self.distinct.as_ref().is_none_or(|(_, n)| w.distinct >= *n)
+        };
+        let Some(seen) = windows.iter().find(enough).copied() else {
+            return Ok(None);
+        };
+        if !state.claim_alert(key, at, self.window_ms, uuid).await? {
             return Ok(None);
         }
         Ok(Some(StateOut {
@@ -362,7 +379,7 @@ impl FirstSeenRule {
             return Ok(None);
         }
         Ok(Some(StateOut {
-            value,
+            value: value.into_owned(),
             ..StateOut::default()
         }))
     }
@@ -436,7 +453,7 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 impl Sequence {
     async fn run<S: StateStore>(
         &self,
-        rule_key: &str,
+        (rule_key, steps_key): (&str, &str),
         ctx: &Ctx<'_>,
         at: i64,
         uuid: &str,
@@ -450,26 +467,48 @@ impl Sequence {
         let Some(group) = group_key(&self.group_by, ctx) else {
             return Ok(None);
         };
-        let steps_rule = format!("{rule_key}#after");
         let steps = StateKey {
-            rule: &steps_rule,
+            rule: steps_key,
             group: &group,
         };
         state.lock(steps).await?;
+        let finals = StateKey {
+            rule: rule_key,
+            group: &group,
+        };
         if is_step {
             state
                 .observe(steps, uuid, at, "", self.window_ms * 2)
                 .await?;
         }
-        if !matched {
-            return Ok(None);
+        if matched {
+            state
+                .observe(finals, uuid, at, "", self.window_ms * 2)
+                .await?;
+            return self.complete(state, steps, finals, at, uuid).await;
         }
-        let before = state.window(steps, at - self.window_ms, at - 1).await?;
-        let key = StateKey {
-            rule: rule_key,
-            group: &group,
-        };
-        if before.count < self.count || !state.claim_alert(key, at, self.window_ms, uuid).await? {
+        // A step delivered after final events published later than it may complete them now.
+        for end in state.times(finals, at, at + self.window_ms).await? {
+            if let Some(out) = self.complete(state, steps, finals, end, uuid).await? {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Fires for the final event at `end` if enough steps precede it (once per window).
+    async fn complete<S: StateStore>(
+        &self,
+        state: &mut S,
+        steps: StateKey<'_>,
+        finals: StateKey<'_>,
+        end: i64,
+        uuid: &str,
+    ) -> Result<Option<StateOut>, S::Error> {
+        let before = state.window(steps, end - self.window_ms, end - 1).await?;
+        if before.count < self.count
+            || !state.claim_alert(finals, end, self.window_ms, uuid).await?
+        {
             return Ok(None);
         }
         Ok(Some(StateOut {
@@ -477,11 +516,6 @@ impl Sequence {
             ..StateOut::default()
         }))
     }
-}
-
-#[allow(dead_code)]
-fn is_present(v: &Val<'_>) -> bool {
-    !matches!(v, Val::Absent)
 }
 
 #[cfg(test)]
@@ -495,6 +529,7 @@ mod tests {
         assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
         assert_eq!(parse_duration_ms("0s"), None);
         assert_eq!(parse_duration_ms("5w"), None);
+        assert_eq!(parse_duration_ms("99999999999d"), None);
     }
 
     #[test]

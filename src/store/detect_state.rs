@@ -95,6 +95,65 @@ impl StateStore for PgState<'_> {
         })
     }
 
+    async fn times(
+        &mut self,
+        key: StateKey<'_>,
+        after_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT published_ms FROM detect_observations
+             WHERE tenant_id = $1 AND rule_key = $2 AND group_key = $3
+               AND published_ms > $4 AND published_ms <= $5
+             ORDER BY published_ms LIMIT 1000",
+        )
+        .bind(self.tenant_id)
+        .bind(key.rule)
+        .bind(key.group)
+        .bind(after_ms)
+        .bind(until_ms)
+        .fetch_all(&mut *self.conn)
+        .await
+    }
+
+    async fn windows_containing(
+        &mut self,
+        key: StateKey<'_>,
+        at_ms: i64,
+        window_ms: i64,
+    ) -> Result<Vec<WindowCount>, sqlx::Error> {
+        let rows = sqlx::query(
+            "WITH anchors AS (
+                 SELECT $4::bigint AS t
+                 UNION
+                 SELECT published_ms FROM detect_observations
+                 WHERE tenant_id = $1 AND rule_key = $2 AND group_key = $3
+                   AND published_ms > $4 AND published_ms < $4 + $5
+             )
+             SELECT count(o.event_uuid), count(DISTINCT o.value)
+             FROM anchors a
+             JOIN detect_observations o
+               ON o.tenant_id = $1 AND o.rule_key = $2 AND o.group_key = $3
+              AND o.published_ms > a.t - $5 AND o.published_ms <= a.t
+             GROUP BY a.t",
+        )
+        .bind(self.tenant_id)
+        .bind(key.rule)
+        .bind(key.group)
+        .bind(at_ms)
+        .bind(window_ms)
+        .fetch_all(&mut *self.conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(WindowCount {
+                    count: u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0),
+                    distinct: u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     async fn claim_alert(
         &mut self,
         key: StateKey<'_>,

@@ -1,0 +1,214 @@
+//! Stateful rules on Postgres: state survives a restart, two concurrent workers on one
+//! database count every event once and alert once, and reprocessing is idempotent.
+//! Needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/okta_ingest_test).
+
+mod detect_support;
+
+use std::sync::Arc;
+
+use detect_support::event;
+use okta_ingest::detect::{Detection, Engine, PolicyRef, RuleSet};
+use okta_ingest::okta::LogEvent;
+use okta_ingest::store::detect_state::PgState;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const RULES: &str = r#"
+- rule: brute force
+  desc: d
+  condition: okta.evt.type = user.session.start and okta.result = FAILURE
+  threshold: {window: 30m, group_by: [okta.actor.alternateid], count: 10}
+  output: "%okta.actor.alternateid %state.count"
+  priority: WARNING
+- rule: new country
+  desc: d
+  condition: okta.evt.type = user.session.start and okta.result = SUCCESS
+  first_seen: {entity: [okta.actor.alternateid], value: okta.client.geo.country, history: 14d}
+  output: "%okta.client.geo.country"
+  priority: WARNING
+- rule: travel
+  desc: d
+  condition: okta.evt.type = user.session.start and okta.result = SUCCESS
+  geo_velocity: {entity: [okta.actor.alternateid], max_kmh: 900}
+  output: "%state.speed_kmh"
+  priority: ERROR
+- rule: fatigue then success
+  desc: d
+  condition: okta.evt.type = user.authentication.auth_via_mfa and okta.result = SUCCESS
+  sequence: {window: 10m, group_by: [okta.actor.alternateid], after: okta.result = DENY, count: 3}
+  output: "%state.count"
+  priority: CRITICAL
+- rule: falco counter
+  desc: d
+  condition: okta.mfa.deny.countlast[300] = 3
+  output: "%okta.mfa.deny.countlast[300]"
+  priority: WARNING
+"#;
+
+fn engine() -> Engine {
+    let set = RuleSet::compile("pg.yaml", RULES).expect("rules compile");
+    let policy = PolicyRef {
+        id: Uuid::from_u128(7),
+        name: "p".into(),
+    };
+    Engine::new(vec![(policy, Arc::new(set))])
+}
+
+/// What the worker does per event: one transaction, state and detections together.
+async fn process(pool: &PgPool, engine: &Engine, tenant: Uuid, ev: &LogEvent) -> Vec<Detection> {
+    let mut tx = pool.begin().await.expect("begin");
+    let detections = {
+        let mut state = PgState::new(tenant, &mut tx);
+        engine
+            .evaluate(ev, "acme", &mut state)
+            .await
+            .expect("evaluate")
+    };
+    tx.commit().await.expect("commit");
+    detections
+}
+
+fn failure(i: usize) -> LogEvent {
+    event(json!({
+        "uuid": format!("fail-{i}"),
+        "eventType": "user.session.start",
+        "outcome": {"result": "FAILURE"},
+        "published": format!("2026-01-01T10:{:02}:00Z", i),
+    }))
+}
+
+fn names(d: &[Detection]) -> Vec<&str> {
+    d.iter().map(|d| d.rule.as_str()).collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn windows_survive_a_restart_and_alert_once(pool: PgPool) {
+    let tenant = Uuid::new_v4();
+    let first = engine();
+    for i in 0..6 {
+        assert!(process(&pool, &first, tenant, &failure(i)).await.is_empty());
+    }
+    drop(first); // the service restarts: nothing survives but the database
+    let second = engine();
+    let mut fired = Vec::new();
+    for i in 6..20 {
+        let d = process(&pool, &second, tenant, &failure(i)).await;
+        fired.extend(d.into_iter().map(|d| (i, d.output)));
+    }
+    assert_eq!(fired, vec![(9, "alice@example.com 10".to_string())]);
+
+    // Redelivery of an already counted event changes nothing.
+    assert!(
+        process(&pool, &second, tenant, &failure(9))
+            .await
+            .is_empty()
+    );
+    let other_tenant = Uuid::new_v4();
+    assert!(
+        process(&pool, &second, other_tenant, &failure(9))
+            .await
+            .is_empty(),
+        "tenants do not share state"
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn two_concurrent_workers_count_every_event_once(pool: PgPool) {
+    let tenant = Uuid::new_v4();
+    let engine = Arc::new(engine());
+    let events: Vec<LogEvent> = (0..40).map(failure).collect();
+    let mut workers = Vec::new();
+    for w in 0..2 {
+        let (pool, engine) = (pool.clone(), engine.clone());
+        // Each event is delivered to both workers (at-least-once delivery, two replicas).
+        let mine: Vec<LogEvent> = if w == 0 {
+            events.clone()
+        } else {
+            events.iter().rev().cloned().collect()
+        };
+        workers.push(tokio::spawn(async move {
+            let mut fired = Vec::new();
+            for ev in &mine {
+                fired.extend(process(&pool, &engine, tenant, ev).await);
+            }
+            fired
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.expect("worker"));
+    }
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM detect_observations WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(count, 40, "each event counted once");
+    // 40 failures one minute apart: windows of 30 min, so at most two alerts (0-29, 30-39),
+    // never one per event or per worker.
+    assert!(!all.is_empty() && all.len() <= 2, "{:?}", names(&all));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn first_seen_geo_velocity_sequences_and_counters_persist(pool: PgPool) {
+    let tenant = Uuid::new_v4();
+    let us = event(json!({"uuid": "s1", "published": "2026-01-01T10:00:00Z",
+        "client": {"geographicalContext": {"country": "United States", "geolocation": {"lat": 30.27, "lon": -97.74}}}}));
+    assert!(
+        process(&pool, &engine(), tenant, &us).await.is_empty(),
+        "no history, no alert"
+    );
+    let fr = event(json!({"uuid": "s2", "published": "2026-01-01T11:00:00Z",
+        "client": {"geographicalContext": {"country": "France", "geolocation": {"lat": 48.85, "lon": 2.35}}}}));
+    let d = process(&pool, &engine(), tenant, &fr).await;
+    assert_eq!(names(&d), ["new country", "travel"]);
+
+    let mut fired = Vec::new();
+    for i in 0..3 {
+        let deny = event(
+            json!({"uuid": format!("d{i}"), "eventType": "user.authentication.auth_via_mfa",
+            "outcome": {"result": "DENY"}, "published": format!("2026-01-01T12:0{i}:00Z")}),
+        );
+        fired.extend(process(&pool, &engine(), tenant, &deny).await);
+    }
+    assert_eq!(names(&fired), ["falco counter"]);
+    let ok = event(
+        json!({"uuid": "ok", "eventType": "user.authentication.auth_via_mfa",
+        "outcome": {"result": "SUCCESS"}, "published": "2026-01-01T12:05:00Z"}),
+    );
+    let d = process(&pool, &engine(), tenant, &ok).await;
+    assert_eq!(names(&d), ["fatigue then success"]);
+    assert_eq!(d[0].output, "3");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn late_steps_complete_a_sequence_in_postgres(pool: PgPool) {
+    let tenant = Uuid::new_v4();
+    let mfa = |uuid: &str, result: &str, minute: u32| {
+        event(
+            json!({"uuid": uuid, "eventType": "user.authentication.auth_via_mfa", "outcome": {"result": result},
+            "published": format!("2026-01-01T12:{minute:02}:00Z")}),
+        )
+    };
+    assert!(
+        process(&pool, &engine(), tenant, &mfa("ok", "SUCCESS", 9))
+            .await
+            .is_empty()
+    );
+    let mut fired = Vec::new();
+    for (i, minute) in [3, 4, 5].into_iter().enumerate() {
+        fired.extend(
+            process(
+                &pool,
+                &engine(),
+                tenant,
+                &mfa(&format!("d{i}"), "DENY", minute),
+            )
+            .await,
+        );
+    }
+    let names: Vec<_> = fired.iter().map(|d| d.rule.as_str()).collect();
+    assert!(names.contains(&"fatigue then success"), "{names:?}");
+}

@@ -1,0 +1,158 @@
+//! Stateful rule semantics with the in-memory store: event time, late and duplicate
+//! deliveries, missing group values, and load errors in the stateful settings.
+
+mod detect_support;
+
+use detect_support::{engine, event, run};
+use okta_ingest::detect::{MemoryState, RuleSet};
+use serde_json::json;
+
+const THRESHOLD: &str = r#"
+- rule: t
+  desc: d
+  condition: okta.evt.type = user.session.start and okta.result = FAILURE
+  threshold: {window: 10m, group_by: [okta.actor.alternateid], count: 3}
+  output: "%state.count"
+  priority: WARNING
+"#;
+
+fn failure(uuid: &str, minute: u32) -> okta_ingest::okta::LogEvent {
+    event(
+        json!({"uuid": uuid, "outcome": {"result": "FAILURE"}, "published": format!("2026-01-01T10:{minute:02}:00Z")}),
+    )
+}
+
+#[test]
+fn windows_use_published_time_not_arrival_order() {
+    let e = engine(THRESHOLD);
+    let mut state = MemoryState::new();
+    // Delivered out of order; all three within 10 minutes of the latest.
+    assert!(run(&e, &mut state, &failure("c", 9)).is_empty());
+    assert!(run(&e, &mut state, &failure("a", 1)).is_empty());
+    let d = run(&e, &mut state, &failure("b", 5));
+    assert_eq!(d.len(), 1, "the third event of the window fires");
+    // A duplicate delivery is not counted again and does not fire again.
+    assert!(run(&e, &mut state, &failure("b", 5)).is_empty());
+    // Outside the window of the earlier ones: not enough.
+    let e2 = engine(THRESHOLD);
+    let mut s2 = MemoryState::new();
+    for (u, m) in [("x", 0), ("y", 11), ("z", 22)] {
+        assert!(run(&e2, &mut s2, &failure(u, m)).is_empty());
+    }
+}
+
+#[test]
+fn events_without_time_or_group_are_skipped_by_stateful_rules() {
+    let e = engine(THRESHOLD);
+    let mut state = MemoryState::new();
+    for i in 0..5 {
+        let no_time = event(
+            json!({"uuid": format!("n{i}"), "outcome": {"result": "FAILURE"}, "published": null}),
+        );
+        assert!(run(&e, &mut state, &no_time).is_empty());
+        let no_actor = event(
+            json!({"uuid": format!("m{i}"), "outcome": {"result": "FAILURE"}, "actor": null}),
+        );
+        assert!(run(&e, &mut state, &no_actor).is_empty());
+    }
+}
+
+#[test]
+fn stateful_settings_are_validated() {
+    let cases = [
+        (
+            "threshold: {window: 10m, group_by: [okta.actor.alternateid], count: 3, every: 2}",
+            "unknown setting 'every'",
+        ),
+        (
+            "threshold: {window: soon, group_by: [okta.actor.alternateid], count: 3}",
+            "duration",
+        ),
+        (
+            "threshold: {window: 10m, group_by: [okta.nope], count: 3}",
+            "unknown field",
+        ),
+        (
+            "threshold: {window: 10m, group_by: [okta.actor.alternateid]}",
+            "needs 'count'",
+        ),
+        (
+            "threshold: {window: 10m, group_by: [okta.actor.alternateid], distinct: okta.client.ip}",
+            "go together",
+        ),
+        (
+            "first_seen: {entity: [okta.actor.alternateid], value: okta.client.ip}",
+            "missing 'history'",
+        ),
+        (
+            "sequence: {window: 5m, group_by: [okta.actor.alternateid], after: okta.bogus = 1}",
+            "unknown field",
+        ),
+        (
+            "geo_velocity: {entity: [okta.actor.alternateid], max_kmh: fast}",
+            "number",
+        ),
+    ];
+    for (setting, reason) in cases {
+        let src = format!(
+            "- rule: r\n  desc: d\n  condition: okta.org = a\n  output: o\n  priority: INFO\n  {setting}\n"
+        );
+        let err = RuleSet::compile("s.yaml", &src).expect_err(setting);
+        assert!(err.reason.contains(reason), "{setting}: {err}");
+        assert_eq!(err.line, 6, "{setting}: {err}");
+    }
+    let two = "- rule: r\n  desc: d\n  condition: okta.org = a\n  output: o\n  priority: INFO\n  threshold: {window: 1m, group_by: [okta.org], count: 2}\n  first_seen: {entity: [okta.org], value: okta.client.ip, history: 1d}\n";
+    assert!(
+        RuleSet::compile("s.yaml", two)
+            .unwrap_err()
+            .reason
+            .contains("only one")
+    );
+}
+
+#[test]
+fn rules_list_their_metadata_for_the_policies_api() {
+    let set = RuleSet::compile("m.yaml", THRESHOLD).unwrap();
+    assert_eq!(set.rule_names(), ["t"]);
+    let rule = &set.rules()[0];
+    assert_eq!(
+        (rule.priority.as_str(), rule.priority.severity()),
+        ("warning", "medium")
+    );
+    assert_eq!(rule.stateful_kind(), Some("threshold"));
+    assert!(rule.enabled);
+}
+
+#[test]
+fn a_late_step_completes_a_sequence_whose_final_event_came_first() {
+    let src = r#"
+- rule: s
+  desc: d
+  condition: okta.evt.type = user.authentication.auth_via_mfa and okta.result = SUCCESS
+  sequence: {window: 10m, group_by: [okta.actor.alternateid], after: okta.result = DENY, count: 2}
+  output: "%state.count"
+  priority: CRITICAL
+"#;
+    let e = engine(src);
+    let mut state = MemoryState::new();
+    let mfa = |uuid: &str, result: &str, minute: u32| {
+        event(
+            json!({"uuid": uuid, "eventType": "user.authentication.auth_via_mfa", "outcome": {"result": result},
+            "published": format!("2026-01-01T10:{minute:02}:00Z")}),
+        )
+    };
+    assert!(run(&e, &mut state, &mfa("ok", "SUCCESS", 5)).is_empty());
+    assert!(run(&e, &mut state, &mfa("d1", "DENY", 1)).is_empty());
+    let d = run(&e, &mut state, &mfa("d2", "DENY", 2));
+    assert_eq!(d.len(), 1, "the second late denial completes the sequence");
+    assert_eq!(d[0].output, "2");
+    assert!(
+        run(&e, &mut state, &mfa("d3", "DENY", 3)).is_empty(),
+        "once per window"
+    );
+    // Steps published after the final event do not count.
+    let mut s2 = MemoryState::new();
+    for (u, r, m) in [("ok", "SUCCESS", 5), ("d1", "DENY", 6), ("d2", "DENY", 7)] {
+        assert!(run(&e, &mut s2, &mfa(u, r, m)).is_empty());
+    }
+}
