@@ -35,6 +35,7 @@ pub struct Config {
     pub hook_secret_overlap_secs: u64,
     pub raw_event_retention_days: u32,
     pub runtime_event_retention_days: u32,
+    pub detection_state_retention_days: u32,
     pub no_events_warning_secs: u64,
 }
 
@@ -55,12 +56,19 @@ impl Config {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError(format!("file {} does not exist", file.display())));
+                return Err(ConfigError(format!(
+                    "file {} does not exist",
+                    file.display()
+                )));
             }
             figment = figment.merge(Toml::file(file));
         }
         figment = figment
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
             .merge(Env::prefixed("OKTA_INGEST_").ignore(&["CUSTOM_OKTA_DOMAINS"]));
         let mut config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         if let Ok(domains) = std::env::var("OKTA_INGEST_CUSTOM_OKTA_DOMAINS") {
@@ -72,7 +80,9 @@ impl Config {
         }
         config.public_url = config.public_url.trim_end_matches('/').to_string();
         url::Url::parse(&config.public_url).map_err(|e| {
-            ConfigError(format!("public_url (OKTA_INGEST_PUBLIC_URL) is not a URL: {e}"))
+            ConfigError(format!(
+                "public_url (OKTA_INGEST_PUBLIC_URL) is not a URL: {e}"
+            ))
         })?;
         if config.worker_tasks == 0 || config.worker_batch_size <= 0 {
             return Err(ConfigError(

@@ -6,6 +6,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+
+#[path = "bench/ingest.rs"]
+mod ingest;
 use okta_ingest::detect::{MemoryState, cli::managed_engine};
 use okta_ingest::okta::{EVENT_TYPES, LogEvent};
 use serde_json::json;
@@ -19,6 +22,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The service end to end on the local Postgres: hook acknowledgements and worker
+    /// throughput, beside a COPY floor measured in the same run.
+    Ingest {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Managed detection rules over generated events on one core, against a parse-only baseline.
     Detect {
         /// Seconds to run each of the two measurements.
@@ -32,6 +42,12 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Ingest { seconds } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let figures = runtime.block_on(ingest::run(seconds.max(1)))?;
+            println!("{figures}");
+            Ok(())
+        }
         Command::Detect { seconds, events } => {
             detect(Duration::from_secs(seconds.max(1)), events.max(1))
         }

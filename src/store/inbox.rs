@@ -99,13 +99,23 @@ pub struct Claimed {
     pub raw: String,
 }
 
-/// Takes up to `limit` queued events out of the queue. The rows stay locked (and come back)
+/// Advisory-lock namespace of "this worker owns the tenant's queue for its transaction".
+const TENANT_LOCK_SPACE: i32 = 0x0_4b1a;
+
+/// Takes up to `limit` queued events out of the queue, only of tenants this transaction could
+/// lock: a tenant's events are processed by one worker at a time (stateful rules then never
+/// wait on each other), different tenants in parallel. The rows stay locked (and come back)
 /// unless the caller's transaction commits, which is what marks them processed.
 pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Claimed>> {
+    let tenants = lock_tenants(conn, limit).await?;
+    if tenants.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(sqlx::query_as(
         "WITH claimed AS (
              DELETE FROM event_queue WHERE id IN (
-                 SELECT id FROM event_queue ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 SELECT id FROM event_queue WHERE tenant_id = ANY($2)
+                 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
              RETURNING tenant_id, integration_id, event_uuid, received_at
          )
          SELECT c.tenant_id, c.integration_id, COALESCE(i.okta_domain, '') AS okta_domain,
@@ -117,8 +127,38 @@ pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Claimed>> 
          ORDER BY e.published NULLS LAST",
     )
     .bind(limit)
+    .bind(&tenants)
     .fetch_all(conn)
     .await?)
+}
+
+/// Locks tenants at the head of the queue, oldest first, until they cover `limit` events.
+async fn lock_tenants(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>> {
+    let candidates: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT tenant_id, count(*) FROM (SELECT id, tenant_id FROM event_queue ORDER BY id LIMIT $1) head
+         GROUP BY tenant_id ORDER BY min(id)",
+    )
+    .bind(limit.saturating_mul(4))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut locked = Vec::new();
+    let mut covered = 0;
+    for (tenant_id, queued) in candidates {
+        let mine: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2::text))")
+                .bind(TENANT_LOCK_SPACE)
+                .bind(tenant_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        if mine {
+            locked.push(tenant_id);
+            covered += queued;
+            if covered >= limit {
+                break;
+            }
+        }
+    }
+    Ok(locked)
 }
 
 pub struct QueueStats {

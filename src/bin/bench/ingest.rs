@@ -17,7 +17,9 @@ const CONCURRENCY: usize = 8;
 
 pub async fn run(seconds: u64) -> anyhow::Result<Value> {
     let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| DATABASE.into());
-    store::create_database_if_missing(&url).await.context("bench database")?;
+    store::create_database_if_missing(&url)
+        .await
+        .context("bench database")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let mut config = Config::load(None)?;
@@ -27,7 +29,11 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
     config.master_key = SecretString::from(okta_ingest::vault::Vault::keygen());
     config.gapfill_interval_secs = 0;
     config.hook_secret_rotation_secs = 0;
-    let sim = sim::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?, sim::SimOptions::default()).await?;
+    let sim = sim::spawn(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        sim::SimOptions::default(),
+    )
+    .await?;
     let app = app::run(config, listener).await?;
     let pool = app.services.pool().clone();
     let (_, token) = service::tokens::create_tenant(&pool, "bench").await?;
@@ -38,7 +44,9 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
     let events = sim::scenario::random_events(200_000, 7);
     let bodies: Vec<String> = events
         .chunks(BATCH)
-        .map(|chunk| json!({ "eventType": "com.okta.event_hook", "data": { "events": chunk } }).to_string())
+        .map(|chunk| {
+            json!({ "eventType": "com.okta.event_hook", "data": { "events": chunk } }).to_string()
+        })
         .collect();
 
     let hook_url = format!("{}/hooks/okta/{key}", app.base_url());
@@ -54,11 +62,19 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
         while in_flight.len() >= CONCURRENCY {
             latencies.push(in_flight.join_next().await.context("task")???);
         }
-        let request = http.post(&hook_url).header("authorization", &secret).header("content-type", "application/json").body(body);
+        let request = http
+            .post(&hook_url)
+            .header("authorization", &secret)
+            .header("content-type", "application/json")
+            .body(body);
         in_flight.spawn(async move {
             let t0 = Instant::now();
             let response = request.send().await?;
-            anyhow::ensure!(response.status().is_success(), "hook answered {}", response.status());
+            anyhow::ensure!(
+                response.status().is_success(),
+                "hook answered {}",
+                response.status()
+            );
             Ok::<_, anyhow::Error>(t0.elapsed())
         });
         sent_batches += 1;
@@ -73,7 +89,11 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
 
     let floor = copy_floor(&pool, &events[..events_sent]).await?;
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p) as usize)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
     let acked_per_s = events_sent as f64 / ack_elapsed.as_secs_f64();
     let figures = json!({
         "events": events_sent,
@@ -91,7 +111,12 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
     Ok(figures)
 }
 
-async fn connect(http: &reqwest::Client, base: &str, token: &str, sim: &sim::SimHandle) -> anyhow::Result<(String, String)> {
+async fn connect(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    sim: &sim::SimHandle,
+) -> anyhow::Result<(String, String)> {
     let api = format!("{base}/api/v1/integrations/okta");
     let created: Value = http
         .post(&api)
@@ -102,9 +127,21 @@ async fn connect(http: &reqwest::Client, base: &str, token: &str, sim: &sim::Sim
         .json()
         .await?;
     let id = created["id"].as_str().context("integration created")?;
-    let completed: Value = http.post(format!("{api}/{id}/complete")).bearer_auth(token).send().await?.json().await?;
-    let hook_id = completed["event_hook_id"].as_str().context("hook provisioned")?;
-    let hook = sim.hooks().into_iter().find(|h| h.id == hook_id).context("hook in the simulator")?;
+    let completed: Value = http
+        .post(format!("{api}/{id}/complete"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let hook_id = completed["event_hook_id"]
+        .as_str()
+        .context("hook provisioned")?;
+    let hook = sim
+        .hooks()
+        .into_iter()
+        .find(|h| h.id == hook_id)
+        .context("hook in the simulator")?;
     let key = hook.uri.rsplit('/').next().context("hook key")?.to_string();
     let secret = sim.hook_auth_value(hook_id).context("hook secret")?;
     Ok((key, secret))
@@ -123,15 +160,23 @@ async fn wait_drained(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 /// Postgres can absorb, for the ratio.
 async fn copy_floor(pool: &sqlx::PgPool, events: &[Value]) -> anyhow::Result<f64> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS copy_floor (uuid text, raw jsonb)").execute(&mut *conn).await?;
+    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS copy_floor (uuid text, raw jsonb)")
+        .execute(&mut *conn)
+        .await?;
     let mut data = Vec::with_capacity(events.len() * 1024);
     for event in events {
         let uuid = event["uuid"].as_str().unwrap_or_default();
-        let raw = event.to_string().replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n");
+        let raw = event
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n");
         data.extend_from_slice(format!("{uuid}\t{raw}\n").as_bytes());
     }
     let started = Instant::now();
-    let mut copy = conn.copy_in_raw("COPY copy_floor (uuid, raw) FROM STDIN").await?;
+    let mut copy = conn
+        .copy_in_raw("COPY copy_floor (uuid, raw) FROM STDIN")
+        .await?;
     copy.send(data).await?;
     copy.finish().await?;
     Ok(events.len() as f64 / started.elapsed().as_secs_f64())
