@@ -25,6 +25,8 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
     for target in integrations::due_for_gapfill(services.pool(), interval).await? {
         match fill(services, &target).await {
             Ok(report) => {
+                integrations::clear_gapfill_error(services.pool(), target.tenant_id, target.id)
+                    .await?;
                 total.pages += report.pages;
                 total.inserted += report.inserted;
                 if report.inserted > 0 {

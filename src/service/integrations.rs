@@ -239,23 +239,7 @@ impl Services {
             client_id: input.client_id,
             client_secret: input.client_secret,
         };
-        let checks = self
-            .check_with_okta(&creds, Some(&self.hook_uri(&current.hook_key)))
-            .await?;
-        let sealed = self
-            .vault()
-            .seal(&creds.client_secret, &aad(tenant_id, id))?;
-        let mut tx = self.pool().begin().await?;
-        store::credentials::put(&mut tx, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
-        integrations::set_validated(
-            &mut tx,
-            tenant_id,
-            id,
-            &stored(&creds.domain),
-            &creds.client_id,
-        )
-        .await?;
-        tx.commit().await?;
+        let checks = self.check_and_store(&current, &creds).await?;
         Ok((self.get_integration(tenant_id, id).await?, checks))
     }
 
@@ -437,8 +421,20 @@ impl Services {
             client_id: input.client_id,
             client_secret: input.client_secret,
         };
+        let checks = self.check_and_store(&current, &creds).await?;
+        Ok((self.get_integration(tenant_id, id).await?, checks))
+    }
+
+    /// Checks the credentials with Okta, then stores them (sealed) with the domain and client
+    /// id in one transaction; on any failure nothing changes.
+    async fn check_and_store(
+        &self,
+        current: &Integration,
+        creds: &Credentials,
+    ) -> Result<Vec<Check>, WizardError> {
+        let (tenant_id, id) = (current.tenant_id, current.id);
         let checks = self
-            .check_with_okta(&creds, Some(&self.hook_uri(&current.hook_key)))
+            .check_with_okta(creds, Some(&self.hook_uri(&current.hook_key)))
             .await?;
         let sealed = self
             .vault()
@@ -454,8 +450,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        integrations::clear_error(self.pool(), tenant_id, id).await?;
-        Ok((self.get_integration(tenant_id, id).await?, checks))
+        Ok(checks)
     }
 
     /// Deletes locally at once; the hook in Okta is removed now, or by a retried job.

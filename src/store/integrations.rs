@@ -171,10 +171,11 @@ pub async fn set_error(
     Ok(())
 }
 
-pub async fn clear_error(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<()> {
+/// Clears an error recorded by the gap fill once a later poll succeeds (others stay).
+pub async fn clear_gapfill_error(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<()> {
     sqlx::query(
         "UPDATE integrations SET last_error_code = NULL, last_error = NULL, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
+         WHERE tenant_id = $1 AND id = $2 AND last_error LIKE 'System Log gap fill:%'",
     )
     .bind(tenant_id)
     .bind(id)
