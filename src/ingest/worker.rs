@@ -167,8 +167,16 @@ pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usi
     if claimed.is_empty() {
         return Ok(0);
     }
+    let mut batch_engines: HashMap<Uuid, Arc<Engine>> = HashMap::new();
     for item in &claimed {
-        let engine = engines.for_tenant(pool, item.tenant_id).await?;
+        let engine = match batch_engines.get(&item.tenant_id) {
+            Some(engine) => engine.clone(),
+            None => {
+                let engine = engines.for_tenant(pool, item.tenant_id).await?;
+                batch_engines.insert(item.tenant_id, engine.clone());
+                engine
+            }
+        };
         let event: LogEvent = match serde_json::from_str(&item.raw) {
             Ok(event) => event,
             Err(error) => {
@@ -185,7 +193,7 @@ pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usi
             }
         };
         let detections = {
-            let mut state = PgState::new(item.tenant_id, &mut tx);
+            let mut state = PgState::for_locked_tenant(item.tenant_id, &mut tx);
             engine
                 .evaluate(&event, &item.okta_domain, &mut state)
                 .await?

@@ -19,11 +19,27 @@ const LOCATION_RETENTION_MS: i64 = 30 * 86_400_000;
 pub struct PgState<'c> {
     tenant_id: Uuid,
     conn: &'c mut PgConnection,
+    /// The transaction already owns the whole tenant: per-group locks would only cost round trips.
+    tenant_locked: bool,
 }
 
 impl<'c> PgState<'c> {
     pub fn new(tenant_id: Uuid, conn: &'c mut PgConnection) -> Self {
-        PgState { tenant_id, conn }
+        PgState {
+            tenant_id,
+            conn,
+            tenant_locked: false,
+        }
+    }
+
+    /// For a transaction holding the worker's tenant lock (`store::inbox::claim`), under which
+    /// no other transaction touches this tenant's state.
+    pub fn for_locked_tenant(tenant_id: Uuid, conn: &'c mut PgConnection) -> Self {
+        PgState {
+            tenant_id,
+            conn,
+            tenant_locked: true,
+        }
     }
 }
 
@@ -31,6 +47,9 @@ impl StateStore for PgState<'_> {
     type Error = sqlx::Error;
 
     async fn lock(&mut self, key: StateKey<'_>) -> Result<(), sqlx::Error> {
+        if self.tenant_locked {
+            return Ok(());
+        }
         sqlx::query(
             "SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2 || '/' || $3, 0))",
         )
