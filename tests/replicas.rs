@@ -74,7 +74,22 @@ async fn two_processes_process_each_event_exactly_once(pool: PgPool) {
             StatusCode::OK
         );
     }
-    let rules = "- rule: Every event\n  desc: counts processing\n  condition: okta.evt.type exists\n  output: \"seen %okta.evt.type\"\n  priority: INFO\n  source: okta\n";
+    // ... and a stateful one: with every event in one window, each of the 97 users crosses
+    // the threshold exactly once, however the events are spread over the workers.
+    let rules = r#"- rule: Every event
+  desc: counts processing
+  condition: okta.evt.type exists
+  output: "seen %okta.evt.type"
+  priority: INFO
+  source: okta
+- rule: Ten sign-ins per user
+  desc: fires once per user and window
+  condition: okta.evt.type = user.session.start
+  threshold: {window: 1h, group_by: [okta.actor.alternateid], count: 10}
+  output: "%okta.actor.alternateid signed in %state.count times"
+  priority: NOTICE
+  source: okta
+"#;
     let (status, body) = t
         .post(
             "/api/v1/policies",
@@ -121,9 +136,16 @@ async fn two_processes_process_each_event_exactly_once(pool: PgPool) {
     }
     t.wait_processed().await;
     let (total, distinct): (i64, i64) =
-        sqlx::query_as("SELECT count(*), count(DISTINCT okta_event_uuid) FROM runtime_events")
+        sqlx::query_as("SELECT count(*), count(DISTINCT okta_event_uuid) FROM runtime_events WHERE rule_name = 'Every event'")
             .fetch_one(&pool)
             .await
             .unwrap();
     assert_eq!((total as usize, distinct as usize), (EVENTS, EVENTS));
+    let (alerts, users): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT actor) FROM runtime_events WHERE rule_name = 'Ten sign-ins per user'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((alerts, users), (97, 97));
 }
