@@ -36,6 +36,12 @@ pub enum StartError {
 
 /// Connects, migrates, and starts serving on `listener` plus the worker and maintenance tasks.
 pub async fn run(config: Config, listener: TcpListener) -> Result<App, StartError> {
+    if !config.public_url.starts_with("https://") && !config.dev_allow_loopback_okta {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "OKTA_INGEST_PUBLIC_URL is not https: Okta only delivers to https hook URLs, so Complete will fail"
+        );
+    }
     let vault = Vault::from_config_strings(
         config.master_key.expose_secret(),
         config.master_keys.expose_secret(),
