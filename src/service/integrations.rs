@@ -4,7 +4,7 @@
 //! (start from Okta: create = validated in one step). Credentials change by rotation only
 //! after the new ones pass validation; a failed step leaves the previous state untouched.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -681,93 +681,5 @@ fn from_row(row: SealedRow) -> Sealed {
         key_id: row.key_id,
         nonce: row.nonce,
         ciphertext: row.ciphertext,
-    }
-}
-
-/// The status view: state, hook, health counters and warnings.
-#[derive(Debug, Serialize)]
-pub struct IntegrationView {
-    pub id: Uuid,
-    pub status: String,
-    pub created_from: String,
-    pub okta_domain: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub install_url: Option<String>,
-    pub client_id: Option<String>,
-    pub event_hook_id: Option<String>,
-    pub hook_status: Option<String>,
-    pub events_received: i64,
-    pub last_event_at: Option<DateTime<Utc>>,
-    pub activated_at: Option<DateTime<Utc>>,
-    pub processing_lag_seconds: f64,
-    pub quarantined_events: i64,
-    pub last_error: Option<LastError>,
-    pub last_delivery_error: Option<String>,
-    pub warnings: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LastError {
-    pub code: String,
-    pub detail: String,
-}
-
-impl Services {
-    pub async fn view(&self, i: Integration) -> Result<IntegrationView, WizardError> {
-        let lag = store::inbox::integration_lag_secs(self.pool(), i.tenant_id, i.id)
-            .await?
-            .unwrap_or(0.0);
-        let quarantined = store::inbox::quarantined_count(self.pool(), i.tenant_id, i.id).await?;
-        let warnings = self.warnings(&i);
-        let install_url = (i.status == "pending")
-            .then(|| {
-                self.parse_domain(&i.okta_domain)
-                    .ok()
-                    .map(|d| d.install_url())
-            })
-            .flatten();
-        Ok(IntegrationView {
-            id: i.id,
-            status: i.status,
-            created_from: i.created_from,
-            okta_domain: i.okta_domain,
-            install_url,
-            client_id: i.client_id,
-            event_hook_id: i.event_hook_id,
-            hook_status: i.hook_status,
-            events_received: i.events_received,
-            last_event_at: i.last_event_at,
-            activated_at: i.activated_at,
-            processing_lag_seconds: lag,
-            quarantined_events: quarantined,
-            last_error: i
-                .last_error_code
-                .zip(i.last_error)
-                .map(|(code, detail)| LastError { code, detail }),
-            last_delivery_error: i.last_delivery_error,
-            warnings,
-            created_at: i.created_at,
-            updated_at: i.updated_at,
-        })
-    }
-
-    fn warnings(&self, i: &Integration) -> Vec<String> {
-        let mut warnings = Vec::new();
-        let quiet_for = chrono::Duration::seconds(self.config().no_events_warning_secs as i64);
-        if i.status == "active"
-            && i.events_received == 0
-            && i.activated_at.is_some_and(|at| Utc::now() - at > quiet_for)
-        {
-            warnings.push(format!(
-                "No events received within {} minutes of going active. In Okta (Workflow → Event Hooks) check that the hook is Active and Verified; events may take a few minutes to start flowing.",
-                quiet_for.num_minutes()
-            ));
-        }
-        if i.last_error_code.as_deref() == Some("invalid_client") {
-            warnings.push("Okta rejects the stored Client Secret (rotated or deactivated in Okta?): enter the new one with PUT /api/v1/integrations/okta/{id}/credentials.".into());
-        }
-        warnings
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod integrations;
 pub mod policies;
+pub mod status;
 pub mod tokens;
 
 use std::sync::Arc;
