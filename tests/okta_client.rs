@@ -248,6 +248,25 @@ async fn logs_are_paged_through_next_links() {
     }
     assert_eq!(seen.len(), 5, "{seen:?}");
     assert!(seen[4].contains("00000000-0000-4000-8000-000000000004"));
+
+    // Bounded mode: only [since, until), and the paging ends.
+    let mut start = LogsStart::Between(since, now - chrono::Duration::minutes(1));
+    let page = client.logs_page(&creds, start.clone(), 2).await.unwrap();
+    assert!(
+        page.events.is_empty() && page.next.is_none(),
+        "nothing published before until"
+    );
+    start = LogsStart::Between(since, now + chrono::Duration::minutes(1));
+    let mut bounded = 0;
+    for _ in 0..5 {
+        let page = client.logs_page(&creds, start, 2).await.unwrap();
+        bounded += page.events.len();
+        match page.next {
+            Some(next) => start = LogsStart::Next(next),
+            None => break,
+        }
+    }
+    assert_eq!(bounded, 5);
 }
 
 #[tokio::test]

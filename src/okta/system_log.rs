@@ -21,6 +21,8 @@ pub const MAX_LIMIT: u32 = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogsStart {
     Since(DateTime<Utc>),
+    /// Bounded mode: pages by `published` in `[since, until)` and ends (no `next` at the end).
+    Between(DateTime<Utc>, DateTime<Utc>),
     Next(String),
 }
 
@@ -33,7 +35,8 @@ pub struct LogsPage {
 }
 
 impl OktaClient {
-    /// Fetches one page of the System Log in polling mode (ascending, no `until`).
+    /// Fetches one page of the System Log: polling mode (ascending, no `until`) from
+    /// `Since`, bounded mode from `Between`, or the page a stored `next` link names.
     pub async fn logs_page(
         &self,
         creds: &Credentials,
@@ -41,7 +44,10 @@ impl OktaClient {
         limit: u32,
     ) -> Result<LogsPage, OktaError> {
         let url = match start {
-            LogsStart::Since(since) => first_page_url(&creds.domain, since, limit)?,
+            LogsStart::Since(since) => first_page_url(&creds.domain, since, None, limit)?,
+            LogsStart::Between(since, until) => {
+                first_page_url(&creds.domain, since, Some(until), limit)?
+            }
             LogsStart::Next(next) => checked_next(&creds.domain, &next)?,
         };
         let response = self.send(creds, Method::GET, url, None).await?;
@@ -58,12 +64,23 @@ impl OktaClient {
     }
 }
 
-fn first_page_url(domain: &OktaDomain, since: DateTime<Utc>, limit: u32) -> Result<Url, OktaError> {
+fn first_page_url(
+    domain: &OktaDomain,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    limit: u32,
+) -> Result<Url, OktaError> {
     let mut url = join(domain, LOGS)?;
-    url.query_pairs_mut()
-        .append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .append_pair("limit", &limit.clamp(1, MAX_LIMIT).to_string())
-        .append_pair("sortOrder", "ASCENDING");
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true));
+        if let Some(until) = until {
+            query.append_pair("until", &until.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        query
+            .append_pair("limit", &limit.clamp(1, MAX_LIMIT).to_string())
+            .append_pair("sortOrder", "ASCENDING");
+    }
     Ok(url)
 }
 
