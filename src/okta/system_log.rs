@@ -184,7 +184,7 @@ mod tests {
         let since = DateTime::parse_from_rfc3339("2026-11-25T09:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let url = first_page_url(&acme(), since, 5000).unwrap();
+        let url = first_page_url(&acme(), since, None, 5000).unwrap();
         assert_eq!(
             url.as_str(),
             "https://acme.okta.com/api/v1/logs?since=2026-11-25T09%3A00%3A00.000Z&limit=1000&sortOrder=ASCENDING"
