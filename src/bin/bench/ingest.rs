@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use sqlx::migrate::MigrateDatabase;
 
 use okta_ingest::config::Config;
 use okta_ingest::{app, service, sim, store};
@@ -17,6 +18,12 @@ const CONCURRENCY: usize = 8;
 
 pub async fn run(seconds: u64) -> anyhow::Result<Value> {
     let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| DATABASE.into());
+    // A fresh database each run: detection state left by earlier runs would slow this one.
+    if sqlx::Postgres::database_exists(&url).await? {
+        sqlx::Postgres::drop_database(&url)
+            .await
+            .context("dropping the bench database")?;
+    }
     store::create_database_if_missing(&url)
         .await
         .context("bench database")?;
