@@ -198,8 +198,8 @@ pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usi
                 .evaluate(&event, &item.okta_domain, &mut state)
                 .await?
         };
-        for detection in &detections {
-            write_runtime_event(&mut tx, item, &event, detection).await?;
+        if !detections.is_empty() {
+            write_runtime_events(&mut tx, item, &event, &detections).await?;
         }
     }
     tx.commit().await?;
@@ -212,11 +212,12 @@ pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usi
     Ok(claimed.len())
 }
 
-async fn write_runtime_event(
+/// Writes an event's detections; the event's own columns are computed once for all of them.
+async fn write_runtime_events(
     conn: &mut sqlx::PgConnection,
     item: &Claimed,
     event: &LogEvent,
-    detection: &Detection,
+    detections: &[Detection],
 ) -> Result<(), WorkerError> {
     let normalized = serde_json::to_value(normalize::normalize(event)).unwrap_or_default();
     let published = event
@@ -224,32 +225,36 @@ async fn write_runtime_event(
         .as_deref()
         .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
         .map_or(item.received_at, |p| p.with_timezone(&Utc));
-    let inserted = store::runtime_events::insert(
-        conn,
-        &NewRuntimeEvent {
-            tenant_id: item.tenant_id,
-            integration_id: item.integration_id,
-            policy_id: detection.policy_id,
-            policy_name: &detection.policy_name,
-            rule_name: &detection.rule,
-            severity: detection.priority.severity(),
-            priority: detection.priority.as_str(),
-            output: &detection.output,
-            tags: &detection.tags,
-            okta_event_uuid: &event.uuid,
-            event_type: &event.event_type,
-            actor: &normalize::actor_label(event),
-            target: &normalize::target_label(event),
-            okta_domain: &item.okta_domain,
-            published,
-            normalized: &normalized,
-            raw: &item.raw,
-        },
-    )
-    .await?;
-    if inserted {
-        metrics::counter!("okta_ingest_detections_total", "rule" => detection.rule.clone())
-            .increment(1);
+    let actor = normalize::actor_label(event);
+    let target = normalize::target_label(event);
+    for detection in detections {
+        let inserted = store::runtime_events::insert(
+            &mut *conn,
+            &NewRuntimeEvent {
+                tenant_id: item.tenant_id,
+                integration_id: item.integration_id,
+                policy_id: detection.policy_id,
+                policy_name: &detection.policy_name,
+                rule_name: &detection.rule,
+                severity: detection.priority.severity(),
+                priority: detection.priority.as_str(),
+                output: &detection.output,
+                tags: &detection.tags,
+                okta_event_uuid: &event.uuid,
+                event_type: &event.event_type,
+                actor: &actor,
+                target: &target,
+                okta_domain: &item.okta_domain,
+                published,
+                normalized: &normalized,
+                raw: &item.raw,
+            },
+        )
+        .await?;
+        if inserted {
+            metrics::counter!("okta_ingest_detections_total", "rule" => detection.rule.clone())
+                .increment(1);
+        }
     }
     Ok(())
 }
