@@ -84,3 +84,28 @@ fn test_defaults_to_the_managed_policies() {
     );
     assert!(text.contains("\"okta_event_uuid\":\"m2\""), "{text}");
 }
+
+/// Hardening defect 1: `rules check` aborted with a stack overflow on 10,000 parentheses.
+#[test]
+fn check_refuses_deep_nesting_with_an_error_not_a_crash() {
+    let depth = 10_000;
+    let path = temp_file(
+        "deep.yaml",
+        &format!(
+            "- rule: r\n  desc: d\n  condition: {}okta.evt.type = x{}\n  output: o\n  priority: NOTICE\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        ),
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(["rules", "check"])
+        .arg(&path)
+        .output()
+        .expect("run okta-ingest");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(":3:") && stderr.contains("nested deeper"),
+        "{stderr}"
+    );
+}

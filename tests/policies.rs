@@ -210,3 +210,46 @@ async fn invalid_rules_are_refused_with_line_and_reason(pool: PgPool) {
     let (_, listed) = t.get("/api/v1/policies?managed=false").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
+
+/// Hardening defects 1 and 2: one hostile policy used to overflow the stack or exhaust memory
+/// of the whole service. Now each is a 422 naming the line, and the service keeps answering.
+#[sqlx::test(migrations = "./migrations")]
+async fn hostile_policies_are_refused_and_the_service_stays_up(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let rule = |condition: &str| {
+        format!(
+            "- rule: r\n  desc: d\n  condition: {condition}\n  output: o\n  priority: WARNING\n"
+        )
+    };
+    let mut doubling = String::from("- macro: m0\n  condition: okta.evt.type = x\n");
+    for i in 1..=26 {
+        doubling.push_str(&format!(
+            "- macro: m{i}\n  condition: m{p} or m{p}\n",
+            p = i - 1
+        ));
+    }
+    doubling.push_str(&rule("m26"));
+    let hostile = [
+        rule(&format!("{}okta.evt.type = x", "not ".repeat(3_000))),
+        rule(&format!(
+            "{}okta.evt.type = x{}",
+            "(".repeat(2_000),
+            ")".repeat(2_000)
+        )),
+        doubling,
+    ];
+    for (i, rules) in hostile.into_iter().enumerate() {
+        let (status, body) = t
+            .post(
+                "/api/v1/policies",
+                json!({ "name": format!("hostile {i}"), "type": "okta", "rules": rules }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "invalid_rules");
+        assert!(body["line"].as_u64().is_some_and(|l| l >= 1), "{body}");
+        assert_eq!(t.get("/healthz").await.0, StatusCode::OK);
+    }
+    let (_, listed) = t.get("/api/v1/policies?managed=false").await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(0));
+}

@@ -57,7 +57,7 @@ async fn list(
     }
     if params.managed != Some(true) {
         for policy in store::list_custom(services.pool(), caller.tenant_id).await? {
-            items.push(custom_json(&policy, false));
+            items.push(custom_json(&policy));
         }
     }
     Ok(Json(json!({ "items": items })))
@@ -79,7 +79,7 @@ async fn show(
     let policy = store::get_custom(services.pool(), caller.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("policy"))?;
-    Ok(Json(custom_json(&policy, true)))
+    Ok(Json(custom_detail(&policy).await))
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,14 +110,14 @@ fn check_name(name: &str) -> ApiResult<String> {
     Ok(name.to_string())
 }
 
-fn validate_rules(name: &str, rules: &str) -> ApiResult<RuleSet> {
+async fn validate_rules(name: &str, rules: &str) -> ApiResult<RuleSet> {
     if rules.len() > 1024 * 1024 {
         return Err(ApiError::unprocessable(
             "invalid_rules",
             "rules are limited to 1 MiB",
         ));
     }
-    policies::compile_custom(name, rules).map_err(|e| {
+    policies::compile_custom(name, rules).await.map_err(|e| {
         ApiError::unprocessable("invalid_rules", e.to_string())
             .with_extra(json!({ "line": e.line, "column": e.column, "reason": e.reason }))
     })
@@ -130,7 +130,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_type(Some(&body.policy_type))?;
     let name = check_name(&body.name)?;
-    validate_rules(&name, &body.rules)?;
+    validate_rules(&name, &body.rules).await?;
     let now = chrono::Utc::now();
     let policy = CustomPolicy {
         id: Uuid::new_v4(),
@@ -152,7 +152,7 @@ async fn create(
             format!("a policy named {:?} already exists", policy.name),
         ));
     }
-    Ok((StatusCode::CREATED, Json(custom_json(&policy, true))))
+    Ok((StatusCode::CREATED, Json(custom_detail(&policy).await)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,7 +193,7 @@ async fn update(
         policy.description = description;
     }
     if let Some(rules) = patch.rules {
-        validate_rules(&policy.name, &rules)?;
+        validate_rules(&policy.name, &rules).await?;
         policy.rules = rules;
     }
     if let Some(enabled) = patch.enabled {
@@ -209,7 +209,7 @@ async fn update(
             }
             _ => ApiError::from(e),
         })?;
-    Ok(Json(custom_json(&policy, true)))
+    Ok(Json(custom_detail(&policy).await))
 }
 
 async fn remove(
@@ -249,14 +249,19 @@ fn managed_json(policy: &detect::ManagedPolicy, enabled: bool, with_rules: bool)
     body
 }
 
-fn custom_json(policy: &CustomPolicy, with_rules: bool) -> Value {
-    let mut body = json!({
+fn custom_json(policy: &CustomPolicy) -> Value {
+    json!({
         "id": policy.id, "name": policy.name, "description": policy.description,
         "type": "okta", "managed": false, "enabled": policy.enabled,
         "created_at": policy.created_at, "updated_at": policy.updated_at,
-    });
-    if with_rules && let Some(object) = body.as_object_mut() {
-        if let Ok(rules) = policies::compile_custom(&policy.name, &policy.rules) {
+    })
+}
+
+/// The policy with its source and, when it compiles, its rules.
+async fn custom_detail(policy: &CustomPolicy) -> Value {
+    let mut body = custom_json(policy);
+    if let Some(object) = body.as_object_mut() {
+        if let Ok(rules) = policies::compile_custom(&policy.name, &policy.rules).await {
             object.insert("rules".into(), rules_json(&rules));
         }
         object.insert("source".into(), Value::from(policy.rules.clone()));

@@ -121,6 +121,25 @@ pub enum Ast {
     },
 }
 
+use super::limits::MAX_NESTING;
+
+impl Ast {
+    /// Where the condition's first field or macro name starts (for errors about a subtree).
+    pub fn first_pos(&self) -> usize {
+        let mut ast = self;
+        loop {
+            match ast {
+                Ast::And(items) | Ast::Or(items) => match items.first() {
+                    Some(first) => ast = first,
+                    None => return 0,
+                },
+                Ast::Not(inner) => ast = inner,
+                Ast::Ref { pos, .. } | Ast::Check { pos, .. } => return *pos,
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
     pub pos: usize,
@@ -128,7 +147,11 @@ pub struct ParseError {
 }
 
 pub fn parse(text: &str) -> Result<Ast, ParseError> {
-    let mut p = Parser { s: text, i: 0 };
+    let mut p = Parser {
+        s: text,
+        i: 0,
+        depth: 0,
+    };
     let ast = p.or()?;
     p.ws();
     if p.i < p.s.len() {
@@ -140,6 +163,9 @@ pub fn parse(text: &str) -> Result<Ast, ParseError> {
 struct Parser<'a> {
     s: &'a str,
     i: usize,
+    /// Open parentheses and `not`s around the current position: bounded, so a hostile
+    /// condition cannot exhaust the stack of the recursive descent.
+    depth: usize,
 }
 
 fn is_ident(c: char) -> bool {
@@ -220,9 +246,22 @@ impl Parser<'_> {
 
     fn not(&mut self) -> Result<Ast, ParseError> {
         if self.keyword("not") {
-            return Ok(Ast::Not(Box::new(self.not()?)));
+            self.enter()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Ast::Not(Box::new(inner)));
         }
         self.primary()
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.err(format!(
+                "condition nested deeper than {MAX_NESTING} levels of parentheses and 'not'"
+            )));
+        }
+        Ok(())
     }
 
     fn primary(&mut self) -> Result<Ast, ParseError> {
@@ -230,8 +269,10 @@ impl Parser<'_> {
         match self.peek() {
             None => Err(self.err("unexpected end of condition".into())),
             Some('(') => {
+                self.enter()?;
                 self.i += 1;
                 let inner = self.or()?;
+                self.depth -= 1;
                 self.ws();
                 if self.peek() != Some(')') {
                     return Err(self.err("expected ')'".into()));
@@ -463,5 +504,16 @@ mod tests {
         assert!(parse(r#"a.b = "open"#).is_err());
         assert!(parse("and").is_err());
         assert!(parse("a.b in (x").is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = |n: usize| format!("{}a.b = 1{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse(&deep(MAX_NESTING)).is_ok());
+        let e = parse(&deep(10_000)).unwrap_err();
+        assert!(e.reason.contains("nested deeper"), "{e:?}");
+        assert_eq!(e.pos, MAX_NESTING);
+        let nots = format!("{}a.b = 1", "not ".repeat(3_000));
+        assert!(parse(&nots).unwrap_err().reason.contains("nested deeper"));
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::condition::{self, Ast, Rhs};
 use super::eval::{Check, Expr};
 use super::fields::{self, Field};
+use super::limits::{self, Budget};
 use super::output::Template;
 use super::stateful::Stateful;
 use super::yaml::{self, Mark, Node};
@@ -52,6 +53,7 @@ impl RuleSet {
             lists: HashMap::new(),
             macros: Vec::new(),
             rules: Vec::new(),
+            items: 0,
         };
         for (idx, (_, text)) in files.iter().enumerate() {
             loader.load_file(idx, text)?;
@@ -242,6 +244,7 @@ struct Loader<'f> {
     lists: HashMap<String, ListDef>,
     macros: Vec<MacroDef>,
     rules: Vec<RuleDef>,
+    items: usize,
 }
 
 const RULE_KEYS: &[&str] = &[
@@ -295,6 +298,14 @@ impl<'f> Loader<'f> {
             .as_seq()
             .ok_or_else(|| self.err(file, doc.mark, "a rules file is a YAML list of items"))?;
         for item in items {
+            self.items += 1;
+            if self.items > limits::MAX_ITEMS {
+                return Err(self.err(
+                    file,
+                    item.mark,
+                    format!("more than {} items in one policy", limits::MAX_ITEMS),
+                ));
+            }
             self.load_item(file, item)?;
         }
         Ok(())
@@ -338,6 +349,16 @@ impl<'f> Loader<'f> {
         let name = self.text(file, node, key)?.trim();
         if name.is_empty() {
             return Err(self.err(file, node.mark, format!("'{key}' needs a name")));
+        }
+        if name.chars().count() > limits::MAX_NAME_LEN {
+            return Err(self.err(
+                file,
+                node.mark,
+                format!(
+                    "'{key}' names are limited to {} characters",
+                    limits::MAX_NAME_LEN
+                ),
+            ));
         }
         Ok(name.to_owned())
     }
@@ -674,8 +695,10 @@ pub(super) struct Compiler<'l> {
     lists: &'l HashMap<String, ListDef>,
     macros: HashMap<&'l str, (Ast, &'l CondText)>,
     rules: &'l [RuleDef],
+    budget: Budget,
 }
 
+/// Macros within macros, and lists within lists.
 const MAX_DEPTH: usize = 64;
 
 impl<'l> Compiler<'l> {
@@ -685,6 +708,7 @@ impl<'l> Compiler<'l> {
             lists: &loader.lists,
             macros: HashMap::new(),
             rules: &loader.rules,
+            budget: Budget::new(),
         };
         for m in &loader.macros {
             let ast = compiler.parse(&m.cond)?;
@@ -692,7 +716,7 @@ impl<'l> Compiler<'l> {
         }
         for m in &loader.macros {
             let (ast, cond) = &compiler.macros[m.name.as_str()];
-            compiler.compile_ast(ast, cond, &mut vec![m.name.as_str()])?;
+            compiler.compile_ast(ast, cond, &mut vec![m.name.as_str()], 0)?;
         }
         Ok(compiler)
     }
@@ -722,7 +746,7 @@ impl<'l> Compiler<'l> {
             .ok_or_else(|| self.error(file, node.mark, "a condition must be text"))?;
         let cond = CondText::new(text, file, node.mark);
         let ast = self.parse(&cond)?;
-        self.compile_ast(&ast, &cond, &mut Vec::new())
+        self.compile_ast(&ast, &cond, &mut Vec::new(), 0)
     }
 
     pub(super) fn field(&self, file: usize, node: &Node) -> Result<Field, LoadError> {
@@ -743,7 +767,7 @@ impl<'l> Compiler<'l> {
 
     fn compile_rule(&self, def: &RuleDef) -> Result<Rule, LoadError> {
         let ast = self.parse(&def.cond)?;
-        let mut expr = self.compile_ast(&ast, &def.cond, &mut Vec::new())?;
+        let mut expr = self.compile_ast(&ast, &def.cond, &mut Vec::new(), 0)?;
         if let Some(exc) = self.compile_exceptions(def)? {
             expr = Expr::And(vec![expr, Expr::Not(Box::new(exc))].into());
         }
@@ -771,17 +795,30 @@ impl<'l> Compiler<'l> {
         })
     }
 
+    /// `depth` is the nesting of `ast` in the compiled tree, macros inlined.
     fn compile_ast(
         &self,
         ast: &Ast,
         cond: &CondText,
         stack: &mut Vec<&'l str>,
+        depth: usize,
     ) -> Result<Expr, LoadError> {
+        if depth > limits::MAX_TREE_DEPTH {
+            let reason = format!(
+                "condition nested deeper than {} levels once macros are substituted",
+                limits::MAX_TREE_DEPTH
+            );
+            return Err(self.error_at(cond, ast.first_pos(), reason));
+        }
+        self.budget
+            .spend(1)
+            .map_err(|r| self.error_at(cond, ast.first_pos(), r))?;
+        let depth = depth + 1;
         Ok(match ast {
-            Ast::And(items) => Expr::And(self.compile_all(items, cond, stack)?),
-            Ast::Or(items) => Expr::Or(self.compile_all(items, cond, stack)?),
-            Ast::Not(inner) => Expr::Not(Box::new(self.compile_ast(inner, cond, stack)?)),
-            Ast::Ref { name, pos } => self.expand_macro(name, *pos, cond, stack)?,
+            Ast::And(items) => Expr::And(self.compile_all(items, cond, stack, depth)?),
+            Ast::Or(items) => Expr::Or(self.compile_all(items, cond, stack, depth)?),
+            Ast::Not(inner) => Expr::Not(Box::new(self.compile_ast(inner, cond, stack, depth)?)),
+            Ast::Ref { name, pos } => self.expand_macro(name, *pos, cond, stack, depth)?,
             Ast::Check {
                 field,
                 arg,
@@ -813,10 +850,11 @@ impl<'l> Compiler<'l> {
         items: &[Ast],
         cond: &CondText,
         stack: &mut Vec<&'l str>,
+        depth: usize,
     ) -> Result<Box<[Expr]>, LoadError> {
         items
             .iter()
-            .map(|a| self.compile_ast(a, cond, stack))
+            .map(|a| self.compile_ast(a, cond, stack, depth))
             .collect()
     }
 
@@ -826,6 +864,7 @@ impl<'l> Compiler<'l> {
         pos: usize,
         cond: &CondText,
         stack: &mut Vec<&'l str>,
+        depth: usize,
     ) -> Result<Expr, LoadError> {
         let Some((key, (ast, mcond))) = self.macros.get_key_value(name) else {
             let reason = if self.lists.contains_key(name) {
@@ -837,11 +876,15 @@ impl<'l> Compiler<'l> {
             };
             return Err(self.error_at(cond, pos, reason));
         };
-        if stack.contains(key) || stack.len() > MAX_DEPTH {
+        if stack.contains(key) {
             return Err(self.error_at(cond, pos, format!("macro '{name}' refers to itself")));
         }
+        if stack.len() > MAX_DEPTH {
+            let reason = format!("macros nested more than {MAX_DEPTH} deep at '{name}'");
+            return Err(self.error_at(cond, pos, reason));
+        }
         stack.push(key);
-        let expr = self.compile_ast(ast, mcond, stack);
+        let expr = self.compile_ast(ast, mcond, stack, depth);
         stack.pop();
         expr
     }
@@ -879,7 +922,9 @@ impl<'l> Compiler<'l> {
 
     fn expand_list(&self, name: &str, out: &mut Vec<String>, depth: usize) -> Result<(), String> {
         if depth > MAX_DEPTH {
-            return Err(format!("list '{name}' refers to itself"));
+            return Err(format!(
+                "list '{name}' refers to itself, or lists nest more than {MAX_DEPTH} deep"
+            ));
         }
         let Some(list) = self.lists.get(name) else {
             out.push(name.to_owned());
@@ -889,6 +934,7 @@ impl<'l> Compiler<'l> {
             if *plain && self.lists.contains_key(item) {
                 self.expand_list(item, out, depth + 1)?;
             } else {
+                self.budget.spend(1)?;
                 out.push(item.clone());
             }
         }
@@ -1019,6 +1065,9 @@ impl<'l> Compiler<'l> {
         at: &Node,
     ) -> Result<Expr, LoadError> {
         let field = self.field(file, field_node)?;
+        self.budget
+            .spend(values.len())
+            .map_err(|r| self.error(file, at.mark, r))?;
         let op = condition::Op::parse(comp).ok_or_else(|| {
             self.error(
                 file,

@@ -3,8 +3,11 @@
 //! `yaml-rust2`'s own `Yaml` drops positions; its event parser keeps them, so we build the
 //! tree from events.
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Nesting of YAML sequences and mappings (rules files need four or five levels).
+const MAX_YAML_DEPTH: usize = 32;
 
 /// A position in a source file: 1-based line and column, and the byte offset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,12 +123,26 @@ pub fn parse(source: &str) -> Result<Node, YamlError> {
         char_to_byte: CharIndex::new(source),
         stack: Vec::new(),
         root: None,
+        too_deep: None,
     };
+    // Events one by one rather than `Parser::load`, which recurses once per nesting level.
     let mut parser = Parser::new_from_str(source);
-    parser.load(&mut builder, false).map_err(|e| YamlError {
-        mark: builder.mark(*e.marker()),
-        reason: format!("invalid YAML: {}", e.info()),
-    })?;
+    loop {
+        let (event, marker) = parser.next_token().map_err(|e| YamlError {
+            mark: builder.mark(*e.marker()),
+            reason: format!("invalid YAML: {}", e.info()),
+        })?;
+        if matches!(event, Event::StreamEnd | Event::DocumentEnd) {
+            break;
+        }
+        builder.on_event(event, marker);
+        if let Some(mark) = builder.too_deep {
+            return Err(YamlError {
+                mark,
+                reason: format!("YAML nested deeper than {MAX_YAML_DEPTH} levels"),
+            });
+        }
+    }
     Ok(builder.root.unwrap_or(Node {
         kind: NodeKind::Seq(Vec::new()),
         mark: Mark {
@@ -171,6 +188,9 @@ struct Builder<'s> {
     char_to_byte: CharIndex,
     stack: Vec<Frame>,
     root: Option<Node>,
+    /// Where nesting first went past the bound: a hostile file must not build a tree whose
+    /// recursive drop or walk overflows the stack.
+    too_deep: Option<Mark>,
 }
 
 impl Builder<'_> {
@@ -194,9 +214,15 @@ impl Builder<'_> {
     }
 }
 
-impl MarkedEventReceiver for Builder<'_> {
+impl Builder<'_> {
     fn on_event(&mut self, ev: Event, marker: Marker) {
         let mark = self.mark(marker);
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= MAX_YAML_DEPTH
+        {
+            self.too_deep = Some(mark);
+            return;
+        }
         match ev {
             Event::Scalar(text, style, _, _) => {
                 let plain = matches!(style, TScalarStyle::Plain);
@@ -241,6 +267,22 @@ mod tests {
         let desc = item.get("desc").unwrap();
         assert_eq!((desc.mark.line, desc.mark.column), (2, 9));
         assert_eq!(desc.as_str(), Some("b"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        for deep in [
+            format!("{}x{}", "[".repeat(100_000), "]".repeat(100_000)),
+            format!("{}x", "- ".repeat(100_000)),
+            format!("{}x", "{a: ".repeat(100_000)),
+        ] {
+            // Flow collections may hit yaml-rust2's own limit first.
+            let err = parse(&deep).unwrap_err();
+            assert!(
+                err.reason.contains("nested deeper") || err.reason.contains("recursion limit"),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub async fn engine_for_tenant(pool: &PgPool, tenant_id: Uuid) -> store::Result<
         if !policy.enabled {
             continue;
         }
-        match compile_custom(&policy.name, &policy.rules) {
+        match compile_custom(&policy.name, &policy.rules).await {
             Ok(rules) => compiled.push((
                 PolicyRef {
                     id: policy.id,
@@ -48,6 +48,24 @@ pub async fn engine_for_tenant(pool: &PgPool, tenant_id: Uuid) -> store::Result<
     Ok(Engine::new(compiled))
 }
 
-pub fn compile_custom(name: &str, rules: &str) -> Result<RuleSet, LoadError> {
-    RuleSet::compile(&format!("{name}.yaml"), rules)
+/// Compiles a tenant's policy on a blocking thread: compiling may take up to
+/// [`detect::limits::MAX_COMPILE_TIME`], and a compiler panic must cost one request, not a
+/// runtime worker.
+pub async fn compile_custom(name: &str, rules: &str) -> Result<RuleSet, LoadError> {
+    let file = format!("{name}.yaml");
+    let rules = rules.to_owned();
+    let compiled = tokio::task::spawn_blocking({
+        let file = file.clone();
+        move || RuleSet::compile(&file, &rules)
+    })
+    .await;
+    compiled.unwrap_or_else(|panic| {
+        tracing::error!(%panic, "the rule compiler panicked");
+        Err(LoadError {
+            file,
+            line: 0,
+            column: 0,
+            reason: "the rule compiler failed on this policy; it was not accepted".into(),
+        })
+    })
 }

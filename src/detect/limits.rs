@@ -1,0 +1,54 @@
+//! Bounds on what one policy may cost. A tenant writes policies, so a policy must never be
+//! able to exhaust the service's stack (deep nesting), memory (macros or lists that double at
+//! each level) or CPU. Past a bound, compilation fails with a load error naming the place.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// Parentheses and `not`s around any point of one condition, as written.
+pub const MAX_NESTING: usize = 100;
+/// Depth of a compiled condition once macros are inlined (each macro adds its own nesting).
+pub const MAX_TREE_DEPTH: usize = 200;
+/// Condition nodes and list items of a whole policy after macros and lists are expanded.
+pub const MAX_EXPANDED: usize = 100_000;
+/// `- rule`, `- macro` and `- list` items of a policy (appends and overrides included).
+pub const MAX_ITEMS: usize = 2_000;
+/// Length of a rule, macro or list name.
+pub const MAX_NAME_LEN: usize = 200;
+/// Wall-clock time to compile one policy.
+pub const MAX_COMPILE_TIME: Duration = Duration::from_secs(2);
+
+/// What compiling a policy has spent so far: expanded nodes and time.
+pub(super) struct Budget {
+    spent: Cell<usize>,
+    deadline: Instant,
+}
+
+impl Budget {
+    pub(super) fn new() -> Self {
+        Budget {
+            spent: Cell::new(0),
+            deadline: Instant::now() + MAX_COMPILE_TIME,
+        }
+    }
+
+    /// Counts `n` more expanded nodes or list items; refuses past a bound.
+    pub(super) fn spend(&self, n: usize) -> Result<(), String> {
+        let before = self.spent.get();
+        let spent = before.saturating_add(n);
+        self.spent.set(spent);
+        if spent > MAX_EXPANDED {
+            return Err(format!(
+                "the policy expands to more than {MAX_EXPANDED} conditions and list items \
+                 once macros and lists are substituted"
+            ));
+        }
+        if spent / 1024 != before / 1024 && Instant::now() > self.deadline {
+            return Err(format!(
+                "the policy takes longer than {} s to compile",
+                MAX_COMPILE_TIME.as_secs()
+            ));
+        }
+        Ok(())
+    }
+}
