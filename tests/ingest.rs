@@ -542,3 +542,137 @@ async fn runtime_events_outlive_their_integration(pool: PgPool) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(t.all_runtime_events("").await.len(), before);
 }
+
+fn failed_sign_in(actor: &str) -> Value {
+    let mut event = log_event("user.session.start", actor);
+    event["outcome"] = json!({ "result": "FAILURE", "reason": "INVALID_CREDENTIALS" });
+    event
+}
+
+/// Hardening defect 4: `\u0000` or a lone surrogate in one field made Postgres refuse the whole
+/// delivery (500), so Okta's single retry failed too and every event in it was lost.
+#[sqlx::test(migrations = "./migrations")]
+async fn nul_and_lone_surrogates_cost_no_event(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let (key, secret) = hook_of(&t).await;
+    let events = [
+        log_event("user.session.start", "plain@acme.com"),
+        log_event("user.session.start", "NUL_HERE@acme.com"),
+        log_event("user.account.lock", "SURROGATE_HERE@acme.com"),
+    ];
+    let body = envelope(&events)
+        .to_string()
+        .replace("NUL_HERE", r"nul\u0000")
+        .replace("SURROGATE_HERE", r"lone\ud800");
+    let status = post_hook(&t, &key, Some(&secret), "application/json", body).await;
+    assert_eq!(status, StatusCode::OK);
+    t.wait_processed().await;
+    let actors: Vec<String> = sqlx::query_scalar(
+        "SELECT raw->'actor'->>'alternateId' FROM okta_events ORDER BY raw->'actor'->>'alternateId'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        actors,
+        [
+            "lone\u{fffd}@acme.com",
+            "nul\u{fffd}@acme.com",
+            "plain@acme.com"
+        ]
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM quarantined_events").await,
+        0
+    );
+}
+
+/// Defect 4 in gap fill: a System Log page holding such an event failed every round without
+/// advancing its cursor, so no later gap was recovered either, and the status showed no error.
+#[sqlx::test(migrations = "./migrations")]
+async fn gap_fill_stores_a_nul_event_and_moves_on(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    t.sim.append_log(vec![
+        log_event("user.account.lock", "nul\u{0}@acme.com"),
+        log_event("user.account.lock", "next@acme.com"),
+    ]);
+    let gap_fill = || okta_ingest::ingest::gapfill::run_due(&t.app.services);
+    assert_eq!(gap_fill().await.unwrap().inserted, 2);
+    t.sim
+        .append_log(vec![log_event("user.account.lock", "later@acme.com")]);
+    sqlx::query("UPDATE integrations SET gapfill_needed = true")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(gap_fill().await.unwrap().inserted, 1, "the cursor advanced");
+    let (_, shown) = t.get("/api/v1/integrations/okta").await;
+    assert_eq!(shown["items"][0]["last_error"], Value::Null);
+    t.wait_processed().await;
+}
+
+/// Hardening defect 3: a failed sign-in whose username is ~2,700 characters made the
+/// detection state's btree refuse the row, failing the worker's batch forever and leaving
+/// every later event of every tenant queued.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_huge_username_neither_blocks_the_queue_nor_escapes_detection(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let huge = format!("{}@acme.com", "x".repeat(2_700));
+    let attempts: Vec<Value> = (0..12).map(|_| failed_sign_in(&huge)).collect();
+    t.sim.deliver(attempts).await;
+    t.sim
+        .deliver(vec![log_event("user.session.start", "after@acme.com")])
+        .await;
+    t.wait_processed().await;
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM quarantined_events").await,
+        0
+    );
+    let brute_force = t.all_runtime_events("&q=brute").await;
+    assert_eq!(
+        brute_force.len(),
+        1,
+        "still detected, once: {brute_force:?}"
+    );
+}
+
+/// Any event the worker cannot process (here: Postgres refuses its state row) is quarantined
+/// with its reason; its batch neighbours are processed and the queue moves on.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_poison_event_is_quarantined_and_its_neighbours_processed(pool: PgPool) {
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22000'; END $$;
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON detect_observations
+         FOR EACH ROW WHEN (NEW.event_uuid = 'poison') EXECUTE FUNCTION refuse_poison();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let mut events: Vec<Value> = (0..5)
+        .map(|i| failed_sign_in(&format!("u{i}@acme.com")))
+        .collect();
+    events[2]["uuid"] = json!("poison");
+    t.sim.deliver(events).await;
+    t.wait_processed().await;
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM quarantined_events")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("refused by the test"), "{reasons:?}");
+    let observed: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT event_uuid FROM detect_observations")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        observed.len(),
+        4,
+        "the other four were processed: {observed:?}"
+    );
+}

@@ -79,6 +79,10 @@ async fn handle_delivery(
         ),
         _ => ApiError::bad_request("unreadable_body", rejection.body_text()),
     })?;
+    let body = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::bad_request("malformed_envelope", format!("the body is not UTF-8: {e}"))
+    })?;
+    let body = envelope::storable(body);
     let batch = envelope::parse(&body)
         .map_err(|e| ApiError::bad_request("malformed_envelope", e.to_string()))?;
     let stored = match inbox::store_batch(

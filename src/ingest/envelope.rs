@@ -3,6 +3,7 @@
 //! Only what the inbox needs is read here (uuid, eventType, published); the full LogEvent is
 //! parsed by the worker, off the acknowledgement path.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -67,9 +68,57 @@ pub struct Batch<'a> {
     pub repeated: usize,
 }
 
-pub fn parse(body: &[u8]) -> Result<Batch<'_>, EnvelopeError> {
+/// Rewrites the JSON escapes Postgres cannot store, `\u0000` and UTF-16 surrogates that are
+/// not paired, as `\ufffd` (the replacement character); every other byte is kept. Such an
+/// escape in one field must not cost the whole delivery, nor hide the event from detection.
+pub fn storable(json: &str) -> Cow<'_, str> {
+    let bytes = json.as_bytes();
+    let mut out: Option<String> = None;
+    let (mut at, mut copied) = (0, 0);
+    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'\\') {
+        let escape = at + offset;
+        let (len, keep) = match bytes.get(escape + 1) {
+            Some(b'u') => match unicode_escape(bytes, escape) {
+                Some(0) | Some(0xDC00..=0xDFFF) => (6, false),
+                Some(0xD800..=0xDBFF) => match unicode_escape(bytes, escape + 6) {
+                    Some(0xDC00..=0xDFFF) => (12, true),
+                    _ => (6, false),
+                },
+                _ => (6, true),
+            },
+            _ => (2, true),
+        };
+        if !keep {
+            // Escapes are ASCII, so these offsets are character boundaries.
+            let out = out.get_or_insert_with(|| String::with_capacity(json.len()));
+            out.push_str(&json[copied..escape]);
+            out.push_str(r"\ufffd");
+            copied = escape + len;
+        }
+        at = (escape + len).min(json.len());
+    }
+    match out {
+        None => Cow::Borrowed(json),
+        Some(mut out) => {
+            out.push_str(&json[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// The code unit of a `\uXXXX` escape starting at `at`.
+fn unicode_escape(json: &[u8], at: usize) -> Option<u16> {
+    let escape = json.get(at..at + 6)?;
+    if !escape.starts_with(br"\u") {
+        return None;
+    }
+    let hex = std::str::from_utf8(&escape[2..]).ok()?;
+    u16::from_str_radix(hex, 16).ok()
+}
+
+pub fn parse(body: &str) -> Result<Batch<'_>, EnvelopeError> {
     let envelope: Envelope =
-        serde_json::from_slice(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
     match envelope.event_type.as_deref() {
         Some(EVENT_HOOK_TYPE) => {}
         other => {
@@ -151,7 +200,7 @@ mod tests {
                 {"uuid":"b","eventType":"x","published":"yesterday"},
                 {"uuid":"a","eventType":"user.session.start"}]"#,
         );
-        let batch = parse(body.as_bytes()).expect("valid envelope");
+        let batch = parse(&body).expect("valid envelope");
         assert_eq!(batch.accepted.len(), 1);
         assert_eq!(batch.accepted[0].uuid, "a");
         assert_eq!(batch.rejected.len(), 3);
@@ -161,15 +210,33 @@ mod tests {
     }
 
     #[test]
+    fn storable_replaces_only_what_postgres_refuses() {
+        let cases = [
+            (r#"{"a":"x\u0000y"}"#, r#"{"a":"x\ufffdy"}"#),
+            (r#"["\ud800"]"#, r#"["\ufffd"]"#),
+            (r#"["\udc00\ud800x"]"#, r#"["\ufffd\ufffdx"]"#),
+            (r#"["\ud83d\ude00"]"#, r#"["\ud83d\ude00"]"#),
+            (r#"["\\u0000"]"#, r#"["\\u0000"]"#),
+            (r#"["\"\u00e9\n"]"#, r#"["\"\u00e9\n"]"#),
+            (r#"["\ud800"#, r#"["\ufffd"#),
+            (r#"["\u00"#, r#"["\u00"#),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(storable(input), expected, "{input}");
+        }
+        assert!(matches!(storable(r#"{"a":"b"}"#), Cow::Borrowed(_)));
+    }
+
+    #[test]
     fn refuses_bad_envelopes() {
-        assert!(matches!(parse(b"[]"), Err(EnvelopeError::Malformed(_))));
-        assert!(matches!(parse(b"{"), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(parse("[]"), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(parse("{"), Err(EnvelopeError::Malformed(_))));
         assert!(matches!(
-            parse(br#"{"eventType":"other","data":{"events":[]}}"#),
+            parse(r#"{"eventType":"other","data":{"events":[]}}"#),
             Err(EnvelopeError::WrongType(_))
         ));
         assert_eq!(
-            parse(br#"{"eventType":"com.okta.event_hook","data":{}}"#).err(),
+            parse(r#"{"eventType":"com.okta.event_hook","data":{}}"#).err(),
             Some(EnvelopeError::MissingEvents)
         );
     }

@@ -1,11 +1,15 @@
 //! Gap fill: reads each active integration's System Log from a durable cursor and inserts
 //! what the hook did not deliver, through the same dedup path as deliveries.
 
+use std::borrow::Cow;
+
 use chrono::Utc;
+use serde_json::value::RawValue;
 
 use super::{envelope, inbox};
 use crate::okta::{EVENT_TYPES, LogsStart, OktaError};
 use crate::service::Services;
+use crate::service::integrations::WizardError;
 use crate::store::integrations::{self, GapFillTarget};
 
 /// Pages read per integration per round, so one busy org cannot starve the others.
@@ -35,16 +39,20 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
             }
             Err(error) => {
                 tracing::warn!(integration_id = %target.id, %error, "gap fill failed");
-                if let crate::service::integrations::WizardError::Okta { error, .. } = &error {
-                    integrations::set_error(
-                        services.pool(),
-                        target.tenant_id,
-                        target.id,
-                        error.code(),
-                        &format!("System Log gap fill: {}", error.detail()),
-                    )
-                    .await?;
-                }
+                // The status shows every failure, ours included: a silent gap fill that
+                // stopped advancing loses the events it was there to recover.
+                let (code, detail) = match &error {
+                    WizardError::Okta { error, .. } => (error.code(), error.detail()),
+                    other => ("gap_fill_failed", other.to_string()),
+                };
+                integrations::set_error(
+                    services.pool(),
+                    target.tenant_id,
+                    target.id,
+                    code,
+                    &format!("System Log gap fill: {detail}"),
+                )
+                .await?;
             }
         }
     }
@@ -55,7 +63,7 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
 pub async fn fill(
     services: &Services,
     target: &GapFillTarget,
-) -> Result<GapFillReport, crate::service::integrations::WizardError> {
+) -> Result<GapFillReport, WizardError> {
     let creds = services
         .credentials(
             target.tenant_id,
@@ -83,12 +91,8 @@ pub async fn fill(
             .await
             .map_err(okta_error)?;
         report.pages += 1;
-        let subscribed = page
-            .events
-            .iter()
-            .map(|raw| raw.as_ref())
-            .filter(|raw| is_subscribed(raw.get()));
-        let batch = envelope::batch_of(subscribed);
+        let subscribed = storable_subscribed(&page.events);
+        let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
         let stored =
             inbox::store_batch(services.pool(), target.tenant_id, target.id, &batch).await?;
         report.inserted += stored.accepted;
@@ -115,11 +119,25 @@ pub async fn fill(
     Ok(report)
 }
 
-fn okta_error(error: OktaError) -> crate::service::integrations::WizardError {
-    crate::service::integrations::WizardError::Okta {
+fn okta_error(error: OktaError) -> WizardError {
+    WizardError::Okta {
         error,
         checks: vec![],
     }
+}
+
+/// The events of the types the hook subscribes to (the System Log has every event of the
+/// org), with the escapes Postgres refuses replaced as on the hook path.
+fn storable_subscribed(events: &[Box<RawValue>]) -> Vec<Box<RawValue>> {
+    events
+        .iter()
+        .filter(|raw| is_subscribed(raw.get()))
+        .map(|raw| match envelope::storable(raw.get()) {
+            Cow::Borrowed(_) => raw.clone(),
+            // Only escapes were rewritten, so the text is still valid JSON.
+            Cow::Owned(text) => RawValue::from_string(text).unwrap_or_else(|_| raw.clone()),
+        })
+        .collect()
 }
 
 /// Only the event types the hook subscribes to: the System Log has every event of the org.

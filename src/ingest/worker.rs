@@ -3,10 +3,12 @@
 //! is processed exactly once however many tasks and replicas run.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{Mutex, Notify};
@@ -112,32 +114,57 @@ async fn run_loop(
 ) {
     let poll = Duration::from_millis(services.config().worker_poll_interval_ms);
     let mut backoff = Duration::from_millis(200);
+    let mut mode = Mode::Batch;
     while !cancel.is_cancelled() {
         services.worker_beat();
         let notified = wake.notified();
-        match process_batch(&services, &engines).await {
+        let outcome = AssertUnwindSafe(process_batch_in(&services, &engines, mode))
+            .catch_unwind()
+            .await
+            .unwrap_or(Err(WorkerError::Panicked));
+        match outcome {
             Ok(0) => {
                 backoff = Duration::from_millis(200);
+                mode = Mode::Batch;
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = notified => {}
                     _ = tokio::time::sleep(poll) => {}
                 }
             }
-            Ok(_) => backoff = Duration::from_millis(200),
+            Ok(_) => {
+                backoff = Duration::from_millis(200);
+                mode = Mode::Batch;
+            }
             // Two batches took stateful-rule locks in opposite orders; Postgres aborted this
             // one and its events are back in the queue: go again at once.
             Err(error) if error.is_deadlock() => {
                 metrics::counter!("okta_ingest_worker_deadlock_retries_total").increment(1);
                 tracing::debug!(%error, "worker batch deadlocked; retrying");
             }
-            Err(error) => {
+            Err(error) if error.is_transient() => {
                 tracing::warn!(%error, "worker batch failed; its events stay queued");
                 sleep_or_cancel(backoff, &cancel).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
+            // Something in the batch fails by itself (an event the store refuses, a panic):
+            // the batch is back in the queue; go again one event at a time, so only the
+            // culprit is quarantined and it cannot block its tenant or anyone else.
+            Err(error) => {
+                tracing::warn!(%error, "worker batch failed; retrying event by event");
+                mode = Mode::EventByEvent;
+            }
         }
     }
+}
+
+/// How a batch isolates its events' failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One transaction: the fast path; any failure rolls the whole batch back.
+    Batch,
+    /// A savepoint per event: a failing event is rolled back and quarantined, the rest commit.
+    EventByEvent,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,20 +173,52 @@ pub enum WorkerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
+    #[error("detection panicked")]
+    Panicked,
 }
 
 impl WorkerError {
+    fn sql(&self) -> Option<&sqlx::Error> {
+        match self {
+            WorkerError::Sql(e)
+            | WorkerError::Store(StoreError::Database(e) | StoreError::Unavailable(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn sqlstate(&self) -> Option<String> {
+        match self.sql()? {
+            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
+
     fn is_deadlock(&self) -> bool {
-        let sql = match self {
-            WorkerError::Sql(e) | WorkerError::Store(StoreError::Database(e)) => e,
-            _ => return false,
-        };
-        matches!(sql, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
+        self.sqlstate().as_deref() == Some("40P01")
+    }
+
+    /// A failure of the database, not of the events: retrying the batch later can succeed.
+    fn is_transient(&self) -> bool {
+        let unavailable = self.sql().is_some_and(store::is_unavailable);
+        // 40: transaction rollback (serialization, deadlock); 53: insufficient resources;
+        // 55P03: lock not available.
+        let retryable = self
+            .sqlstate()
+            .is_some_and(|c| c.starts_with("40") || c.starts_with("53") || c == "55P03");
+        unavailable || retryable
     }
 }
 
 /// Processes one batch; returns how many queued events it took.
 pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usize, WorkerError> {
+    process_batch_in(services, engines, Mode::Batch).await
+}
+
+async fn process_batch_in(
+    services: &Services,
+    engines: &Engines,
+    mode: Mode,
+) -> Result<usize, WorkerError> {
     let started = Instant::now();
     let pool = services.pool();
     let mut tx = pool.begin().await?;
@@ -177,29 +236,23 @@ pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usi
                 engine
             }
         };
-        let event: LogEvent = match serde_json::from_str(&item.raw) {
-            Ok(event) => event,
-            Err(error) => {
-                let reason = format!("stored event is not a LogEvent: {error}");
-                store::inbox::quarantine(
-                    &mut tx,
-                    item.tenant_id,
-                    item.integration_id,
-                    &reason,
-                    &item.raw,
-                )
-                .await?;
-                continue;
+        match mode {
+            Mode::Batch => process_event(&mut tx, item, &engine).await?,
+            Mode::EventByEvent => {
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+                let outcome = AssertUnwindSafe(process_event(&mut savepoint, item, &engine))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or(Err(WorkerError::Panicked));
+                match outcome {
+                    Ok(()) => savepoint.commit().await?,
+                    Err(error) if error.is_transient() => return Err(error),
+                    Err(error) => {
+                        savepoint.rollback().await?;
+                        quarantine(&mut tx, item, &format!("detection failed: {error}")).await?;
+                    }
+                }
             }
-        };
-        let detections = {
-            let mut state = PgState::for_locked_tenant(item.tenant_id, &mut tx);
-            engine
-                .evaluate(&event, &item.okta_domain, &mut state)
-                .await?
-        };
-        if !detections.is_empty() {
-            write_runtime_events(&mut tx, item, &event, &detections).await?;
         }
     }
     tx.commit().await?;
@@ -210,6 +263,42 @@ pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usi
         metrics::histogram!("okta_ingest_processing_lag_seconds_hist").record(lag);
     }
     Ok(claimed.len())
+}
+
+/// Runs one claimed event through its tenant's engine and writes its detections.
+async fn process_event(
+    conn: &mut sqlx::PgConnection,
+    item: &Claimed,
+    engine: &Engine,
+) -> Result<(), WorkerError> {
+    let event: LogEvent = match serde_json::from_str(&item.raw) {
+        Ok(event) => event,
+        Err(error) => {
+            let reason = format!("stored event is not a LogEvent: {error}");
+            return quarantine(conn, item, &reason).await;
+        }
+    };
+    let detections = {
+        let mut state = PgState::for_locked_tenant(item.tenant_id, &mut *conn);
+        engine
+            .evaluate(&event, &item.okta_domain, &mut state)
+            .await?
+    };
+    if !detections.is_empty() {
+        write_runtime_events(conn, item, &event, &detections).await?;
+    }
+    Ok(())
+}
+
+async fn quarantine(
+    conn: &mut sqlx::PgConnection,
+    item: &Claimed,
+    reason: &str,
+) -> Result<(), WorkerError> {
+    tracing::warn!(tenant_id = %item.tenant_id, integration_id = %item.integration_id, reason, "event quarantined by the worker");
+    metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined").increment(1);
+    store::inbox::quarantine(conn, item.tenant_id, item.integration_id, reason, &item.raw).await?;
+    Ok(())
 }
 
 /// Writes an event's detections; the event's own columns are computed once for all of them.
@@ -227,6 +316,11 @@ async fn write_runtime_events(
         .map_or(item.received_at, |p| p.with_timezone(&Utc));
     let actor = normalize::actor_label(event);
     let target = normalize::target_label(event);
+    let (actor, target) = (
+        clip(&actor, MAX_LABEL_CHARS),
+        clip(&target, MAX_LABEL_CHARS),
+    );
+    let event_type = clip(&event.event_type, MAX_LABEL_CHARS);
     for detection in detections {
         let inserted = store::runtime_events::insert(
             &mut *conn,
@@ -238,10 +332,10 @@ async fn write_runtime_events(
                 rule_name: &detection.rule,
                 severity: detection.priority.severity(),
                 priority: detection.priority.as_str(),
-                output: &detection.output,
+                output: &clip(&detection.output, MAX_OUTPUT_CHARS),
                 tags: &detection.tags,
                 okta_event_uuid: &event.uuid,
-                event_type: &event.event_type,
+                event_type: &event_type,
                 actor: &actor,
                 target: &target,
                 okta_domain: &item.okta_domain,
@@ -257,4 +351,17 @@ async fn write_runtime_events(
         }
     }
     Ok(())
+}
+
+/// Bounds on the feed's text columns: they feed a full-text index, which refuses documents over
+/// 1 MB, and an event's fields are as long as Okta (or an attacker typing a username) made them.
+/// The raw event keeps every byte.
+const MAX_OUTPUT_CHARS: usize = 4096;
+const MAX_LABEL_CHARS: usize = 512;
+
+fn clip(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => text.into(),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+    }
 }

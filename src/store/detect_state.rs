@@ -7,6 +7,9 @@
 //! committed observation (READ COMMITTED, Postgres's default, is required). Unique keys make
 //! every write idempotent per event uuid.
 
+use std::borrow::Cow;
+
+use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
@@ -15,6 +18,18 @@ use crate::detect::{FirstSeen, GeoPoint, StateKey, StateStore, WindowCount};
 /// Locations older than this (relative to the newest sign-in) are not needed to compute a
 /// consecutive sign-in's speed.
 const LOCATION_RETENTION_MS: i64 = 30 * 86_400_000;
+
+/// Keys and values longer than this are stored as their SHA-256: a btree entry holds at most
+/// about 2.7 kB, and a field of an Okta event (say a 3,000-character username from a failed
+/// sign-in) can be longer. Equality, all that state needs, survives hashing.
+const MAX_KEY_BYTES: usize = 256;
+
+fn bounded(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_KEY_BYTES {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!("sha256:{}", hex::encode(Sha256::digest(text))))
+}
 
 pub struct PgState<'c> {
     tenant_id: Uuid,
@@ -54,8 +69,8 @@ impl StateStore for PgState<'_> {
             "SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2 || '/' || $3, 0))",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
         .execute(&mut *self.conn)
         .await?;
         Ok(())
@@ -79,12 +94,12 @@ impl StateStore for PgState<'_> {
              ON CONFLICT DO NOTHING",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
-        .bind(event_uuid)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
+        .bind(bounded(event_uuid))
         .bind(at_ms)
         .bind(at_ms.saturating_sub(keep_ms))
-        .bind(value)
+        .bind(bounded(value))
         .execute(&mut *self.conn)
         .await?;
         Ok(())
@@ -102,8 +117,8 @@ impl StateStore for PgState<'_> {
                AND published_ms > $4 AND published_ms <= $5",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
         .bind(after_ms)
         .bind(until_ms)
         .fetch_one(&mut *self.conn)
@@ -127,8 +142,8 @@ impl StateStore for PgState<'_> {
              ORDER BY published_ms LIMIT 1000",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
         .bind(after_ms)
         .bind(until_ms)
         .fetch_all(&mut *self.conn)
@@ -157,8 +172,8 @@ impl StateStore for PgState<'_> {
              GROUP BY a.t",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
         .bind(at_ms)
         .bind(window_ms)
         .fetch_all(&mut *self.conn)
@@ -192,10 +207,10 @@ impl StateStore for PgState<'_> {
              RETURNING 1",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
         .bind(at_ms)
-        .bind(event_uuid)
+        .bind(bounded(event_uuid))
         .bind(quiet_ms)
         .fetch_optional(&mut *self.conn)
         .await?;
@@ -216,11 +231,11 @@ impl StateStore for PgState<'_> {
              WHERE tenant_id = $1 AND rule_key = $2 AND entity_key = $3",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
         .bind(at_ms)
         .bind(at_ms.saturating_sub(history_ms))
-        .bind(value)
+        .bind(bounded(value))
         .fetch_one(&mut *self.conn)
         .await?;
         let seen = FirstSeen {
@@ -235,9 +250,9 @@ impl StateStore for PgState<'_> {
                  last_ms = greatest(detect_first_seen.last_ms, excluded.last_ms)",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
-        .bind(value)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
+        .bind(bounded(value))
         .bind(at_ms)
         .execute(&mut *self.conn)
         .await?;
@@ -256,10 +271,10 @@ impl StateStore for PgState<'_> {
              ORDER BY published_ms DESC LIMIT 1",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
         .bind(point.at_ms)
-        .bind(&point.event_uuid)
+        .bind(bounded(&point.event_uuid))
         .fetch_optional(&mut *self.conn)
         .await?
         .map(|row| -> Result<GeoPoint, sqlx::Error> {
@@ -285,15 +300,15 @@ impl StateStore for PgState<'_> {
              ON CONFLICT DO NOTHING",
         )
         .bind(self.tenant_id)
-        .bind(key.rule)
-        .bind(key.group)
-        .bind(&point.event_uuid)
+        .bind(bounded(key.rule))
+        .bind(bounded(key.group))
+        .bind(bounded(&point.event_uuid))
         .bind(point.at_ms)
         .bind(point.lat)
         .bind(point.lon)
-        .bind(&point.country)
-        .bind(&point.city)
-        .bind(&point.ip)
+        .bind(bounded(&point.country))
+        .bind(bounded(&point.city))
+        .bind(bounded(&point.ip))
         .bind(point.at_ms.saturating_sub(LOCATION_RETENTION_MS))
         .execute(&mut *self.conn)
         .await?;

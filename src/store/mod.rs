@@ -37,7 +37,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Errors a retry may cure: the pool has no connection, or the server went away.
-fn is_unavailable(error: &sqlx::Error) -> bool {
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
