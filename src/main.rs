@@ -9,7 +9,7 @@ use okta_ingest::cli::{
 };
 use okta_ingest::config::Config;
 use okta_ingest::store::tenants::Role;
-use okta_ingest::{app, demo, detect, service, sim, store, telemetry, vault};
+use okta_ingest::{app, demo, rules_cli, service, sim, store, telemetry, vault};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -84,13 +84,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules {
             command: RulesCommand::Check { files },
         } => {
-            println!("{}", detect::cli::check(&files)?);
+            println!("{}", rules_cli::check(&files)?);
         }
         Command::Rules {
             command: RulesCommand::Test { events, rules },
         } => {
             let mut out = std::io::stdout().lock();
-            detect::cli::test(&events, &rules, &mut out)?;
+            rules_cli::test(&events, &rules, &mut out)?;
         }
         Command::OktaSim { listen } => {
             telemetry::init(okta_ingest::config::LogFormat::Pretty);

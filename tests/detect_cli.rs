@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use okta_ingest::detect::{LoadError, cli};
+use okta_ingest::detect::LoadError;
+use okta_ingest::rules_cli;
 use serde_json::{Value, json};
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
@@ -19,14 +20,14 @@ fn check_accepts_valid_files_and_reports_position_of_errors() {
         "good.yaml",
         "- rule: r\n  desc: d\n  condition: okta.evt.type = user.account.lock\n  output: o\n  priority: NOTICE\n",
     );
-    let summary = cli::check(std::slice::from_ref(&good)).expect("valid");
+    let summary = rules_cli::check(std::slice::from_ref(&good)).expect("valid");
     assert_eq!(summary.rules, 1);
 
     let bad = temp_file(
         "bad.yaml",
         "- rule: r\n  desc: d\n  condition: okta.evt.type = x and (\n  output: o\n  priority: NOTICE\n",
     );
-    let err = cli::check(&[good, bad.clone()]).expect_err("invalid");
+    let err = rules_cli::check(&[good, bad.clone()]).expect_err("invalid");
     let load = err.downcast_ref::<LoadError>().expect("a LoadError");
     assert_eq!(load.file, bad.display().to_string());
     assert_eq!(load.line, 3);
@@ -55,7 +56,7 @@ fn test_prints_one_ndjson_line_per_detection() {
     for text in [ndjson, Value::Array(events.to_vec()).to_string()] {
         let path = temp_file("events.json", &text);
         let mut out = Vec::new();
-        let n = cli::test(&path, std::slice::from_ref(&rules), &mut out).expect("test runs");
+        let n = rules_cli::test(&path, std::slice::from_ref(&rules), &mut out).expect("test runs");
         assert_eq!(n, 1);
         let line: Value = serde_json::from_slice(out.trim_ascii_end()).expect("one JSON line");
         assert_eq!(
@@ -76,7 +77,7 @@ fn test_defaults_to_the_managed_policies() {
         .collect();
     let path = temp_file("events.json", &Value::Array(events).to_string());
     let mut out = Vec::new();
-    cli::test(&path, &[], &mut out).expect("test runs");
+    rules_cli::test(&path, &[], &mut out).expect("test runs");
     let text = String::from_utf8(out).expect("utf8");
     assert!(
         text.contains("\"rule\":\"Okta MFA Push Fatigue\""),

@@ -5,7 +5,7 @@ mod detect_support;
 
 use std::collections::{BTreeSet, HashSet};
 
-use okta_ingest::detect::{self, MemoryState, cli::managed_engine};
+use okta_ingest::detect::{self, MemoryState, managed_engine};
 use okta_ingest::okta::{EVENT_TYPES, LogEvent};
 use serde_json::{Value, json};
 

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 #[path = "bench/ingest.rs"]
 mod ingest;
-use okta_ingest::detect::{MemoryState, cli::managed_engine};
+use okta_ingest::detect::{MemoryState, managed_engine};
 use okta_ingest::okta::{EVENT_TYPES, LogEvent};
 use serde_json::json;
 

@@ -8,9 +8,9 @@ use uuid::Uuid;
 use super::Priority;
 use super::eval::Ctx;
 use super::fields::{self, Extras, MfaKind};
+use super::output::StateOut;
 use super::rules::{Rule, RuleSet};
 use super::state::{MemoryState, StateKey, StateStore};
-use super::stateful::StateOut;
 use crate::okta::LogEvent;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::sync::{Arc, LazyLock};
 
 use uuid::Uuid;
 
-use super::RuleSet;
+use super::{Engine, PolicyRef, RuleSet};
 
 #[derive(Debug, Clone)]
 pub struct ManagedPolicy {
@@ -103,4 +103,22 @@ pub fn managed_policies() -> &'static [ManagedPolicy] {
 
 pub fn managed_rule_set(id: Uuid) -> Option<Arc<RuleSet>> {
     COMPILED.get(&id).cloned()
+}
+
+/// Every managed policy, as the service runs them for a tenant that enabled them all.
+pub fn managed_engine() -> Engine {
+    let policies = managed_policies()
+        .iter()
+        .filter_map(|p| {
+            let set = managed_rule_set(p.id)?;
+            Some((
+                PolicyRef {
+                    id: p.id,
+                    name: p.name.to_owned(),
+                },
+                set,
+            ))
+        })
+        .collect();
+    Engine::new(policies)
 }

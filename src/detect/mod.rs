@@ -5,7 +5,6 @@
 //! Parse → compile once ([`RuleSet::compile`]) → evaluate a compiled tree per event
 //! ([`Engine::evaluate`]). The rule language is documented in `src/detect/README.md`.
 
-pub mod cli;
 mod condition;
 mod engine;
 mod eval;
@@ -22,7 +21,7 @@ mod yaml;
 use std::fmt;
 
 pub use engine::{Detection, Engine, PolicyRef};
-pub use managed::{ManagedPolicy, managed_policies, managed_rule_set};
+pub use managed::{ManagedPolicy, managed_engine, managed_policies, managed_rule_set};
 pub use rules::{Rule, RuleSet};
 pub use state::{FirstSeen, GeoPoint, MemoryState, StateKey, StateStore, WindowCount};
 

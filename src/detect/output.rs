@@ -3,7 +3,18 @@
 
 use super::eval::Ctx;
 use super::fields::{self, Field};
-use super::stateful::StateOut;
+use super::state::GeoPoint;
+
+/// What a stateful rule computed, for `%state.*` in its output.
+#[derive(Debug, Clone, Default)]
+pub struct StateOut {
+    pub count: u64,
+    pub distinct: u64,
+    pub value: String,
+    pub speed_kmh: f64,
+    pub distance_km: f64,
+    pub prev: Option<GeoPoint>,
+}
 
 #[derive(Debug, Clone)]
 enum Piece {

@@ -7,6 +7,7 @@ use super::eval::{Ctx, Expr};
 use std::borrow::Cow;
 
 use super::fields::{Field, Val};
+use super::output::StateOut;
 use super::rules::Compiler;
 use super::state::{GeoPoint, StateKey, StateStore, WindowCount};
 use super::yaml::Node;
@@ -47,17 +48,6 @@ pub struct Sequence {
     group_by: Vec<Field>,
     pub(super) after: Expr,
     count: u64,
-}
-
-/// What a stateful rule computed, for `%state.*` in its output.
-#[derive(Debug, Clone, Default)]
-pub struct StateOut {
-    pub count: u64,
-    pub distinct: u64,
-    pub value: String,
-    pub speed_kmh: f64,
-    pub distance_km: f64,
-    pub prev: Option<GeoPoint>,
 }
 
 /// Reads a stateful block's settings, refusing unknown keys.

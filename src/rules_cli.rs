@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::{Engine, MemoryState, PolicyRef, RuleSet, managed_policies, managed_rule_set};
+use crate::detect::{Engine, MemoryState, PolicyRef, RuleSet, managed_engine};
 use crate::okta::LogEvent;
 
 /// What `rules check` found in valid files.
@@ -23,7 +23,7 @@ impl std::fmt::Display for CheckSummary {
 }
 
 /// Loads the files together (a later file may append to an earlier one, as in Falco).
-/// The error is a [`super::LoadError`] (`file:line:column: reason`) or an I/O error.
+/// The error is a [`crate::detect::LoadError`] (`file:line:column: reason`) or an I/O error.
 pub fn check(paths: &[PathBuf]) -> anyhow::Result<CheckSummary> {
     let set = load(paths)?;
     Ok(CheckSummary {
@@ -72,24 +72,6 @@ pub fn parse_events(text: &str) -> anyhow::Result<Vec<LogEvent>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("line {}", i + 1)))
         .collect()
-}
-
-/// Every managed policy, as the service runs them for a tenant that enabled them all.
-pub fn managed_engine() -> Engine {
-    let policies = managed_policies()
-        .iter()
-        .filter_map(|p| {
-            let set = managed_rule_set(p.id)?;
-            Some((
-                PolicyRef {
-                    id: p.id,
-                    name: p.name.to_owned(),
-                },
-                set,
-            ))
-        })
-        .collect();
-    Engine::new(policies)
 }
 
 fn custom_engine(rules: &[PathBuf]) -> anyhow::Result<Engine> {
