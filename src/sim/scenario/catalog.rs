@@ -256,8 +256,9 @@ impl Person {
         json!({ "id": self.id, "type": "User", "alternateId": self.login, "displayName": self.name, "detailEntry": null })
     }
 
+    /// A user named as a target has the same shape as a user acting.
     pub(super) fn target(&self) -> Value {
-        json!({ "id": self.id, "type": "User", "alternateId": self.login, "displayName": self.name, "detailEntry": null })
+        self.actor()
     }
 }
 
