@@ -1,0 +1,397 @@
+//! The event builders: one seeded random source and a function per kind of LogEvent.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use super::catalog::{
+    AGENTS, AMSTERDAM_VPS, APPS, App, CHICAGO, CHROME_MAC, Client, PYTHON_REQUESTS, Person, Place,
+    SAN_FRANCISCO, USUAL_PLACES, cast,
+};
+
+/// Builds events with one random source, so a seed reproduces them.
+pub(super) struct Gen {
+    pub(super) rng: StdRng,
+}
+
+impl Gen {
+    fn uuid(&mut self) -> String {
+        uuid::Builder::from_random_bytes(self.rng.random())
+            .into_uuid()
+            .to_string()
+    }
+
+    pub(super) fn token(&mut self, prefix: &str, len: usize) -> String {
+        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let tail: String = (0..len)
+            .map(|_| char::from(CHARS[self.rng.random_range(0..CHARS.len())]))
+            .collect();
+        format!("{prefix}{tail}")
+    }
+
+    /// The fields every event carries; callers then set outcome, targets and details.
+    pub(super) fn base(
+        &mut self,
+        at: DateTime<Utc>,
+        (event_type, legacy, message): (&str, Option<&str>, &str),
+        actor: Value,
+        client: &Client,
+        request_uri: &str,
+    ) -> Value {
+        let request_id = self.token("", 27);
+        let geo = geo(&client.place);
+        json!({
+            "uuid": self.uuid(),
+            "published": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "eventType": event_type,
+            "version": "0",
+            "severity": "INFO",
+            "legacyEventType": legacy,
+            "displayMessage": message,
+            "actor": actor,
+            "client": {
+                "userAgent": { "rawUserAgent": client.agent.raw, "os": client.agent.os, "browser": client.agent.browser },
+                "zone": "null",
+                "device": client.agent.device,
+                "id": null,
+                "ipAddress": client.ip,
+                "geographicalContext": geo,
+            },
+            "device": null,
+            "authenticationContext": {
+                "authenticationProvider": null,
+                "credentialProvider": null,
+                "credentialType": null,
+                "issuer": null,
+                "interface": null,
+                "authenticationStep": 0,
+                "externalSessionId": self.token("102", 22),
+            },
+            "outcome": { "result": "SUCCESS", "reason": null },
+            "target": [],
+            "transaction": { "type": "WEB", "id": request_id, "detail": {} },
+            "debugContext": { "debugData": {
+                "requestId": request_id,
+                "requestUri": request_uri,
+                "url": format!("{request_uri}?"),
+                "threatSuspected": "false",
+            } },
+            "securityContext": {
+                "asNumber": client.place.asn,
+                "asOrg": client.place.as_org,
+                "isp": client.place.isp,
+                "domain": client.place.domain,
+                "isProxy": client.place.proxy,
+            },
+            "request": { "ipChain": [{
+                "ip": client.ip,
+                "geographicalContext": geo,
+                "version": "V4",
+                "source": null,
+            }] },
+            "insertionTimestamp": null,
+        })
+    }
+
+    pub(super) fn session_start(
+        &mut self,
+        at: DateTime<Utc>,
+        user: &Person,
+        client: &Client,
+        failure: Option<&str>,
+    ) -> Value {
+        let legacy = match failure {
+            None => "core.user_auth.login_success",
+            Some(_) => "core.user_auth.login_failed",
+        };
+        let spec = ("user.session.start", Some(legacy), "User login to Okta");
+        let mut e = self.base(at, spec, user.actor(), client, "/idp/idx/identify");
+        e["authenticationContext"]["authenticationProvider"] =
+            json!("OKTA_AUTHENTICATION_PROVIDER");
+        e["authenticationContext"]["credentialType"] = json!("PASSWORD");
+        e["authenticationContext"]["interface"] = json!("Okta Identity Engine");
+        // Okta's risk engine compares with the user's history: new IP, place and device.
+        let (flag, level, reasons) = if user.ip == client.ip {
+            ("NEGATIVE", "LOW", "")
+        } else {
+            ("POSITIVE", "HIGH", "reasons=Anomalous Location, ")
+        };
+        let data = &mut e["debugContext"]["debugData"];
+        data["behaviors"] = json!(format!(
+            "{{New Geo-Location={flag}, New Device={flag}, New IP={flag}, New State={flag}, New Country={flag}, Velocity={flag}, New City={flag}}}"
+        ));
+        data["risk"] = json!(format!("{{{reasons}level={level}}}"));
+        data["logOnlySecurityData"] = json!(format!(
+            "{{\"risk\":{{\"level\":\"{level}\"}},\"behaviors\":{{\"New IP\":\"{flag}\"}}}}"
+        ));
+        if let Some(reason) = failure {
+            e["outcome"] = json!({ "result": "FAILURE", "reason": reason });
+            e["severity"] = json!("WARN");
+        }
+        e
+    }
+
+    pub(super) fn sso(
+        &mut self,
+        at: DateTime<Utc>,
+        user: &Person,
+        client: &Client,
+        app: &App,
+    ) -> Value {
+        let spec = (
+            "user.authentication.sso",
+            Some("app.auth.sso"),
+            "User single sign on to app",
+        );
+        let uri = format!("/app/{}/{}/sso/saml", app.name, self.token("exk", 17));
+        let mut e = self.base(at, spec, user.actor(), client, &uri);
+        e["target"] = json!([
+            { "id": app.id, "type": "AppInstance", "alternateId": app.label, "displayName": app.label,
+              "detailEntry": { "signOnModeType": app.sign_on } },
+            { "id": self.token("0ua", 17), "type": "AppUser", "alternateId": user.login, "displayName": user.name, "detailEntry": null },
+        ]);
+        let data = &mut e["debugContext"]["debugData"];
+        data["initiationType"] = json!("IDP_INITIATED");
+        data["signOnMode"] = json!(if app.sign_on == "SAML_2_0" {
+            "SAML 2.0"
+        } else {
+            "OpenID Connect"
+        });
+        e
+    }
+
+    /// An Okta Verify push: `None` accepted, `Some(reason)` rejected or failed.
+    pub(super) fn mfa_push(
+        &mut self,
+        at: DateTime<Utc>,
+        user: &Person,
+        client: &Client,
+        failure: Option<&str>,
+    ) -> Value {
+        let spec = (
+            "user.authentication.auth_via_mfa",
+            Some("core.user.factor.attempt_success"),
+            "Authentication of user via MFA",
+        );
+        let mut e = self.base(
+            at,
+            spec,
+            user.actor(),
+            client,
+            "/idp/idx/authenticators/poll",
+        );
+        let ctx = &mut e["authenticationContext"];
+        ctx["authenticationProvider"] = json!("FACTOR_PROVIDER");
+        ctx["credentialProvider"] = json!("OKTA_CREDENTIAL_PROVIDER");
+        ctx["authenticationStep"] = json!(1);
+        e["target"] = json!([{
+            "id": self.token("pfd", 17), "type": "AuthenticatorEnrollment", "alternateId": "unknown",
+            "displayName": "Okta Verify",
+            "detailEntry": { "methodTypeUsed": "Get a push notification", "methodUsedVerifiedProperties": "[DEVICE_BOUND, HARDWARE_PROTECTED]" }
+        }]);
+        e["debugContext"]["debugData"]["factor"] = json!("OKTA_VERIFY_PUSH");
+        if let Some(reason) = failure {
+            e["legacyEventType"] = json!("core.user.factor.attempt_fail");
+            e["outcome"] = json!({ "result": "FAILURE", "reason": reason });
+            e["severity"] = json!("WARN");
+        }
+        e
+    }
+
+    /// An administrative action on `target` by `admin` from the admin console.
+    pub(super) fn admin(
+        &mut self,
+        at: DateTime<Utc>,
+        spec: (&str, Option<&str>, &str),
+        admin: &Person,
+        targets: Value,
+    ) -> Value {
+        let uri = "/api/v1/internal/admin";
+        let mut e = self.base(at, spec, admin.actor(), &admin.usual(), uri);
+        e["target"] = targets;
+        e["authenticationContext"]["externalSessionId"] = json!(self.token("102", 22));
+        e
+    }
+}
+
+fn geo(place: &Place) -> Value {
+    json!({
+        "city": place.city,
+        "state": place.state,
+        "country": place.country,
+        "postalCode": place.postal,
+        "geolocation": { "lat": place.lat, "lon": place.lon },
+    })
+}
+
+pub(super) fn group(id: &str, name: &str) -> Value {
+    json!({ "id": id, "type": "UserGroup", "alternateId": "unknown", "displayName": name, "detailEntry": null })
+}
+
+pub(super) fn app_target(app: &App) -> Value {
+    json!({ "id": app.id, "type": "AppInstance", "alternateId": app.label, "displayName": app.label, "detailEntry": null })
+}
+
+pub(super) fn rate_limit_violation(g: &mut Gen, at: DateTime<Utc>) -> Value {
+    let actor = json!({ "id": "0oa1svc2Ab3Cd4Ef0h8", "type": "PublicClientApp", "alternateId": "0oa1svc2Ab3Cd4Ef0h8", "displayName": "HR sync service", "detailEntry": null });
+    let client = Client::new("203.0.113.15", CHICAGO, PYTHON_REQUESTS);
+    let spec = (
+        "system.org.rate_limit.violation",
+        None,
+        "Rate limit violation",
+    );
+    let mut e = g.base(at, spec, actor, &client, "/api/v1/users");
+    e["severity"] = json!("WARN");
+    e["outcome"] = json!({ "result": "DENY", "reason": null });
+    let data = &mut e["debugContext"]["debugData"];
+    data["threshold"] = json!("600");
+    data["timeSpan"] = json!("1");
+    data["timeUnit"] = json!("MINUTES");
+    data["operationRateLimitScopeType"] = json!("ORG");
+    data["operationRateLimitSubtype"] = json!("API_ENDPOINT");
+    data["operationRateLimitType"] = json!("web_request");
+    e
+}
+
+/// `n` events with a realistic mix (mostly successful sign-ins, SSO and MFA; some failures;
+/// a trickle of admin and lifecycle events), over the hour before now. The same seed gives
+/// the same events (uuids included); only the timestamps follow the clock.
+pub fn random_events(n: usize, seed: u64) -> Vec<Value> {
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(seed),
+    };
+    let people: Vec<Person> = (0..200).map(|i| random_person(&mut g, i)).collect();
+    let admins = cast();
+    let now = Utc::now();
+    let mut events: Vec<Value> = (0..n)
+        .map(|_| {
+            let at = now - Duration::milliseconds(g.rng.random_range(0..3_600_000));
+            let person = people
+                .choose(&mut g.rng)
+                .cloned()
+                .unwrap_or_else(|| admins.alice.clone());
+            random_event(&mut g, at, &person, &admins.frank)
+        })
+        .collect();
+    events.sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
+    events
+}
+
+fn random_person(g: &mut Gen, i: usize) -> Person {
+    const FIRST: [&str; 12] = [
+        "ana", "ben", "chloe", "diego", "emma", "farid", "gita", "hugo", "ines", "jonas", "kim",
+        "liam",
+    ];
+    const LAST: [&str; 10] = [
+        "smith", "garcia", "muller", "rossi", "tanaka", "dubois", "kowalski", "silva", "nakamura",
+        "jensen",
+    ];
+    let first = FIRST[i % FIRST.len()];
+    let last = LAST[(i / FIRST.len()) % LAST.len()];
+    let place = *USUAL_PLACES.choose(&mut g.rng).unwrap_or(&SAN_FRANCISCO);
+    let agent = *AGENTS.choose(&mut g.rng).unwrap_or(&CHROME_MAC);
+    let login = format!("{first}.{last}{i}@acme.example");
+    let name = format!(
+        "{}{} {}{}",
+        first[..1].to_uppercase(),
+        &first[1..],
+        last[..1].to_uppercase(),
+        &last[1..]
+    );
+    let ip = format!("192.0.2.{}", 1 + i % 254);
+    let id = g.token("00u", 17);
+    Person::new(&id, &login, &name, &ip, place, agent)
+}
+
+fn random_event(g: &mut Gen, at: DateTime<Utc>, p: &Person, admin: &Person) -> Value {
+    let usual = p.usual();
+    let roll = g.rng.random_range(0..1000);
+    match roll {
+        0..350 => g.session_start(at, p, &usual, None),
+        350..650 => {
+            let app = *APPS.choose(&mut g.rng).unwrap_or(&APPS[0]);
+            g.sso(at, p, &usual, &app)
+        }
+        650..850 => g.mfa_push(at, p, &usual, None),
+        850..920 => g.session_start(at, p, &usual, Some("INVALID_CREDENTIALS")),
+        920..940 => g.mfa_push(at, p, &usual, Some("User rejected Okta push verify")),
+        940..950 => {
+            let client = Client::new("198.51.100.77", AMSTERDAM_VPS, PYTHON_REQUESTS);
+            g.session_start(at, p, &client, Some("INVALID_CREDENTIALS"))
+        }
+        950..960 => {
+            let spec = (
+                "user.account.update_password",
+                Some("core.user.config.password_update.success"),
+                "User update password for Okta",
+            );
+            let mut e = g.base(at, spec, p.actor(), &usual, "/idp/myaccount/password");
+            e["target"] = json!([p.target()]);
+            e
+        }
+        960..975 => {
+            let app = *APPS.choose(&mut g.rng).unwrap_or(&APPS[0]);
+            let spec = (
+                "application.user_membership.add",
+                Some("app.generic.provision.assign_user_to_app"),
+                "Add user to application membership",
+            );
+            g.admin(at, spec, admin, json!([app_target(&app), p.target()]))
+        }
+        975..990 => {
+            let spec = (
+                "group.user_membership.add",
+                Some("core.user_group_member.user_add"),
+                "Add user to group membership",
+            );
+            g.admin(
+                at,
+                spec,
+                admin,
+                json!([p.target(), group("00g1eng4Pq5Rs6Tu0h8", "Engineering")]),
+            )
+        }
+        990..995 => {
+            let spec = (
+                "user.account.reset_password",
+                Some("core.user.config.password_reset"),
+                "Fired when the user's Okta password is reset",
+            );
+            g.admin(at, spec, admin, json!([p.target()]))
+        }
+        _ => {
+            let spec = (
+                "user.lifecycle.create",
+                Some("core.user.config.user_creation.success"),
+                "Create Okta user",
+            );
+            g.admin(at, spec, admin, json!([p.target()]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn random_events_are_reproducible_and_unique() {
+        let a = random_events(2000, 7);
+        let b = random_events(2000, 7);
+        assert_eq!(a.len(), 2000);
+        let uuids = |v: &[Value]| {
+            v.iter()
+                .map(|e| e["uuid"].as_str().unwrap().to_owned())
+                .collect::<HashSet<_>>()
+        };
+        assert_eq!(uuids(&a), uuids(&b));
+        assert_eq!(uuids(&a).len(), 2000);
+        assert_ne!(uuids(&a), uuids(&random_events(2000, 8)));
+        let types: HashSet<&str> = a.iter().filter_map(|e| e["eventType"].as_str()).collect();
+        assert!(types.len() >= 8, "{types:?}");
+    }
+}
