@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::okta::OktaClient;
-use crate::service::Services;
+use crate::state::Services;
 use crate::vault::Vault;
 use crate::{api, ingest, store};
 

@@ -78,7 +78,7 @@ pub enum TokenCommand {
     /// Create an API token for a tenant.
     Create {
         #[arg(long)]
-        tenant: uuid::Uuid,
+        tenant: crate::ids::TenantId,
         #[arg(long, value_enum, default_value = "admin")]
         role: RoleArg,
     },

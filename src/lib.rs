@@ -1,9 +1,19 @@
 //! okta-ingest: connects Okta organizations to a threat-detection platform.
 //!
-//! Layers (dependencies point down): `api` → `service` / `ingest` → `store` / `okta` /
-//! `vault` / `detect`. `sim` is an Okta simulator for tests, the demo and benchmarks.
-//! `cli` and `rules_cli` (the offline `rules check|test` tools: files and `anyhow`) serve
-//! `main.rs`, so `detect` stays free of I/O.
+//! Dependencies point down this map; nothing imports upward.
+//!
+//! ```text
+//! main.rs, cli, rules_cli, demo      binaries' edges: commands, files, anyhow
+//! app                                boot: run(config, listener) → API + background tasks
+//! api/                               axum routers and the one problem+json error
+//! service/   ingest/                 peers: the wizard, credentials, hooks, policies, status,
+//!                                    tokens | hook envelope, inbox writes, worker, gap fill
+//! state                              Services: pool, config, vault, Okta client (shared)
+//! store/  okta/  vault  detect/      SQL | Okta's APIs and types | credential encryption |
+//!                                    rule engine (no I/O, no SQL, no HTTP)
+//! ids  secrets  config  telemetry    typed ids | random secrets and their hashes | settings
+//! sim/                               an Okta simulator (depends only on Okta's types)
+//! ```
 
 pub mod api;
 pub mod app;
@@ -11,11 +21,14 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod detect;
+pub mod ids;
 pub mod ingest;
 pub mod okta;
 pub mod rules_cli;
+pub mod secrets;
 pub mod service;
 pub mod sim;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod vault;

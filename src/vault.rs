@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::ids::{IntegrationId, TenantId};
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -15,7 +16,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
-use uuid::Uuid;
 
 /// Key id of the key given as `OKTA_INGEST_MASTER_KEY`.
 pub const ENV_KEY_ID: &str = "env";
@@ -47,8 +47,8 @@ impl fmt::Debug for Sealed {
 /// Where a sealed value belongs; bound into the ciphertext as associated data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Aad {
-    pub tenant_id: Uuid,
-    pub integration_id: Uuid,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
     pub field: &'static str,
 }
 
@@ -295,8 +295,8 @@ mod tests {
 
     fn aad() -> Aad {
         Aad {
-            tenant_id: Uuid::from_u128(1),
-            integration_id: Uuid::from_u128(2),
+            tenant_id: TenantId(uuid::Uuid::from_u128(1)),
+            integration_id: IntegrationId(uuid::Uuid::from_u128(2)),
             field: "client_secret",
         }
     }
@@ -354,11 +354,11 @@ mod tests {
         let sealed = v.seal(&secret(), &aad()).unwrap();
         let others = [
             Aad {
-                tenant_id: Uuid::from_u128(9),
+                tenant_id: TenantId(uuid::Uuid::from_u128(9)),
                 ..aad()
             },
             Aad {
-                integration_id: Uuid::from_u128(9),
+                integration_id: IntegrationId(uuid::Uuid::from_u128(9)),
                 ..aad()
             },
             Aad {
@@ -367,8 +367,8 @@ mod tests {
             },
             // Tenant and integration swapped must not collide either.
             Aad {
-                tenant_id: aad().integration_id,
-                integration_id: aad().tenant_id,
+                tenant_id: TenantId(aad().integration_id.0),
+                integration_id: IntegrationId(aad().tenant_id.0),
                 ..aad()
             },
         ];

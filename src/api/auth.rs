@@ -1,26 +1,25 @@
 //! Tenant bearer tokens: the only place a tenant id comes from.
 
+use super::error::ApiError;
+use crate::ids::TenantId;
+use crate::secrets::sha256;
+use crate::state::Services;
+use crate::store::tenants::{self, Role};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use uuid::Uuid;
-
-use super::error::ApiError;
-use crate::service::Services;
-use crate::service::tokens::hash_token;
-use crate::store::tenants::{self, Role};
 
 /// An authenticated caller: any role.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub role: Role,
 }
 
 /// An authenticated caller allowed to change things.
 #[derive(Debug, Clone, Copy)]
 pub struct Admin {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
 }
 
 impl FromRequestParts<Services> for Caller {
@@ -40,7 +39,7 @@ impl FromRequestParts<Services> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer <tenant token>`")
             })?;
-        let (tenant_id, role) = tenants::find_token(services.pool(), &hash_token(token))
+        let (tenant_id, role) = tenants::find_token(services.pool(), &sha256(token))
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
         Ok(Caller { tenant_id, role })

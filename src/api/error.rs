@@ -5,6 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::okta::OktaError;
+use crate::service::IntegrationError;
+use crate::service::policies::PolicyError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -114,11 +117,55 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        if error.is_unavailable() {
-            tracing::warn!(%error, "database unavailable");
-            ApiError::unavailable("the database is unavailable; retry shortly")
-        } else {
-            ApiError::internal(&error)
+        match error {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "database unavailable");
+                ApiError::unavailable("the database is unavailable; retry shortly")
+            }
+            StoreError::Conflict { .. } => ApiError::conflict("conflict", error.to_string()),
+            _ => ApiError::internal(&error),
+        }
+    }
+}
+
+impl From<IntegrationError> for ApiError {
+    fn from(error: IntegrationError) -> Self {
+        match error {
+            IntegrationError::NotFound => ApiError::not_found("integration"),
+            IntegrationError::InvalidInput { code, detail } => {
+                ApiError::unprocessable(code, detail)
+            }
+            IntegrationError::Domain(e) => ApiError::unprocessable(e.code(), e.to_string()),
+            IntegrationError::OutOfOrder { code, detail } => ApiError::conflict(code, detail),
+            IntegrationError::Busy => ApiError::conflict("step_in_progress", error.to_string()),
+            IntegrationError::Okta { error, checks } => {
+                let mut api = ApiError::unprocessable(error.code(), error.detail())
+                    .with_extra(json!({ "checks": checks }));
+                if let OktaError::RateLimited { retry_at } = error {
+                    api.retry_after_secs =
+                        Some((retry_at - chrono::Utc::now()).num_seconds().max(1) as u64);
+                }
+                api
+            }
+            IntegrationError::VerificationFailed { .. } => {
+                ApiError::unprocessable("hook_verification_failed", error.to_string())
+            }
+            IntegrationError::Store(e) => e.into(),
+            IntegrationError::Vault(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<PolicyError> for ApiError {
+    fn from(error: PolicyError) -> Self {
+        match error {
+            PolicyError::NotFound => ApiError::not_found("policy"),
+            PolicyError::InvalidInput { code, detail } => ApiError::unprocessable(code, detail),
+            PolicyError::InvalidRules(e) => ApiError::unprocessable("invalid_rules", e.to_string())
+                .with_extra(json!({ "line": e.line, "column": e.column, "reason": e.reason })),
+            PolicyError::NameTaken(_) => ApiError::conflict("policy_name_taken", error.to_string()),
+            PolicyError::Managed(detail) => ApiError::conflict("managed_policy", detail),
+            PolicyError::Store(e) => e.into(),
         }
     }
 }

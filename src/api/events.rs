@@ -1,5 +1,7 @@
 //! The event feed: search and drill-down over runtime events.
 
+use crate::detect::Severity;
+use crate::ids::IntegrationId;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -8,11 +10,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Json, Path, Query};
-use crate::service::Services;
+use crate::state::Services;
 use crate::store::runtime_events::{self, FeedQuery, RuntimeEvent};
 
 pub fn router() -> Router<Services> {
@@ -28,14 +29,12 @@ struct FeedParams {
     severity: Option<String>,
     source: Option<String>,
     policy: Option<String>,
-    integration: Option<Uuid>,
+    integration: Option<IntegrationId>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     limit: Option<i64>,
     cursor: Option<String>,
 }
-
-const SEVERITIES: [&str; 4] = ["high", "medium", "low", "info"];
 
 fn non_empty(value: Option<String>) -> Option<String> {
     value
@@ -55,15 +54,16 @@ async fn list(
             "limit must be between 1 and 500",
         ));
     }
-    let severity = non_empty(params.severity).map(|s| s.to_ascii_lowercase());
-    if let Some(s) = &severity
-        && !SEVERITIES.contains(&s.as_str())
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "severity must be one of high, medium, low, info",
-        ));
-    }
+    let severity = non_empty(params.severity)
+        .map(|s| {
+            Severity::parse(&s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "severity must be one of high, medium, low, info",
+                )
+            })
+        })
+        .transpose()?;
     let after = non_empty(params.cursor)
         .map(|c| decode_cursor(&c))
         .transpose()?;

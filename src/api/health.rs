@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
-use crate::service::Services;
+use crate::state::Services;
 use crate::store;
 
 pub fn router() -> Router<Services> {

@@ -8,13 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, ApiResult, Path};
 use crate::ingest::{envelope, inbox};
-use crate::service::Services;
-use crate::store::integrations::{self, HookTarget};
+use crate::state::Services;
+use crate::store::integrations::{self, HookTarget, IntegrationStatus};
 
 pub fn router(body_limit: usize) -> Router<Services> {
     Router::new()
@@ -98,6 +96,7 @@ async fn handle_delivery(
             // Okta retries a 5xx once; whatever it then drops, gap fill recovers.
             let _ = integrations::record_delivery_error(
                 services.pool(),
+                target.tenant_id,
                 target.integration_id,
                 "delivery not stored: database unavailable",
             )
@@ -128,7 +127,7 @@ async fn authenticated_target(
     let target = integrations::find_by_hook_key(services.pool(), hook_key)
         .await?
         .ok_or_else(|| ApiError::not_found("event hook"))?;
-    if target.status == "deleted" {
+    if target.status == IntegrationStatus::Deleted {
         return Err(ApiError::new(
             StatusCode::GONE,
             "integration_deleted",
@@ -137,29 +136,15 @@ async fn authenticated_target(
     }
     let presented = headers
         .get(header::AUTHORIZATION)
-        .map(|v| Sha256::digest(v.as_bytes()))
         .ok_or_else(|| ApiError::unauthorized("missing Authorization header"))?;
-    if secret_matches(&target, presented.as_slice()) {
+    if target
+        .secret_hashes()
+        .matches(presented.as_bytes(), Utc::now())
+    {
         Ok(target)
     } else {
         Err(ApiError::unauthorized(
             "the Authorization header does not match this hook's secret",
         ))
     }
-}
-
-fn secret_matches(target: &HookTarget, presented: &[u8]) -> bool {
-    let current = target
-        .hook_secret_hash
-        .as_deref()
-        .is_some_and(|h| bool::from(h.ct_eq(presented)));
-    let previous_valid = target
-        .hook_secret_prev_until
-        .is_some_and(|until| until > Utc::now());
-    let previous = previous_valid
-        && target
-            .hook_secret_prev_hash
-            .as_deref()
-            .is_some_and(|h| bool::from(h.ct_eq(presented)));
-    current | previous
 }

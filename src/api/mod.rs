@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::service::Services;
+use crate::state::Services;
 
 pub fn router(services: Services) -> Router {
     let body_limit = services.config().hook_body_limit_bytes;

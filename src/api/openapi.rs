@@ -10,7 +10,7 @@ use utoipa::openapi::{
     ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, ResponseBuilder,
 };
 
-use crate::service::Services;
+use crate::state::Services;
 
 pub fn router() -> Router<Services> {
     Router::new().route(

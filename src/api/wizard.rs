@@ -1,5 +1,11 @@
 //! The wizard API under /api/v1/integrations/okta: connect an Okta org from either side.
 
+use super::auth::{Admin, Caller};
+use super::error::{ApiError, ApiResult, Json, Path};
+use crate::ids::IntegrationId;
+use crate::service::credentials::{ClientCredentials, parse_client_id, parse_client_secret};
+use crate::state::Services;
+use crate::store::integrations::Integration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,12 +13,6 @@ use axum::routing::{get, post, put};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
-
-use super::auth::{Admin, Caller};
-use super::error::{ApiError, ApiResult, Json, Path};
-use crate::service::Services;
-use crate::service::integrations::{WizardError, check_credentials_input};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -27,32 +27,6 @@ pub fn router() -> Router<Services> {
         .route("/api/v1/integrations/okta/{id}/credentials", put(rotate))
 }
 
-impl From<WizardError> for ApiError {
-    fn from(error: WizardError) -> Self {
-        match error {
-            WizardError::NotFound => ApiError::not_found("integration"),
-            WizardError::InvalidInput(code, detail) => ApiError::unprocessable(code, detail),
-            WizardError::Domain(e) => ApiError::unprocessable(e.code(), e.to_string()),
-            WizardError::OutOfOrder { code, detail } => ApiError::conflict(code, detail),
-            WizardError::Busy => ApiError::conflict("step_in_progress", error.to_string()),
-            WizardError::Okta { error, checks } => {
-                let mut api = ApiError::unprocessable(error.code(), error.detail())
-                    .with_extra(json!({ "checks": checks }));
-                if let crate::okta::OktaError::RateLimited { retry_at } = error {
-                    api.retry_after_secs =
-                        Some((retry_at - chrono::Utc::now()).num_seconds().max(1) as u64);
-                }
-                api
-            }
-            WizardError::VerificationFailed { .. } => {
-                ApiError::unprocessable("hook_verification_failed", error.to_string())
-            }
-            WizardError::Store(e) => e.into(),
-            WizardError::Vault(e) => ApiError::internal(&e),
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LaunchBody {
@@ -65,18 +39,9 @@ async fn launch(
     Json(body): Json<LaunchBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let integration = services.launch(admin.tenant_id, &body.org).await?;
-    let install_url = services
-        .parse_domain(&integration.okta_domain)?
-        .install_url();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "id": integration.id,
-            "status": integration.status,
-            "okta_domain": integration.okta_domain,
-            "install_url": install_url,
-        })),
-    ))
+    let mut body = summary(&integration);
+    body["install_url"] = json!(integration.org.domain.install_url());
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 #[derive(Deserialize)]
@@ -90,16 +55,14 @@ struct ValidateBody {
 async fn validate(
     State(services): State<Services>,
     admin: Admin,
-    Path(id): Path<Uuid>,
+    Path(id): Path<IntegrationId>,
     Json(body): Json<ValidateBody>,
 ) -> ApiResult<Json<Value>> {
-    let input = check_credentials_input(&body.client_id, &body.client_secret)?;
+    let input = ClientCredentials::parse(&body.client_id, &body.client_secret)?;
     let (integration, checks) = services
         .validate(admin.tenant_id, id, input, body.okta_domain.as_deref())
         .await?;
-    Ok(Json(
-        json!({ "id": integration.id, "status": integration.status, "okta_domain": integration.okta_domain, "checks": checks }),
-    ))
+    Ok(Json(with_checks(&integration, &checks)))
 }
 
 #[derive(Deserialize)]
@@ -116,32 +79,30 @@ async fn create_from_okta(
     Json(body): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     services.parse_domain(&body.okta_domain)?;
-    let input = check_credentials_input(&body.client_id, &body.client_secret)?;
+    let input = ClientCredentials::parse(&body.client_id, &body.client_secret)?;
     let (integration, checks) = services
         .create_from_okta(admin.tenant_id, &body.okta_domain, input)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({ "id": integration.id, "status": integration.status, "okta_domain": integration.okta_domain, "checks": checks }),
-        ),
+        Json(with_checks(&integration, &checks)),
     ))
 }
 
 async fn complete(
     State(services): State<Services>,
     admin: Admin,
-    Path(id): Path<Uuid>,
+    Path(id): Path<IntegrationId>,
 ) -> ApiResult<Json<Value>> {
     let integration = services.complete(admin.tenant_id, id).await?;
-    Ok(Json(
-        json!({ "id": integration.id, "status": integration.status, "event_hook_id": integration.event_hook_id }),
-    ))
+    let mut body = summary(&integration);
+    body["event_hook_id"] = json!(integration.event_hook_id);
+    Ok(Json(body))
 }
 
 async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Json<Value>> {
     let mut items = Vec::new();
-    for integration in crate::store::integrations::list(services.pool(), caller.tenant_id).await? {
+    for integration in services.list_integrations(caller.tenant_id).await? {
         items.push(services.view(integration).await?);
     }
     Ok(Json(json!({ "items": items })))
@@ -150,7 +111,7 @@ async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Jso
 async fn show(
     State(services): State<Services>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<IntegrationId>,
 ) -> ApiResult<Json<Value>> {
     let integration = services.get_integration(caller.tenant_id, id).await?;
     let view = services.view(integration).await?;
@@ -169,27 +130,36 @@ struct RotateBody {
 async fn rotate(
     State(services): State<Services>,
     admin: Admin,
-    Path(id): Path<Uuid>,
+    Path(id): Path<IntegrationId>,
     Json(body): Json<RotateBody>,
 ) -> ApiResult<Json<Value>> {
+    let client_id = body.client_id.as_deref().map(parse_client_id).transpose()?;
+    let client_secret = parse_client_secret(&body.client_secret)?;
     let (integration, checks) = services
-        .rotate_credentials(
-            admin.tenant_id,
-            id,
-            body.client_id.as_deref(),
-            &body.client_secret,
-        )
+        .rotate_credentials(admin.tenant_id, id, client_id, client_secret)
         .await?;
-    Ok(Json(
-        json!({ "id": integration.id, "status": integration.status, "checks": checks }),
-    ))
+    Ok(Json(with_checks(&integration, &checks)))
 }
 
 async fn remove(
     State(services): State<Services>,
     admin: Admin,
-    Path(id): Path<Uuid>,
+    Path(id): Path<IntegrationId>,
 ) -> ApiResult<StatusCode> {
     services.delete(admin.tenant_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn summary(integration: &Integration) -> Value {
+    json!({
+        "id": integration.org.id,
+        "status": integration.status,
+        "okta_domain": integration.org.domain,
+    })
+}
+
+fn with_checks(integration: &Integration, checks: &[crate::service::Check]) -> Value {
+    let mut body = summary(integration);
+    body["checks"] = json!(checks);
+    body
 }

@@ -102,13 +102,49 @@ impl Priority {
     }
 
     /// The feed's four-level severity.
-    pub fn severity(self) -> &'static str {
+    pub fn severity(self) -> Severity {
         match self {
-            Priority::Emergency | Priority::Alert | Priority::Critical | Priority::Error => "high",
-            Priority::Warning => "medium",
-            Priority::Notice => "low",
-            Priority::Informational | Priority::Debug => "info",
+            Priority::Emergency | Priority::Alert | Priority::Critical | Priority::Error => {
+                Severity::High
+            }
+            Priority::Warning => Severity::Medium,
+            Priority::Notice => Severity::Low,
+            Priority::Informational | Priority::Debug => Severity::Info,
         }
+    }
+}
+
+/// The event feed's severity: Falco's eight priorities folded into four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+
+    /// Case-insensitive.
+    pub fn parse(text: &str) -> Option<Severity> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::service::Services;
+use crate::state::Services;
 use crate::store;
 
 const TICK: Duration = Duration::from_secs(5);
@@ -65,7 +65,7 @@ async fn rotate_hook_secrets(services: &Services) {
     };
     for target in due {
         if let Err(error) = services.rotate_hook_secret(&target).await {
-            tracing::warn!(integration_id = %target.id, %error, "hook secret rotation failed");
+            tracing::warn!(integration_id = %target.org.id, %error, "hook secret rotation failed");
         }
     }
 }

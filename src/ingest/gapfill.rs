@@ -7,9 +7,9 @@ use chrono::Utc;
 use serde_json::value::RawValue;
 
 use super::{envelope, inbox};
-use crate::okta::{EVENT_TYPES, LogsStart, OktaError};
-use crate::service::Services;
-use crate::service::integrations::WizardError;
+use crate::okta::{EVENT_TYPES, LogsStart};
+use crate::service::IntegrationError;
+use crate::state::Services;
 use crate::store::integrations::{self, GapFillTarget};
 
 /// Pages read per integration per round, so one busy org cannot starve the others.
@@ -29,26 +29,30 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
     for target in integrations::due_for_gapfill(services.pool(), interval).await? {
         match fill(services, &target).await {
             Ok(report) => {
-                integrations::clear_gapfill_error(services.pool(), target.tenant_id, target.id)
-                    .await?;
+                integrations::clear_gapfill_error(
+                    services.pool(),
+                    target.org.tenant_id,
+                    target.org.id,
+                )
+                .await?;
                 total.pages += report.pages;
                 total.inserted += report.inserted;
                 if report.inserted > 0 {
-                    tracing::info!(integration_id = %target.id, inserted = report.inserted, "gap fill recovered events");
+                    tracing::info!(integration_id = %target.org.id, inserted = report.inserted, "gap fill recovered events");
                 }
             }
             Err(error) => {
-                tracing::warn!(integration_id = %target.id, %error, "gap fill failed");
+                tracing::warn!(integration_id = %target.org.id, %error, "gap fill failed");
                 // The status shows every failure, ours included: a silent gap fill that
                 // stopped advancing loses the events it was there to recover.
                 let (code, detail) = match &error {
-                    WizardError::Okta { error, .. } => (error.code(), error.detail()),
+                    IntegrationError::Okta { error, .. } => (error.code(), error.detail()),
                     other => ("gap_fill_failed", other.to_string()),
                 };
                 integrations::set_error(
                     services.pool(),
-                    target.tenant_id,
-                    target.id,
+                    target.org.tenant_id,
+                    target.org.id,
                     code,
                     &format!("System Log gap fill: {detail}"),
                 )
@@ -63,15 +67,8 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
 pub async fn fill(
     services: &Services,
     target: &GapFillTarget,
-) -> Result<GapFillReport, WizardError> {
-    let creds = services
-        .credentials(
-            target.tenant_id,
-            target.id,
-            &target.okta_domain,
-            target.client_id.as_deref(),
-        )
-        .await?;
+) -> Result<GapFillReport, IntegrationError> {
+    let creds = services.credentials(&target.org).await?;
     let mut start = match &target.gapfill_cursor {
         Some(next) => LogsStart::Next(next.clone()),
         None => {
@@ -88,21 +85,21 @@ pub async fn fill(
         let page = services
             .okta()
             .logs_page(&creds, start.clone(), PAGE_SIZE)
-            .await
-            .map_err(okta_error)?;
+            .await?;
         report.pages += 1;
         let subscribed = storable_subscribed(&page.events);
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
         let stored =
-            inbox::store_batch(services.pool(), target.tenant_id, target.id, &batch).await?;
+            inbox::store_batch(services.pool(), target.org.tenant_id, target.org.id, &batch)
+                .await?;
         report.inserted += stored.accepted;
         let caught_up = page.events.len() < PAGE_SIZE as usize;
         match page.next {
             Some(next) => {
                 integrations::save_gapfill_cursor(
                     services.pool(),
-                    target.tenant_id,
-                    target.id,
+                    target.org.tenant_id,
+                    target.org.id,
                     &next,
                     caught_up,
                 )
@@ -117,13 +114,6 @@ pub async fn fill(
     }
     metrics::counter!("okta_ingest_gapfill_events_total").increment(report.inserted);
     Ok(report)
-}
-
-fn okta_error(error: OktaError) -> WizardError {
-    WizardError::Okta {
-        error,
-        checks: vec![],
-    }
 }
 
 /// The events of the types the hook subscribes to (the System Log has every event of the

@@ -1,7 +1,7 @@
 //! Writing a delivery into the inbox: one transaction, deduplicated, quarantine beside it.
 
+use crate::ids::{IntegrationId, TenantId};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::envelope::Batch;
 use crate::store::{self, inbox::NewEvent};
@@ -16,8 +16,8 @@ pub struct Stored {
 /// Commits the batch; when this returns Ok every accepted event is durable.
 pub async fn store_batch(
     pool: &PgPool,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     batch: &Batch<'_>,
 ) -> store::Result<Stored> {
     let events: Vec<NewEvent> = batch
@@ -43,7 +43,8 @@ pub async fn store_batch(
         .await?;
     }
     if accepted > 0 {
-        store::integrations::record_received(&mut tx, integration_id, accepted as i64).await?;
+        store::integrations::record_received(&mut tx, tenant_id, integration_id, accepted as i64)
+            .await?;
     }
     tx.commit().await?;
     let stored = Stored {

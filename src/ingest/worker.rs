@@ -7,45 +7,23 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::ids::{PolicyId, TenantId};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::detect::{Detection, Engine};
 use crate::ingest::normalize;
 use crate::okta::LogEvent;
-use crate::service::Services;
-use crate::service::policies;
+use crate::service::policies::Engines;
+use crate::state::Services;
 use crate::store::detect_state::PgState;
 use crate::store::inbox::Claimed;
 use crate::store::runtime_events::NewRuntimeEvent;
 use crate::store::{self, StoreError};
-
-/// Compiled engines per tenant, refreshed when the tenant's policy set changes.
-#[derive(Default, Clone)]
-pub struct Engines(Arc<Mutex<HashMap<Uuid, CachedEngine>>>);
-
-/// The policy-set version an engine was compiled from, and the engine.
-type CachedEngine = (String, Arc<Engine>);
-
-impl Engines {
-    pub async fn for_tenant(&self, pool: &PgPool, tenant_id: Uuid) -> store::Result<Arc<Engine>> {
-        let version = store::policies::version(pool, tenant_id).await?;
-        let mut cache = self.0.lock().await;
-        if let Some((cached, engine)) = cache.get(&tenant_id)
-            && *cached == version
-        {
-            return Ok(engine.clone());
-        }
-        let engine = Arc::new(policies::engine_for_tenant(pool, tenant_id).await?);
-        cache.insert(tenant_id, (version, engine.clone()));
-        Ok(engine)
-    }
-}
 
 /// Spawns the LISTEN task and `tasks` worker loops; they stop when `cancel` fires.
 pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
@@ -226,7 +204,7 @@ async fn process_batch_in(
     if claimed.is_empty() {
         return Ok(0);
     }
-    let mut batch_engines: HashMap<Uuid, Arc<Engine>> = HashMap::new();
+    let mut batch_engines: HashMap<TenantId, Arc<Engine>> = HashMap::new();
     for item in &claimed {
         let engine = match batch_engines.get(&item.tenant_id) {
             Some(engine) => engine.clone(),
@@ -327,7 +305,7 @@ async fn write_runtime_events(
             &NewRuntimeEvent {
                 tenant_id: item.tenant_id,
                 integration_id: item.integration_id,
-                policy_id: detection.policy_id,
+                policy_id: PolicyId(detection.policy_id),
                 policy_name: &detection.policy_name,
                 rule_name: &detection.rule,
                 severity: detection.priority.severity(),

@@ -94,12 +94,6 @@ impl OktaClient {
         })
     }
 
-    /// Longest wait for a rate-limit reset inside one call (beyond it: `RateLimited`).
-    pub fn with_max_rate_limit_wait(mut self, max: Duration) -> OktaClient {
-        self.max_rate_limit_wait = max;
-        self
-    }
-
     /// Gets a token (from the cache if fresh): proves the credentials and scopes work.
     pub async fn check_credentials(&self, creds: &Credentials) -> Result<(), OktaError> {
         self.token(creds).await.map(|_| ())

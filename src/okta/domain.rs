@@ -174,6 +174,25 @@ impl OktaDomain {
         classify(&host, policy)
     }
 
+    /// The form the database keeps: the host, or `http://127.0.0.1:PORT` for loopback, so
+    /// that [`OktaDomain::from_stored`] reads back the same domain.
+    pub fn stored(&self) -> String {
+        match self.kind {
+            Kind::Loopback { .. } => format!("http://{}", self.display),
+            _ => self.display.clone(),
+        }
+    }
+
+    /// Reads back a [`OktaDomain::stored`] value. It passed the allow-list when it was
+    /// written; whether a loopback domain may still be called is the caller's policy.
+    pub fn from_stored(text: &str) -> Result<OktaDomain, DomainError> {
+        let policy = DomainPolicy {
+            allow_loopback: true,
+            custom_domains: vec![text.to_owned()],
+        };
+        Self::parse(text, &policy)
+    }
+
     /// The host, or `host:port` for a loopback domain.
     pub fn as_str(&self) -> &str {
         &self.display
@@ -613,6 +632,27 @@ mod tests {
             let got = OktaDomain::parse(input, &strict());
             assert_eq!(got.as_ref().err(), Some(&want), "{input:?} → {got:?}");
             assert_eq!(want.code(), "invalid_domain");
+        }
+    }
+
+    #[test]
+    fn stored_form_reads_back_the_same_domain() {
+        let custom = DomainPolicy {
+            allow_loopback: true,
+            custom_domains: vec!["login.acme.example".into()],
+        };
+        for input in [
+            "acme",
+            "https://acme-admin.oktapreview.com/",
+            "login.acme.example",
+            "http://127.0.0.1:9000",
+        ] {
+            let domain = OktaDomain::parse(input, &custom).unwrap();
+            assert_eq!(
+                OktaDomain::from_stored(&domain.stored()).unwrap(),
+                domain,
+                "{input}"
+            );
         }
     }
 

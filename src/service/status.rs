@@ -3,19 +3,23 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
-use super::Services;
-use super::integrations::WizardError;
-use crate::store::{self, integrations::Integration};
+use super::IntegrationError;
+use crate::ids::IntegrationId;
+use crate::okta::OktaDomain;
+use crate::state::Services;
+use crate::store::{
+    self,
+    integrations::{Integration, IntegrationStatus},
+};
 
 /// The status view: state, hook, health counters and warnings.
 #[derive(Debug, Serialize)]
 pub struct IntegrationView {
-    pub id: Uuid,
-    pub status: String,
+    pub id: IntegrationId,
+    pub status: IntegrationStatus,
     pub created_from: String,
-    pub okta_domain: String,
+    pub okta_domain: OktaDomain,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub install_url: Option<String>,
     pub client_id: Option<String>,
@@ -40,26 +44,22 @@ pub struct LastError {
 }
 
 impl Services {
-    pub async fn view(&self, i: Integration) -> Result<IntegrationView, WizardError> {
-        let lag = store::inbox::integration_lag_secs(self.pool(), i.tenant_id, i.id)
+    pub async fn view(&self, i: Integration) -> Result<IntegrationView, IntegrationError> {
+        let (tenant_id, id) = (i.org.tenant_id, i.org.id);
+        let lag = store::inbox::integration_lag_secs(self.pool(), tenant_id, id)
             .await?
             .unwrap_or(0.0);
-        let quarantined = store::inbox::quarantined_count(self.pool(), i.tenant_id, i.id).await?;
+        let quarantined = store::inbox::quarantined_count(self.pool(), tenant_id, id).await?;
         let warnings = self.warnings(&i);
-        let install_url = (i.status == "pending")
-            .then(|| {
-                self.parse_domain(&i.okta_domain)
-                    .ok()
-                    .map(|d| d.install_url())
-            })
-            .flatten();
+        let install_url =
+            (i.status == IntegrationStatus::Pending).then(|| i.org.domain.install_url());
         Ok(IntegrationView {
-            id: i.id,
+            id,
             status: i.status,
             created_from: i.created_from,
-            okta_domain: i.okta_domain,
+            okta_domain: i.org.domain,
             install_url,
-            client_id: i.client_id,
+            client_id: i.org.client_id,
             event_hook_id: i.event_hook_id,
             hook_status: i.hook_status,
             events_received: i.events_received,
@@ -81,7 +81,7 @@ impl Services {
     fn warnings(&self, i: &Integration) -> Vec<String> {
         let mut warnings = Vec::new();
         let quiet_for = chrono::Duration::seconds(self.config().no_events_warning_secs as i64);
-        if i.status == "active"
+        if i.status == IntegrationStatus::Active
             && i.events_received == 0
             && i.activated_at.is_some_and(|at| Utc::now() - at > quiet_for)
         {

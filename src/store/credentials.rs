@@ -1,7 +1,7 @@
 //! Encrypted credential rows (the vault's output); plaintext never reaches this module.
 
+use crate::ids::{IntegrationId, TenantId};
 use sqlx::{FromRow, PgConnection, PgPool};
-use uuid::Uuid;
 
 use super::Result;
 
@@ -14,8 +14,8 @@ pub struct SealedRow {
 
 pub async fn put(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     field: &str,
     row: &SealedRow,
 ) -> Result<()> {
@@ -38,8 +38,8 @@ pub async fn put(
 
 pub async fn get(
     pool: &PgPool,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     field: &str,
 ) -> Result<Option<SealedRow>> {
     Ok(sqlx::query_as(
@@ -53,27 +53,10 @@ pub async fn get(
     .await?)
 }
 
-pub async fn delete_field(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    integration_id: Uuid,
-    field: &str,
-) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 AND field = $3",
-    )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(field)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 pub async fn delete_all(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<()> {
     sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2")
         .bind(tenant_id)
@@ -86,8 +69,8 @@ pub async fn delete_all(
 /// One stored credential, for `vault rotate`.
 #[derive(Debug, Clone, FromRow)]
 pub struct CredentialRef {
-    pub tenant_id: Uuid,
-    pub integration_id: Uuid,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
     pub field: String,
     pub key_id: String,
     pub nonce: Vec<u8>,

@@ -9,9 +9,9 @@
 
 use std::borrow::Cow;
 
+use crate::ids::TenantId;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Row};
-use uuid::Uuid;
 
 use crate::detect::{FirstSeen, GeoPoint, StateKey, StateStore, WindowCount};
 
@@ -32,14 +32,14 @@ fn bounded(text: &str) -> Cow<'_, str> {
 }
 
 pub struct PgState<'c> {
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     conn: &'c mut PgConnection,
     /// The transaction already owns the whole tenant: per-group locks would only cost round trips.
     tenant_locked: bool,
 }
 
 impl<'c> PgState<'c> {
-    pub fn new(tenant_id: Uuid, conn: &'c mut PgConnection) -> Self {
+    pub fn new(tenant_id: TenantId, conn: &'c mut PgConnection) -> Self {
         PgState {
             tenant_id,
             conn,
@@ -49,7 +49,7 @@ impl<'c> PgState<'c> {
 
     /// For a transaction holding the worker's tenant lock (`store::inbox::claim`), under which
     /// no other transaction touches this tenant's state.
-    pub fn for_locked_tenant(tenant_id: Uuid, conn: &'c mut PgConnection) -> Self {
+    pub fn for_locked_tenant(tenant_id: TenantId, conn: &'c mut PgConnection) -> Self {
         PgState {
             tenant_id,
             conn,
@@ -334,7 +334,10 @@ pub async fn prune(conn: &mut PgConnection, before_ms: i64) -> Result<u64, sqlx:
 }
 
 /// Removes a tenant's detection state (the tables carry no foreign key to `tenants`).
-pub async fn delete_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn delete_tenant(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+) -> Result<(), sqlx::Error> {
     let statements = [
         "DELETE FROM detect_observations WHERE tenant_id = $1",
         "DELETE FROM detect_alerts WHERE tenant_id = $1",

@@ -1,8 +1,8 @@
 //! The durable inbox: dedup keys, raw events (written once), and the worker's queue.
 
+use crate::ids::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
-use uuid::Uuid;
 
 use super::Result;
 
@@ -20,8 +20,8 @@ pub const NOTIFY_CHANNEL: &str = "okta_inbox";
 /// integration are skipped. Returns how many were new. Notifies the workers on commit.
 pub async fn insert_batch(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     events: &[NewEvent<'_>],
 ) -> Result<u64> {
     if events.is_empty() {
@@ -71,8 +71,8 @@ pub async fn insert_batch(
 
 pub async fn quarantine(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     reason: &str,
     raw: &str,
 ) -> Result<()> {
@@ -91,8 +91,8 @@ pub async fn quarantine(
 /// An inbox event claimed by a worker, with what detection needs.
 #[derive(Debug, FromRow)]
 pub struct Claimed {
-    pub tenant_id: Uuid,
-    pub integration_id: Uuid,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
     pub okta_domain: String,
     pub event_uuid: String,
     pub received_at: DateTime<Utc>,
@@ -133,8 +133,8 @@ pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Claimed>> 
 }
 
 /// Locks tenants at the head of the queue, oldest first, until they cover `limit` events.
-async fn lock_tenants(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>> {
-    let candidates: Vec<(Uuid, i64)> = sqlx::query_as(
+async fn lock_tenants(conn: &mut PgConnection, limit: i64) -> Result<Vec<TenantId>> {
+    let candidates: Vec<(TenantId, i64)> = sqlx::query_as(
         "SELECT tenant_id, count(*) FROM (SELECT id, tenant_id FROM event_queue ORDER BY id LIMIT $1) head
          GROUP BY tenant_id ORDER BY min(id)",
     )
@@ -180,8 +180,8 @@ pub async fn queue_stats(pool: &sqlx::PgPool) -> Result<QueueStats> {
 /// Processing lag of one integration: age of its oldest unprocessed event.
 pub async fn integration_lag_secs(
     pool: &sqlx::PgPool,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<Option<f64>> {
     Ok(sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM now() - min(received_at))::float8 FROM event_queue
@@ -195,8 +195,8 @@ pub async fn integration_lag_secs(
 
 pub async fn quarantined_count(
     pool: &sqlx::PgPool,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
 ) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM quarantined_events WHERE tenant_id = $1 AND integration_id = $2",

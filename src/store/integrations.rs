@@ -1,21 +1,59 @@
 //! Okta integrations: wizard state, hook identity and health counters.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool};
-use uuid::Uuid;
+use serde::Serialize;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres};
 
 use super::Result;
+use crate::ids::{HookKey, IntegrationId, TenantId};
+use crate::okta::OktaDomain;
+use crate::secrets::HookSecretHashes;
+
+/// Where an integration is in the wizard's state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum IntegrationStatus {
+    Pending,
+    Validated,
+    Active,
+    Deleted,
+}
+
+impl fmt::Display for IntegrationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IntegrationStatus::Pending => "pending",
+            IntegrationStatus::Validated => "validated",
+            IntegrationStatus::Active => "active",
+            IntegrationStatus::Deleted => "deleted",
+        })
+    }
+}
+
+/// How to reach an integration's org: whose it is, where it is, which app to sign in as.
+#[derive(Debug, Clone, FromRow)]
+pub struct OrgAccess {
+    pub tenant_id: TenantId,
+    pub id: IntegrationId,
+    #[sqlx(rename = "okta_domain")]
+    pub domain: OktaDomain,
+    pub client_id: Option<String>,
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Integration {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub status: String,
+    #[sqlx(flatten)]
+    pub org: OrgAccess,
+    pub status: IntegrationStatus,
     pub created_from: String,
-    pub okta_domain: String,
-    pub client_id: Option<String>,
     pub event_hook_id: Option<String>,
-    pub hook_key: String,
+    pub hook_key: HookKey,
     pub hook_status: Option<String>,
     pub events_received: i64,
     pub last_event_at: Option<DateTime<Utc>>,
@@ -33,17 +71,17 @@ const COLUMNS: &str = "id, tenant_id, status, created_from, okta_domain, client_
     last_error, last_delivery_error, last_delivery_error_at, created_at, updated_at";
 
 pub struct NewIntegration<'a> {
-    pub id: Uuid,
-    pub status: &'a str,
+    pub id: IntegrationId,
+    pub status: IntegrationStatus,
     pub created_from: &'a str,
-    pub okta_domain: &'a str,
+    pub okta_domain: &'a OktaDomain,
     pub client_id: Option<&'a str>,
-    pub hook_key: &'a str,
+    pub hook_key: &'a HookKey,
 }
 
 pub async fn insert(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     new: &NewIntegration<'_>,
 ) -> Result<()> {
     sqlx::query(
@@ -63,7 +101,11 @@ pub async fn insert(
 }
 
 /// A live (not deleted) integration of the tenant.
-pub async fn get(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<Option<Integration>> {
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+) -> Result<Option<Integration>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted'"
     );
@@ -74,23 +116,7 @@ pub async fn get(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<Option<Inte
         .await?)
 }
 
-/// Like [`get`], locking the row for the rest of the transaction (one wizard step at a time).
-pub async fn get_for_update(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> Result<Option<Integration>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted' FOR UPDATE"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
-}
-
-pub async fn list(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<Integration>> {
+pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<Integration>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND status <> 'deleted' ORDER BY created_at, id"
     );
@@ -100,22 +126,22 @@ pub async fn list(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<Integration>> {
         .await?)
 }
 
+/// Stores validated credentials' domain and client id, and the state they lead to.
 pub async fn set_validated(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
-    okta_domain: &str,
-    client_id: &str,
+    org: &OrgAccess,
+    status: IntegrationStatus,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE integrations SET status = CASE WHEN status = 'active' THEN 'active' ELSE 'validated' END,
-             okta_domain = $3, client_id = $4, last_error_code = NULL, last_error = NULL, updated_at = now()
+        "UPDATE integrations SET status = $3, okta_domain = $4, client_id = $5,
+             last_error_code = NULL, last_error = NULL, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(okta_domain)
-    .bind(client_id)
+    .bind(org.tenant_id)
+    .bind(org.id)
+    .bind(status)
+    .bind(&org.domain)
+    .bind(&org.client_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -129,8 +155,8 @@ pub struct Activation<'a> {
 
 pub async fn set_active(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
+    tenant_id: TenantId,
+    id: IntegrationId,
     a: &Activation<'_>,
 ) -> Result<()> {
     sqlx::query(
@@ -153,8 +179,8 @@ pub async fn set_active(
 /// Records the last failure of a wizard step or a background call to Okta, for the status page.
 pub async fn set_error(
     pool: &PgPool,
-    tenant_id: Uuid,
-    id: Uuid,
+    tenant_id: TenantId,
+    id: IntegrationId,
     code: &str,
     detail: &str,
 ) -> Result<()> {
@@ -172,7 +198,11 @@ pub async fn set_error(
 }
 
 /// Clears an error recorded by the gap fill once a later poll succeeds (others stay).
-pub async fn clear_gapfill_error(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn clear_gapfill_error(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+) -> Result<()> {
     sqlx::query(
         "UPDATE integrations SET last_error_code = NULL, last_error = NULL, updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND last_error LIKE 'System Log gap fill:%'",
@@ -184,7 +214,11 @@ pub async fn clear_gapfill_error(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Re
     Ok(())
 }
 
-pub async fn mark_deleted(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn mark_deleted(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    id: IntegrationId,
+) -> Result<()> {
     sqlx::query(
         "UPDATE integrations SET status = 'deleted', deleted_at = now(),
              hook_secret_hash = NULL, hook_secret_prev_hash = NULL, gapfill_cursor = NULL,
@@ -201,18 +235,27 @@ pub async fn mark_deleted(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) ->
 /// What the hook endpoint needs to authenticate a delivery.
 #[derive(Debug, Clone, FromRow)]
 pub struct HookTarget {
-    pub tenant_id: Uuid,
-    pub integration_id: Uuid,
-    pub status: String,
-    pub okta_domain: String,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub status: IntegrationStatus,
     pub hook_secret_hash: Option<Vec<u8>>,
     pub hook_secret_prev_hash: Option<Vec<u8>>,
     pub hook_secret_prev_until: Option<DateTime<Utc>>,
 }
 
+impl HookTarget {
+    pub fn secret_hashes(&self) -> HookSecretHashes {
+        HookSecretHashes {
+            current: self.hook_secret_hash.clone(),
+            previous: self.hook_secret_prev_hash.clone(),
+            previous_until: self.hook_secret_prev_until,
+        }
+    }
+}
+
 pub async fn find_by_hook_key(pool: &PgPool, hook_key: &str) -> Result<Option<HookTarget>> {
     Ok(sqlx::query_as(
-        "SELECT tenant_id, id AS integration_id, status, okta_domain, hook_secret_hash,
+        "SELECT tenant_id, id AS integration_id, status, hook_secret_hash,
                 hook_secret_prev_hash, hook_secret_prev_until
          FROM integrations WHERE hook_key = $1",
     )
@@ -225,8 +268,8 @@ pub async fn find_by_hook_key(pool: &PgPool, hook_key: &str) -> Result<Option<Ho
 /// carries it), keeping the previous one valid until `prev_until`.
 pub async fn set_hook_secret(
     pool: &PgPool,
-    tenant_id: Uuid,
-    id: Uuid,
+    tenant_id: TenantId,
+    id: IntegrationId,
     secret_hash: &[u8],
     prev_until: Option<DateTime<Utc>>,
 ) -> Result<()> {
@@ -248,8 +291,8 @@ pub async fn set_hook_secret(
 
 pub async fn set_hook_state(
     pool: &PgPool,
-    tenant_id: Uuid,
-    id: Uuid,
+    tenant_id: TenantId,
+    id: IntegrationId,
     event_hook_id: &str,
     hook_status: &str,
 ) -> Result<()> {
@@ -268,14 +311,16 @@ pub async fn set_hook_state(
 
 pub async fn record_received(
     conn: &mut PgConnection,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     accepted: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE integrations SET events_received = events_received + $2, last_event_at = now(),
+        "UPDATE integrations SET events_received = events_received + $3, last_event_at = now(),
              last_delivery_error = NULL
-         WHERE id = $1",
+         WHERE tenant_id = $1 AND id = $2",
     )
+    .bind(tenant_id)
     .bind(integration_id)
     .bind(accepted)
     .execute(conn)
@@ -284,12 +329,18 @@ pub async fn record_received(
 }
 
 /// A delivery we could not accept: remember it and ask gap fill to look.
-pub async fn record_delivery_error(pool: &PgPool, integration_id: Uuid, error: &str) -> Result<()> {
+pub async fn record_delivery_error(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    error: &str,
+) -> Result<()> {
     sqlx::query(
-        "UPDATE integrations SET last_delivery_error = $2, last_delivery_error_at = now(),
+        "UPDATE integrations SET last_delivery_error = $3, last_delivery_error_at = now(),
              gapfill_needed = true
-         WHERE id = $1",
+         WHERE tenant_id = $1 AND id = $2",
     )
+    .bind(tenant_id)
     .bind(integration_id)
     .bind(error)
     .execute(pool)
@@ -299,10 +350,8 @@ pub async fn record_delivery_error(pool: &PgPool, integration_id: Uuid, error: &
 
 #[derive(Debug, Clone, FromRow)]
 pub struct GapFillTarget {
-    pub tenant_id: Uuid,
-    pub id: Uuid,
-    pub okta_domain: String,
-    pub client_id: Option<String>,
+    #[sqlx(flatten)]
+    pub org: OrgAccess,
     pub gapfill_cursor: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
 }
@@ -321,8 +370,8 @@ pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<Ga
 
 pub async fn save_gapfill_cursor(
     pool: &PgPool,
-    tenant_id: Uuid,
-    id: Uuid,
+    tenant_id: TenantId,
+    id: IntegrationId,
     cursor: &str,
     done: bool,
 ) -> Result<()> {
@@ -342,12 +391,10 @@ pub async fn save_gapfill_cursor(
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RotationTarget {
-    pub tenant_id: Uuid,
-    pub id: Uuid,
-    pub okta_domain: String,
-    pub client_id: Option<String>,
+    #[sqlx(flatten)]
+    pub org: OrgAccess,
     pub event_hook_id: Option<String>,
-    pub hook_key: String,
+    pub hook_key: HookKey,
 }
 
 pub async fn due_for_secret_rotation(
@@ -364,30 +411,83 @@ pub async fn due_for_secret_rotation(
     .await?)
 }
 
-/// Held while a wizard step runs; dropping it ends the transaction and frees the lock.
-pub struct StepLock(#[allow(dead_code)] sqlx::Transaction<'static, sqlx::Postgres>);
-
-pub async fn try_lock_step(pool: &PgPool, id: Uuid) -> Result<Option<StepLock>> {
-    let mut tx = pool.begin().await?;
-    let locked: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 42))")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-    Ok(locked.then_some(StepLock(tx)))
-}
-
-/// Domain and client id of an integration, deleted or not (for background jobs).
-pub async fn domain_and_client(
+/// How to reach an integration's org, deleted or not (for background jobs).
+pub async fn org_access(
     pool: &PgPool,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> Result<(String, Option<String>)> {
+    tenant_id: TenantId,
+    id: IntegrationId,
+) -> Result<OrgAccess> {
     Ok(sqlx::query_as(
-        "SELECT okta_domain, client_id FROM integrations WHERE tenant_id = $1 AND id = $2",
+        "SELECT tenant_id, id, okta_domain, client_id FROM integrations
+         WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
     .bind(id)
     .fetch_one(pool)
     .await?)
+}
+
+/// Claims the right to run a wizard step on the integration until `until` (a lease row,
+/// not a held connection: the step calls Okta for seconds, and the pool serves the hook).
+/// False when another step holds an unexpired lease.
+pub async fn lease_step(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    holder: uuid::Uuid,
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    let leased = sqlx::query(
+        "UPDATE integrations SET step_lease_holder = $3, step_lease_until = $4
+         WHERE tenant_id = $1 AND id = $2
+           AND (step_lease_until IS NULL OR step_lease_until < now())",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(holder)
+    .bind(until)
+    .execute(pool)
+    .await?;
+    Ok(leased.rows_affected() == 1)
+}
+
+pub async fn release_step(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    holder: uuid::Uuid,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE integrations SET step_lease_holder = NULL, step_lease_until = NULL
+         WHERE tenant_id = $1 AND id = $2 AND step_lease_holder = $3",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(holder)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Stored as its canonical text, read back with [`OktaDomain::from_stored`].
+impl sqlx::Type<Postgres> for OktaDomain {
+    fn type_info() -> PgTypeInfo {
+        <String as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for OktaDomain {
+    fn encode_by_ref(
+        &self,
+        buf: &mut PgArgumentBuffer,
+    ) -> std::result::Result<IsNull, BoxDynError> {
+        <String as sqlx::Encode<Postgres>>::encode(self.stored(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for OktaDomain {
+    fn decode(value: PgValueRef<'r>) -> std::result::Result<Self, BoxDynError> {
+        let text = <&str as sqlx::Decode<Postgres>>::decode(value)?;
+        Ok(OktaDomain::from_stored(text)?)
+    }
 }

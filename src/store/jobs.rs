@@ -1,23 +1,23 @@
 //! Okta calls owed after the local state moved on: deprovisioning a deleted integration's hook.
 
-use sqlx::{FromRow, PgConnection, PgPool};
-use uuid::Uuid;
+use crate::ids::{IntegrationId, TenantId};
+use sqlx::{FromRow, PgConnection};
 
 use super::Result;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct DeprovisionJob {
     pub id: i64,
-    pub tenant_id: Uuid,
-    pub integration_id: Uuid,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
     pub event_hook_id: String,
     pub attempts: i32,
 }
 
 pub async fn enqueue_deprovision(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    integration_id: Uuid,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
     event_hook_id: &str,
 ) -> Result<()> {
     sqlx::query(
@@ -65,13 +65,4 @@ pub async fn retry_later(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-pub async fn pending_for(pool: &PgPool, integration_id: Uuid) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM okta_jobs WHERE integration_id = $1")
-            .bind(integration_id)
-            .fetch_one(pool)
-            .await?,
-    )
 }

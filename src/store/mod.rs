@@ -22,6 +22,9 @@ pub enum StoreError {
     Unavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A unique or exclusion constraint refused the write (e.g. a name already taken).
+    #[error("conflicts with an existing row ({constraint})")]
+    Conflict { constraint: String },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -29,9 +32,13 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if is_unavailable(&error) {
-            StoreError::Unavailable(error)
-        } else {
-            StoreError::Database(error)
+            return StoreError::Unavailable(error);
+        }
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+                constraint: db.constraint().unwrap_or_default().to_owned(),
+            },
+            _ => StoreError::Database(error),
         }
     }
 }

@@ -2,16 +2,16 @@
 
 use std::collections::HashMap;
 
+use crate::ids::{PolicyId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
-use uuid::Uuid;
 
 use super::Result;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CustomPolicy {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub id: PolicyId,
+    pub tenant_id: TenantId,
     pub name: String,
     pub description: String,
     pub rules: String,
@@ -22,7 +22,7 @@ pub struct CustomPolicy {
 
 const COLUMNS: &str = "id, tenant_id, name, description, rules, enabled, created_at, updated_at";
 
-pub async fn list_custom(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<CustomPolicy>> {
+pub async fn list_custom(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<CustomPolicy>> {
     let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 ORDER BY name");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant_id)
@@ -30,7 +30,11 @@ pub async fn list_custom(pool: &PgPool, tenant_id: Uuid) -> Result<Vec<CustomPol
         .await?)
 }
 
-pub async fn get_custom(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<Option<CustomPolicy>> {
+pub async fn get_custom(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: PolicyId,
+) -> Result<Option<CustomPolicy>> {
     let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 AND id = $2");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant_id)
@@ -72,7 +76,7 @@ pub async fn update_custom(pool: &PgPool, p: &CustomPolicy) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete_custom(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<bool> {
+pub async fn delete_custom(pool: &PgPool, tenant_id: TenantId, id: PolicyId) -> Result<bool> {
     let done = sqlx::query("DELETE FROM policies WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
@@ -81,8 +85,11 @@ pub async fn delete_custom(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<b
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn managed_settings(pool: &PgPool, tenant_id: Uuid) -> Result<HashMap<Uuid, bool>> {
-    let rows: Vec<(Uuid, bool)> = sqlx::query_as(
+pub async fn managed_settings(
+    pool: &PgPool,
+    tenant_id: TenantId,
+) -> Result<HashMap<PolicyId, bool>> {
+    let rows: Vec<(PolicyId, bool)> = sqlx::query_as(
         "SELECT policy_id, enabled FROM managed_policy_settings WHERE tenant_id = $1",
     )
     .bind(tenant_id)
@@ -93,8 +100,8 @@ pub async fn managed_settings(pool: &PgPool, tenant_id: Uuid) -> Result<HashMap<
 
 pub async fn set_managed_enabled(
     pool: &PgPool,
-    tenant_id: Uuid,
-    policy_id: Uuid,
+    tenant_id: TenantId,
+    policy_id: PolicyId,
     enabled: bool,
 ) -> Result<()> {
     sqlx::query(
@@ -110,7 +117,7 @@ pub async fn set_managed_enabled(
 }
 
 /// A number that changes whenever the tenant's policy set changes (worker cache key).
-pub async fn version(pool: &PgPool, tenant_id: Uuid) -> Result<String> {
+pub async fn version(pool: &PgPool, tenant_id: TenantId) -> Result<String> {
     Ok(sqlx::query_scalar(
         "SELECT concat(
              (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM policies WHERE tenant_id = $1), '/',

@@ -5,15 +5,18 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::detect::Severity;
+use crate::ids::{IntegrationId, PolicyId, TenantId};
+
 use super::Result;
 
 pub struct NewRuntimeEvent<'a> {
-    pub tenant_id: Uuid,
-    pub integration_id: Uuid,
-    pub policy_id: Uuid,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub policy_id: PolicyId,
     pub policy_name: &'a str,
     pub rule_name: &'a str,
-    pub severity: &'a str,
+    pub severity: Severity,
     pub priority: &'a str,
     pub output: &'a str,
     pub tags: &'a [String],
@@ -41,7 +44,7 @@ pub async fn insert(conn: &mut PgConnection, e: &NewRuntimeEvent<'_>) -> Result<
     .bind(e.policy_id)
     .bind(e.policy_name)
     .bind(e.rule_name)
-    .bind(e.severity)
+    .bind(e.severity.as_str())
     .bind(e.priority)
     .bind(e.output)
     .bind(e.tags)
@@ -61,9 +64,9 @@ pub async fn insert(conn: &mut PgConnection, e: &NewRuntimeEvent<'_>) -> Result<
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct RuntimeEvent {
     pub id: i64,
-    pub integration_id: Uuid,
+    pub integration_id: IntegrationId,
     pub source: String,
-    pub policy_id: Uuid,
+    pub policy_id: PolicyId,
     pub policy_name: String,
     pub rule_name: String,
     pub severity: String,
@@ -85,10 +88,10 @@ const SUMMARY: &str = "id, integration_id, source, policy_id, policy_name, rule_
 #[derive(Debug, Default)]
 pub struct FeedQuery {
     pub q: Option<String>,
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     pub source: Option<String>,
     pub policy: Option<String>,
-    pub integration: Option<Uuid>,
+    pub integration: Option<IntegrationId>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     /// Keyset position: items strictly older than (published, id).
@@ -97,7 +100,7 @@ pub struct FeedQuery {
 }
 
 /// Newest first by (published, id): a page boundary never moves when rows are inserted.
-pub async fn feed(pool: &PgPool, tenant_id: Uuid, f: &FeedQuery) -> Result<Vec<RuntimeEvent>> {
+pub async fn feed(pool: &PgPool, tenant_id: TenantId, f: &FeedQuery) -> Result<Vec<RuntimeEvent>> {
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "SELECT {SUMMARY} FROM runtime_events WHERE tenant_id = "
     ));
@@ -108,7 +111,7 @@ pub async fn feed(pool: &PgPool, tenant_id: Uuid, f: &FeedQuery) -> Result<Vec<R
             .push(")");
     }
     if let Some(severity) = &f.severity {
-        sql.push(" AND severity = ").push_bind(severity.clone());
+        sql.push(" AND severity = ").push_bind(severity.as_str());
     }
     if let Some(source) = &f.source {
         sql.push(" AND source = ").push_bind(source.clone());
@@ -148,7 +151,11 @@ pub struct RuntimeEventDetail {
     pub raw: serde_json::Value,
 }
 
-pub async fn get(pool: &PgPool, tenant_id: Uuid, id: i64) -> Result<Option<RuntimeEventDetail>> {
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: i64,
+) -> Result<Option<RuntimeEventDetail>> {
     let sql = format!(
         "SELECT {SUMMARY}, normalized, raw FROM runtime_events WHERE tenant_id = $1 AND id = $2"
     );

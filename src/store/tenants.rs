@@ -1,7 +1,7 @@
 //! Tenants and their API tokens (stored as sha256 hashes only).
 
+use crate::ids::TenantId;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::Result;
 
@@ -20,16 +20,17 @@ impl Role {
         }
     }
 
-    fn parse(text: &str) -> Role {
-        if text == "admin" {
-            Role::Admin
-        } else {
-            Role::Viewer
+    /// Unknown text is refused, never taken for a weaker (or stronger) role.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
         }
     }
 }
 
-pub async fn create_tenant(pool: &PgPool, id: Uuid, name: &str) -> Result<()> {
+pub async fn create_tenant(pool: &PgPool, id: TenantId, name: &str) -> Result<()> {
     sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
         .bind(id)
         .bind(name)
@@ -38,7 +39,7 @@ pub async fn create_tenant(pool: &PgPool, id: Uuid, name: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn tenant_exists(pool: &PgPool, id: Uuid) -> Result<bool> {
+pub async fn tenant_exists(pool: &PgPool, id: TenantId) -> Result<bool> {
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tenants WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -48,7 +49,7 @@ pub async fn tenant_exists(pool: &PgPool, id: Uuid) -> Result<bool> {
 
 pub async fn insert_token(
     pool: &PgPool,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     token_hash: &[u8],
     role: Role,
 ) -> Result<()> {
@@ -61,11 +62,12 @@ pub async fn insert_token(
     Ok(())
 }
 
-pub async fn find_token(pool: &PgPool, token_hash: &[u8]) -> Result<Option<(Uuid, Role)>> {
-    let row: Option<(Uuid, String)> =
+pub async fn find_token(pool: &PgPool, token_hash: &[u8]) -> Result<Option<(TenantId, Role)>> {
+    let row: Option<(TenantId, String)> =
         sqlx::query_as("SELECT tenant_id, role FROM api_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(pool)
             .await?;
-    Ok(row.map(|(tenant, role)| (tenant, Role::parse(&role))))
+    // A role this version does not know authenticates nobody.
+    Ok(row.and_then(|(tenant, role)| Some((tenant, Role::parse(&role)?))))
 }

@@ -1,0 +1,228 @@
+//! The Event Hook in the customer's org: provisioned (or adopted) and verified by Complete,
+//! deprovisioned on delete (now, or by a retried job while Okta is down), and its secret
+//! rotated on a schedule with an overlap window.
+
+use chrono::Utc;
+
+use super::error::IntegrationError;
+use crate::ids::HookKey;
+use crate::okta::{Credentials, EVENT_TYPES, EventHook, HookStatus, NewEventHook, OktaError};
+use crate::secrets::HookSecret;
+use crate::state::Services;
+use crate::store::integrations::{self, Integration, RotationTarget};
+use crate::store::{self, jobs::DeprovisionJob};
+
+/// Okta's limit of event hooks per org.
+pub const MAX_EVENT_HOOKS: usize = 25;
+const MAX_DEPROVISION_ATTEMPTS: i32 = 50;
+
+/// A hook that Okta verified and activated: what Complete leaves behind.
+pub struct Provisioned {
+    pub hook: EventHook,
+    pub secret: HookSecret,
+}
+
+impl Services {
+    pub(super) fn hook_uri(&self, hook_key: &HookKey) -> String {
+        format!("{}/hooks/okta/{hook_key}", self.config().public_url)
+    }
+
+    fn hook_spec(&self, hook_key: &HookKey, secret: &HookSecret) -> NewEventHook {
+        NewEventHook::http(
+            &self.config().event_hook_name,
+            &self.hook_uri(hook_key),
+            secret.secret().clone(),
+            &EVENT_TYPES,
+        )
+    }
+
+    /// Creates our hook, or adopts the one a previous attempt left (its secret is write-only in
+    /// Okta, so it gets a fresh one); then has Okta verify and activate it. `None` when ours
+    /// is already live and the integration active: nothing to do.
+    pub(super) async fn provision_hook(
+        &self,
+        current: &Integration,
+        creds: &Credentials,
+    ) -> Result<Option<Provisioned>, IntegrationError> {
+        let org = &current.org;
+        let uri = self.hook_uri(&current.hook_key);
+        let existing = self
+            .okta()
+            .list_event_hooks(creds)
+            .await
+            .map_err(|e| IntegrationError::okta_at("event_hooks", e))?;
+        let ours = existing.into_iter().find(|h| h.channel.config.uri == uri);
+        if current.status == integrations::IntegrationStatus::Active
+            && ours.as_ref().is_some_and(is_live)
+        {
+            return Ok(None);
+        }
+        let secret = HookSecret::generate();
+        let spec = self.hook_spec(&current.hook_key, &secret);
+        let hook = match ours {
+            Some(hook) => self.okta().update_event_hook(creds, &hook.id, &spec).await,
+            None => self.okta().create_event_hook(creds, &spec).await,
+        }
+        .map_err(|e| IntegrationError::okta_at("event_hook_create", e))?;
+        // Okta's verification GET carries the new secret: accept it before asking.
+        integrations::set_hook_secret(self.pool(), org.tenant_id, org.id, &secret.hash(), None)
+            .await?;
+        integrations::set_hook_state(
+            self.pool(),
+            org.tenant_id,
+            org.id,
+            &hook.id,
+            &status_label(&hook),
+        )
+        .await?;
+        let hook = self
+            .okta()
+            .verify_event_hook(creds, &hook.id)
+            .await
+            .map_err(|error| match error {
+                OktaError::VerificationFailed { .. } => IntegrationError::VerificationFailed {
+                    uri: uri.clone(),
+                    cause: error.to_string(),
+                },
+                other => IntegrationError::okta_at("event_hook_verify", other),
+            })?;
+        let hook = match hook.status {
+            HookStatus::Active => hook,
+            _ => self
+                .okta()
+                .activate_event_hook(creds, &hook.id)
+                .await
+                .map_err(|e| IntegrationError::okta_at("event_hook_activate", e))?,
+        };
+        if !is_live(&hook) {
+            return Err(IntegrationError::VerificationFailed {
+                uri,
+                cause: format!("Okta reports the hook as {}", status_label(&hook)),
+            });
+        }
+        Ok(Some(Provisioned { hook, secret }))
+    }
+
+    /// Deactivates then deletes the hook; a hook already gone counts as done.
+    pub async fn deprovision_hook(
+        &self,
+        creds: &Credentials,
+        hook_id: &str,
+    ) -> Result<(), OktaError> {
+        let gone = |result: Result<(), OktaError>| match result {
+            Err(error) if error.is_not_found() => Ok(()),
+            other => other,
+        };
+        gone(
+            self.okta()
+                .deactivate_event_hook(creds, hook_id)
+                .await
+                .map(drop),
+        )?;
+        gone(self.okta().delete_event_hook(creds, hook_id).await)
+    }
+
+    /// Runs one due deprovisioning job, if any; returns whether one ran.
+    pub async fn run_deprovision_job(&self) -> Result<bool, IntegrationError> {
+        let mut tx = self.pool().begin().await?;
+        let Some(job) = store::jobs::claim_due(&mut tx).await? else {
+            return Ok(false);
+        };
+        let outcome = match self.job_credentials(&job).await {
+            Ok(creds) => self
+                .deprovision_hook(&creds, &job.event_hook_id)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                store::credentials::delete_all(&mut tx, job.tenant_id, job.integration_id).await?;
+                store::jobs::finish(&mut tx, job.id).await?;
+                tracing::info!(integration_id = %job.integration_id, "deleted integration's hook removed from Okta");
+            }
+            Err(error) if job.attempts >= MAX_DEPROVISION_ATTEMPTS => {
+                tracing::error!(integration_id = %job.integration_id, %error, "giving up removing the hook from Okta; credentials destroyed");
+                store::credentials::delete_all(&mut tx, job.tenant_id, job.integration_id).await?;
+                store::jobs::finish(&mut tx, job.id).await?;
+            }
+            Err(error) => {
+                let delay = 5i64
+                    .saturating_mul(1 << job.attempts.clamp(0, 10))
+                    .min(3600);
+                store::jobs::retry_later(&mut tx, job.id, delay, &error).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn job_credentials(&self, job: &DeprovisionJob) -> Result<Credentials, IntegrationError> {
+        let org = integrations::org_access(self.pool(), job.tenant_id, job.integration_id).await?;
+        self.credentials(&org).await
+    }
+
+    /// Sets a new hook secret in Okta, accepting the old one for the overlap window.
+    pub async fn rotate_hook_secret(
+        &self,
+        target: &RotationTarget,
+    ) -> Result<(), IntegrationError> {
+        let Some(hook_id) = &target.event_hook_id else {
+            return Ok(());
+        };
+        let org = &target.org;
+        let creds = self.credentials(org).await?;
+        let secret = HookSecret::generate();
+        let overlap_until =
+            Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
+        // Accept the new secret before Okta starts sending it.
+        integrations::set_hook_secret(
+            self.pool(),
+            org.tenant_id,
+            org.id,
+            &secret.hash(),
+            Some(overlap_until),
+        )
+        .await?;
+        let spec = self.hook_spec(&target.hook_key, &secret);
+        let result = async {
+            self.okta()
+                .update_event_hook(&creds, hook_id, &spec)
+                .await?;
+            self.okta().verify_event_hook(&creds, hook_id).await
+        }
+        .await;
+        if let Err(error) = result {
+            integrations::set_error(
+                self.pool(),
+                org.tenant_id,
+                org.id,
+                error.code(),
+                &format!("hook secret rotation failed: {}", error.detail()),
+            )
+            .await?;
+            return Err(error.into());
+        }
+        tracing::info!(integration_id = %org.id, "hook secret rotated");
+        Ok(())
+    }
+}
+
+fn is_live(hook: &EventHook) -> bool {
+    hook.status == HookStatus::Active && hook.is_verified()
+}
+
+/// Okta's view of the hook for the status page, e.g. `ACTIVE/VERIFIED`.
+pub(super) fn status_label(hook: &EventHook) -> String {
+    let status = match hook.status {
+        HookStatus::Active => "ACTIVE",
+        HookStatus::Inactive => "INACTIVE",
+        HookStatus::Unknown => "UNKNOWN",
+    };
+    let verification = if hook.is_verified() {
+        "VERIFIED"
+    } else {
+        "UNVERIFIED"
+    };
+    format!("{status}/{verification}")
+}

@@ -1,0 +1,69 @@
+//! The state every request handler and background task shares: the pool, the config, the
+//! vault and the Okta client. `api`, `service` and `ingest` all take it; none owns it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::okta::{DomainPolicy, OktaClient};
+use crate::vault::Vault;
+
+/// Everything a request handler or background task needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    config: Config,
+    vault: Vault,
+    okta: OktaClient,
+    worker_heartbeat: AtomicI64,
+}
+
+impl Services {
+    pub fn new(pool: PgPool, config: Config, vault: Vault, okta: OktaClient) -> Self {
+        Services(Arc::new(Inner {
+            pool,
+            config,
+            vault,
+            okta,
+            worker_heartbeat: AtomicI64::new(0),
+        }))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.0.vault
+    }
+
+    pub fn okta(&self) -> &OktaClient {
+        &self.0.okta
+    }
+
+    pub fn domain_policy(&self) -> DomainPolicy {
+        DomainPolicy {
+            allow_loopback: self.0.config.dev_allow_loopback_okta,
+            custom_domains: self.0.config.custom_okta_domains.clone(),
+        }
+    }
+
+    /// Called by the worker loop each round; `/readyz` checks it is recent.
+    pub fn worker_beat(&self) {
+        self.0
+            .worker_heartbeat
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+
+    pub fn worker_last_beat(&self) -> i64 {
+        self.0.worker_heartbeat.load(Ordering::Relaxed)
+    }
+}
