@@ -2,6 +2,14 @@
 //! `demo`, the tests and the benchmark all start the service through it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::Semaphore;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -19,7 +27,7 @@ pub struct App {
     pub services: Services,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,12 +70,11 @@ pub async fn run(config: Config, listener: TcpListener) -> Result<App, StartErro
     tasks.extend(ingest::background::spawn(services.clone(), cancel.clone()));
     let local_addr = listener.local_addr()?;
     let router = api::router(services.clone());
-    let shutdown = cancel.clone().cancelled_owned();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
+    let limits = Limits {
+        max_connections: services.config().http_max_connections.max(1),
+        header_read_timeout: Duration::from_secs(services.config().http_header_read_timeout_secs),
+    };
+    let server = tokio::spawn(serve(listener, router, limits, cancel.clone()));
     tracing::info!(%local_addr, "okta-ingest listening");
     Ok(App {
         local_addr,
@@ -98,6 +105,61 @@ impl App {
         tracing::info!("shutting down");
         self.shutdown().await;
     }
+}
+
+struct Limits {
+    max_connections: usize,
+    header_read_timeout: Duration,
+}
+
+/// Serves HTTP with the limits a public endpoint needs: at most `max_connections` at once
+/// (more wait in the kernel's backlog, so held-open connections cannot grow memory without
+/// bound), and headers within `header_read_timeout` (slow-header clients are cut off). On
+/// shutdown, in-flight requests finish.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: Limits,
+    stop: CancellationToken,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    http.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = http
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = connection.await;
+        });
+    }
+    graceful.shutdown().await;
 }
 
 async fn shutdown_signal() {

@@ -23,6 +23,8 @@ pub struct Config {
     pub dev_allow_loopback_okta: bool,
     pub custom_okta_domains: Vec<String>,
     pub log_format: LogFormat,
+    pub http_max_connections: usize,
+    pub http_header_read_timeout_secs: u64,
     pub hook_body_limit_bytes: usize,
     pub okta_timeout_ms: u64,
     pub event_hook_name: String,

@@ -26,19 +26,19 @@ impl FromRequestParts<Services> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
+        let mut headers = parts.headers.get_all(AUTHORIZATION).iter();
+        let header = headers
+            .next()
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <tenant token>"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <tenant token>`")
-            })?;
+        if headers.next().is_some() {
+            return Err(ApiError::bad_request(
+                "duplicate_authorization",
+                "send exactly one Authorization header",
+            ));
+        }
+        let token = header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <tenant token>`")
+        })?;
         let (tenant_id, role) = tenants::find_token(services.pool(), &sha256(token))
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
@@ -58,6 +58,29 @@ impl FromRequestParts<Services> for Admin {
             Role::Viewer => Err(ApiError::forbidden(
                 "this token has the viewer role; changes need an admin token",
             )),
+        }
+    }
+}
+
+/// The credentials of a `Bearer` Authorization value; the scheme is case-insensitive
+/// (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer oki_x", "bearer oki_x", "BEARER  oki_x "] {
+            assert_eq!(bearer_token(value), Some("oki_x"), "{value}");
+        }
+        for value in ["Basic oki_x", "Bearer", "Bearer ", "oki_x"] {
+            assert_eq!(bearer_token(value), None, "{value}");
         }
     }
 }

@@ -42,6 +42,32 @@ fn non_empty(value: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Search text: bounded, and without control characters (Postgres refuses NUL).
+fn text_param(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    let Some(text) = non_empty(value) else {
+        return Ok(None);
+    };
+    if text.chars().count() > 256 || text.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} must be at most 256 characters without control characters"),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// A time Postgres can compare: years 1970 to 9999.
+fn time_param(name: &str, value: Option<DateTime<Utc>>) -> ApiResult<Option<DateTime<Utc>>> {
+    use chrono::Datelike;
+    match value {
+        Some(time) if !(1970..=9999).contains(&time.year()) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} must be between 1970 and 9999"),
+        )),
+        other => Ok(other),
+    }
+}
+
 async fn list(
     State(services): State<Services>,
     caller: Caller,
@@ -68,13 +94,13 @@ async fn list(
         .map(|c| decode_cursor(&c))
         .transpose()?;
     let query = FeedQuery {
-        q: non_empty(params.q),
+        q: text_param("q", params.q)?,
         severity,
-        source: non_empty(params.source),
-        policy: non_empty(params.policy),
+        source: text_param("source", params.source)?,
+        policy: text_param("policy", params.policy)?,
         integration: params.integration,
-        since: params.since,
-        until: params.until,
+        since: time_param("since", params.since)?,
+        until: time_param("until", params.until)?,
         after,
         limit,
     };

@@ -81,8 +81,14 @@ async fn handle_delivery(
         ApiError::bad_request("malformed_envelope", format!("the body is not UTF-8: {e}"))
     })?;
     let body = envelope::storable(body);
-    let batch = envelope::parse(&body)
-        .map_err(|e| ApiError::bad_request("malformed_envelope", e.to_string()))?;
+    let batch = envelope::parse(&body).map_err(|e| match e {
+        envelope::EnvelopeError::TooManyEvents => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            e.to_string(),
+        ),
+        _ => ApiError::bad_request("malformed_envelope", e.to_string()),
+    })?;
     let stored = match inbox::store_batch(
         services.pool(),
         target.tenant_id,
@@ -124,6 +130,14 @@ async fn authenticated_target(
     hook_key: &str,
     headers: &HeaderMap,
 ) -> ApiResult<HookTarget> {
+    // Keys are URL-safe base64 we made; anything else (a NUL, say) cannot be one.
+    let well_formed = hook_key.len() <= 128
+        && hook_key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(ApiError::not_found("event hook"));
+    }
     let target = integrations::find_by_hook_key(services.pool(), hook_key)
         .await?
         .ok_or_else(|| ApiError::not_found("event hook"))?;

@@ -20,7 +20,19 @@ pub enum EnvelopeError {
     WrongType(String),
     #[error("data.events must be an array of LogEvents")]
     MissingEvents,
+    #[error("a delivery holds at most {MAX_EVENTS} events")]
+    TooManyEvents,
 }
+
+/// Okta batches events close in time; a delivery of more than this is not Okta's. Counting
+/// stops there, before a hostile array of millions of items is ever held in memory.
+pub const MAX_EVENTS: usize = 10_000;
+
+/// `published` outside these bounds is quarantined: a year-9999 event would otherwise sit
+/// at the top of the newest-first feed for good. Okta was founded in 2009; a day ahead
+/// covers clock skew.
+const EARLIEST_PUBLISHED: &str = "2009-01-01T00:00:00Z";
+const MAX_FUTURE_SECS: i64 = 86_400;
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -33,8 +45,41 @@ struct Envelope<'a> {
 #[derive(Deserialize)]
 struct Data<'a> {
     #[serde(borrow)]
-    events: Option<Vec<&'a RawValue>>,
+    events: Option<Capped<'a>>,
 }
+
+/// The events array, refused as soon as it passes [`MAX_EVENTS`].
+struct Capped<'a>(Vec<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Capped<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Capped<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of LogEvents")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_EVENTS));
+                while let Some(event) = seq.next_element()? {
+                    if events.len() == MAX_EVENTS {
+                        return Err(serde::de::Error::custom(TOO_MANY));
+                    }
+                    events.push(event);
+                }
+                Ok(Capped(events))
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
+    }
+}
+
+const TOO_MANY: &str = "too many events";
 
 #[derive(Deserialize)]
 struct EventKeys {
@@ -117,8 +162,13 @@ fn unicode_escape(json: &[u8], at: usize) -> Option<u16> {
 }
 
 pub fn parse(body: &str) -> Result<Batch<'_>, EnvelopeError> {
-    let envelope: Envelope =
-        serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+    let envelope: Envelope = serde_json::from_str(body).map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            EnvelopeError::TooManyEvents
+        } else {
+            EnvelopeError::Malformed(e.to_string())
+        }
+    })?;
     match envelope.event_type.as_deref() {
         Some(EVENT_HOOK_TYPE) => {}
         other => {
@@ -131,7 +181,7 @@ pub fn parse(body: &str) -> Result<Batch<'_>, EnvelopeError> {
         .data
         .and_then(|d| d.events)
         .ok_or(EnvelopeError::MissingEvents)?;
-    Ok(batch_of(events))
+    Ok(batch_of(events.0))
 }
 
 /// Sorts raw LogEvents into accepted (first of each uuid), repeated and rejected.
@@ -167,11 +217,7 @@ fn check_event(raw: &RawValue) -> Result<Accepted<'_>, String> {
         .ok_or("missing eventType")?;
     let published = match keys.published {
         None => None,
-        Some(text) => Some(
-            DateTime::parse_from_rfc3339(&text)
-                .map_err(|e| format!("published {text:?} is not an RFC 3339 time: {e}"))?
-                .with_timezone(&Utc),
-        ),
+        Some(text) => Some(check_published(&text)?),
     };
     Ok(Accepted {
         uuid,
@@ -179,6 +225,22 @@ fn check_event(raw: &RawValue) -> Result<Accepted<'_>, String> {
         published,
         raw: raw.get(),
     })
+}
+
+fn check_published(text: &str) -> Result<DateTime<Utc>, String> {
+    let published = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("published {text:?} is not an RFC 3339 time: {e}"))?
+        .with_timezone(&Utc);
+    let earliest = EARLIEST_PUBLISHED
+        .parse::<DateTime<Utc>>()
+        .unwrap_or_default();
+    let latest = Utc::now() + chrono::Duration::seconds(MAX_FUTURE_SECS);
+    if published < earliest || published > latest {
+        return Err(format!(
+            "published {text:?} is outside {EARLIEST_PUBLISHED} .. a day from now"
+        ));
+    }
+    Ok(published)
 }
 
 #[cfg(test)]
@@ -225,6 +287,31 @@ mod tests {
             assert_eq!(storable(input), expected, "{input}");
         }
         assert!(matches!(storable(r#"{"a":"b"}"#), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn caps_events_before_holding_them() {
+        let items = vec!["0"; MAX_EVENTS + 1].join(",");
+        let err = parse(&envelope(&format!("[{items}]"))).unwrap_err();
+        assert_eq!(err, EnvelopeError::TooManyEvents);
+        let items = vec!["0"; MAX_EVENTS].join(",");
+        let batch = parse(&envelope(&format!("[{items}]"))).expect("at the cap");
+        assert_eq!(batch.rejected.len(), MAX_EVENTS);
+    }
+
+    #[test]
+    fn published_is_bounded() {
+        for bad in [
+            "9999-12-31T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "+10000-01-01T00:00:00Z",
+        ] {
+            let body = envelope(&format!(
+                r#"[{{"uuid":"a","eventType":"x","published":"{bad}"}}]"#
+            ));
+            let batch = parse(&body).unwrap();
+            assert_eq!(batch.rejected.len(), 1, "{bad}");
+        }
     }
 
     #[test]

@@ -32,16 +32,12 @@ pub async fn store_batch(
         .collect();
     let mut tx = pool.begin().await?;
     let accepted = store::inbox::insert_batch(&mut tx, tenant_id, integration_id, &events).await?;
-    for rejected in &batch.rejected {
-        store::inbox::quarantine(
-            &mut tx,
-            tenant_id,
-            integration_id,
-            &rejected.reason,
-            rejected.raw,
-        )
-        .await?;
-    }
+    let (reasons, raws): (Vec<&str>, Vec<&str>) = batch
+        .rejected
+        .iter()
+        .map(|r| (r.reason.as_str(), r.raw))
+        .unzip();
+    store::inbox::quarantine_many(&mut tx, tenant_id, integration_id, &reasons, &raws).await?;
     if accepted > 0 {
         store::integrations::record_received(&mut tx, tenant_id, integration_id, accepted as i64)
             .await?;

@@ -69,6 +69,30 @@ pub async fn insert_batch(
     Ok(inserted as u64)
 }
 
+/// Quarantines many events in one statement (`reasons` and `raws` pair up).
+pub async fn quarantine_many(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    reasons: &[&str],
+    raws: &[&str],
+) -> Result<()> {
+    if raws.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO quarantined_events (tenant_id, integration_id, reason, raw)
+         SELECT $1, $2, reason, raw FROM unnest($3::text[], $4::text[]) AS t(reason, raw)",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(reasons)
+    .bind(raws)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn quarantine(
     conn: &mut PgConnection,
     tenant_id: TenantId,
