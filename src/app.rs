@@ -50,21 +50,8 @@ pub async fn run(config: Config, listener: TcpListener) -> Result<App, StartErro
             "OKTA_INGEST_PUBLIC_URL is not https: Okta only delivers to https hook URLs, so Complete will fail"
         );
     }
-    let vault = Vault::from_config_strings(
-        config.master_key.expose_secret(),
-        config.master_keys.expose_secret(),
-        &config.primary_key_id,
-    )?;
-    let pool = store::connect(
-        config.database_url.expose_secret(),
-        config.database_max_connections,
-    )
-    .await?;
-    store::migrate(&pool).await?;
-    store::retention::ensure_partitions(&pool, 3).await?;
+    let services = services(config).await?;
     crate::telemetry::metrics_handle();
-    let okta = OktaClient::new(config.okta_timeout())?;
-    let services = Services::new(pool, config, vault, okta);
     let cancel = CancellationToken::new();
     let mut tasks = ingest::worker::spawn(services.clone(), cancel.clone());
     tasks.extend(ingest::background::spawn(services.clone(), cancel.clone()));
@@ -83,6 +70,25 @@ pub async fn run(config: Config, listener: TcpListener) -> Result<App, StartErro
         tasks,
         server,
     })
+}
+
+/// The shared state, connected and migrated, without serving: for commands that act once
+/// (`tenant delete`) and for `run`.
+pub async fn services(config: Config) -> Result<Services, StartError> {
+    let vault = Vault::from_config_strings(
+        config.master_key.expose_secret(),
+        config.master_keys.expose_secret(),
+        &config.primary_key_id,
+    )?;
+    let pool = store::connect(
+        config.database_url.expose_secret(),
+        config.database_max_connections,
+    )
+    .await?;
+    store::migrate(&pool).await?;
+    store::retention::ensure_partitions(&pool, 3).await?;
+    let okta = OktaClient::new(config.okta_timeout())?;
+    Ok(Services::new(pool, config, vault, okta))
 }
 
 impl App {

@@ -71,6 +71,9 @@ pub enum Command {
 pub enum TenantCommand {
     /// Create a tenant and its first admin token.
     Create { name: String },
+    /// Offboard a tenant: remove its hooks in Okta (or queue that), destroy its credentials,
+    /// delete all its rows; prints the counts.
+    Delete { id: crate::ids::TenantId },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,7 +84,17 @@ pub enum TokenCommand {
         tenant: crate::ids::TenantId,
         #[arg(long, value_enum, default_value = "admin")]
         role: RoleArg,
+        /// Days until the token stops working (default: never).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in: Option<u32>,
     },
+    /// List a tenant's tokens (ids, roles, expiry; never the tokens).
+    List {
+        #[arg(long)]
+        tenant: crate::ids::TenantId,
+    },
+    /// Revoke a token by its id.
+    Revoke { token_id: crate::ids::TokenId },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

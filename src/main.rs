@@ -65,20 +65,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 serde_json::json!({ "tenant_id": tenant_id, "name": name, "token": token })
             );
         }
+        Command::Tenant {
+            command: TenantCommand::Delete { id },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let services = okta_ingest::app::services(config).await?;
+            let report = services.offboard_tenant(id).await?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
         Command::Token {
-            command: TokenCommand::Create { tenant, role },
+            command:
+                TokenCommand::Create {
+                    tenant,
+                    role,
+                    expires_in,
+                },
         } => {
             let pool = connect(&Config::load(cli.config.as_deref())?).await?;
             let role = match role {
                 RoleArg::Admin => Role::Admin,
                 RoleArg::Viewer => Role::Viewer,
             };
-            let token = service::tokens::create_token_for(&pool, tenant, role)
+            let created = service::tokens::create_token_for(&pool, tenant, role, expires_in)
                 .await?
                 .with_context(|| format!("no tenant {tenant}"))?;
             println!(
                 "{}",
-                serde_json::json!({ "tenant_id": tenant, "role": role, "token": token })
+                serde_json::json!({
+                    "tenant_id": tenant, "token_id": created.token_id, "role": role,
+                    "token": created.token, "expires_in_days": expires_in,
+                })
+            );
+        }
+        Command::Token {
+            command: TokenCommand::List { tenant },
+        } => {
+            let pool = connect(&Config::load(cli.config.as_deref())?).await?;
+            for token in store::tenants::list_tokens(&pool, tenant).await? {
+                println!("{}", serde_json::to_string(&token)?);
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { token_id },
+        } => {
+            let pool = connect(&Config::load(cli.config.as_deref())?).await?;
+            let tenant = store::tenants::token_tenant(&pool, token_id)
+                .await?
+                .with_context(|| format!("no token {token_id}"))?;
+            let revoked = store::tenants::revoke_token(&pool, tenant, token_id).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "token_id": token_id, "revoked": revoked })
             );
         }
         Command::Rules {

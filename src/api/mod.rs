@@ -7,6 +7,7 @@ pub mod health;
 pub mod hooks;
 pub mod openapi;
 pub mod policies;
+pub mod tokens;
 pub mod wizard;
 
 use axum::Router;
@@ -24,6 +25,7 @@ pub fn router(services: Services) -> Router {
         .merge(events::router())
         .merge(wizard::router())
         .merge(policies::router())
+        .merge(tokens::router())
         .merge(openapi::router())
         .fallback(|| async {
             error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path")

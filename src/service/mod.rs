@@ -6,12 +6,13 @@
 //! - `hooks`: the Event Hook in Okta: provision, deprovision (and its job), secret rotation.
 //! - `status`: the integration's status and health as the API shows it.
 //! - `policies`: the tenant's policies and the compiled engines the worker uses.
-//! - `tokens`: tenants and their API tokens.
+//! - `tokens`: tenants and their API tokens; `offboarding`: a tenant's removal.
 //! - `error`: [`IntegrationError`], the error of everything that touches an integration.
 
 pub mod credentials;
 mod error;
 pub mod hooks;
+pub mod offboarding;
 pub mod policies;
 pub mod status;
 pub mod tokens;

@@ -66,3 +66,12 @@ pub async fn retry_later(
     .await?;
     Ok(())
 }
+
+pub async fn pending_for_tenant(conn: &mut PgConnection, tenant_id: TenantId) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM okta_jobs WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(conn)
+            .await?,
+    )
+}

@@ -1,6 +1,8 @@
 //! Tenants and their API tokens (stored as sha256 hashes only).
 
-use crate::ids::TenantId;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{TenantId, TokenId};
 use sqlx::PgPool;
 
 use super::Result;
@@ -47,27 +49,123 @@ pub async fn tenant_exists(pool: &PgPool, id: TenantId) -> Result<bool> {
     Ok(found.is_some())
 }
 
+/// A token as an admin sees it: never the token itself.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub token_id: TokenId,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 pub async fn insert_token(
     pool: &PgPool,
     tenant_id: TenantId,
     token_hash: &[u8],
     role: Role,
-) -> Result<()> {
-    sqlx::query("INSERT INTO api_tokens (token_hash, tenant_id, role) VALUES ($1, $2, $3)")
-        .bind(token_hash)
-        .bind(tenant_id)
-        .bind(role.as_str())
-        .execute(pool)
-        .await?;
-    Ok(())
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<TokenId> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO api_tokens (token_hash, tenant_id, role, expires_at) VALUES ($1, $2, $3, $4)
+         RETURNING id",
+    )
+    .bind(token_hash)
+    .bind(tenant_id)
+    .bind(role.as_str())
+    .bind(expires_at)
+    .fetch_one(pool)
+    .await?)
 }
 
+/// The tenant and role of a live token: not revoked, not expired.
 pub async fn find_token(pool: &PgPool, token_hash: &[u8]) -> Result<Option<(TenantId, Role)>> {
-    let row: Option<(TenantId, String)> =
-        sqlx::query_as("SELECT tenant_id, role FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(pool)
-            .await?;
+    let row: Option<(TenantId, String)> = sqlx::query_as(
+        "SELECT tenant_id, role FROM api_tokens
+         WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await?;
     // A role this version does not know authenticates nobody.
     Ok(row.and_then(|(tenant, role)| Some((tenant, Role::parse(&role)?))))
+}
+
+pub async fn list_tokens(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<TokenInfo>> {
+    Ok(sqlx::query_as(
+        "SELECT id AS token_id, role, created_at, expires_at, revoked_at FROM api_tokens
+         WHERE tenant_id = $1 ORDER BY created_at, id",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Revokes one of the tenant's tokens; false when it has no such live token.
+pub async fn revoke_token(pool: &PgPool, tenant_id: TenantId, id: TokenId) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The tenant a token id belongs to (operators revoke by id alone).
+pub async fn token_tenant(pool: &PgPool, id: TokenId) -> Result<Option<TenantId>> {
+    Ok(
+        sqlx::query_scalar("SELECT tenant_id FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Tables holding a tenant's data, in the order they are emptied: children before parents.
+/// Integrations (and, by cascade, their credentials) that a pending hook-removal job still
+/// needs stay until that job finishes; so does the tenant row then.
+const TENANT_TABLES: [&str; 14] = [
+    "runtime_events",
+    "event_queue",
+    "okta_events",
+    "okta_event_keys",
+    "quarantined_events",
+    "detect_observations",
+    "detect_alerts",
+    "detect_first_seen",
+    "detect_locations",
+    "managed_policy_settings",
+    "policies",
+    "api_tokens",
+    "integrations",
+    "tenants",
+];
+
+/// Deletes every row of the tenant (see [`TENANT_TABLES`]); returns the rows per table.
+pub async fn delete_tenant_data(
+    conn: &mut sqlx::PgConnection,
+    tenant_id: TenantId,
+) -> Result<Vec<(&'static str, u64)>> {
+    let mut counts = Vec::new();
+    for table in TENANT_TABLES {
+        let sql = match table {
+            "integrations" => "DELETE FROM integrations WHERE tenant_id = $1 AND id NOT IN
+                 (SELECT integration_id FROM okta_jobs WHERE tenant_id = $1)"
+                .to_owned(),
+            "tenants" => "DELETE FROM tenants WHERE id = $1 AND NOT EXISTS
+                 (SELECT 1 FROM okta_jobs WHERE tenant_id = $1)"
+                .to_owned(),
+            _ => format!("DELETE FROM {table} WHERE tenant_id = $1"),
+        };
+        let deleted = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        counts.push((table, deleted));
+    }
+    Ok(counts)
 }
