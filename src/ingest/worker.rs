@@ -93,13 +93,19 @@ async fn run_loop(
     let poll = Duration::from_millis(services.config().worker_poll_interval_ms);
     let mut backoff = Duration::from_millis(200);
     let mut mode = Mode::Batch;
+    // Where this worker's round-robin over tenants stands.
+    let mut last_tenant = None;
     while !cancel.is_cancelled() {
         services.worker_beat();
         let notified = wake.notified();
-        let outcome = AssertUnwindSafe(process_batch_in(&services, &engines, mode))
+        let outcome = AssertUnwindSafe(process_batch_in(&services, &engines, mode, last_tenant))
             .catch_unwind()
             .await
             .unwrap_or(Err(WorkerError::Panicked));
+        let outcome = outcome.map(|batch| {
+            last_tenant = batch.last_tenant.or(last_tenant);
+            batch.events
+        });
         match outcome {
             Ok(0) => {
                 backoff = Duration::from_millis(200);
@@ -187,22 +193,35 @@ impl WorkerError {
     }
 }
 
-/// Processes one batch; returns how many queued events it took.
-pub async fn process_batch(services: &Services, engines: &Engines) -> Result<usize, WorkerError> {
-    process_batch_in(services, engines, Mode::Batch).await
+/// What one batch did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BatchDone {
+    pub events: usize,
+    /// The last tenant served: the next batch starts its round-robin after it.
+    pub last_tenant: Option<TenantId>,
+}
+
+/// Processes one batch.
+pub async fn process_batch(
+    services: &Services,
+    engines: &Engines,
+) -> Result<BatchDone, WorkerError> {
+    process_batch_in(services, engines, Mode::Batch, None).await
 }
 
 async fn process_batch_in(
     services: &Services,
     engines: &Engines,
     mode: Mode,
-) -> Result<usize, WorkerError> {
+    after: Option<TenantId>,
+) -> Result<BatchDone, WorkerError> {
     let started = Instant::now();
     let pool = services.pool();
     let mut tx = pool.begin().await?;
-    let claimed = store::inbox::claim(&mut tx, services.config().worker_batch_size).await?;
+    let claim = store::inbox::claim(&mut tx, services.config().worker_batch_size, after).await?;
+    let claimed = claim.events;
     if claimed.is_empty() {
-        return Ok(0);
+        return Ok(BatchDone::default());
     }
     let mut batch_engines: HashMap<TenantId, Arc<Engine>> = HashMap::new();
     for item in &claimed {
@@ -240,7 +259,10 @@ async fn process_batch_in(
         let lag = (Utc::now() - last.received_at).num_milliseconds() as f64 / 1000.0;
         metrics::histogram!("okta_ingest_processing_lag_seconds_hist").record(lag);
     }
-    Ok(claimed.len())
+    Ok(BatchDone {
+        events: claimed.len(),
+        last_tenant: claim.last_tenant,
+    })
 }
 
 /// Runs one claimed event through its tenant's engine and writes its detections.

@@ -126,20 +126,28 @@ pub struct Claimed {
 /// Advisory-lock namespace of "this worker owns the tenant's queue for its transaction".
 const TENANT_LOCK_SPACE: i32 = 0x0_4b1a;
 
-/// Takes up to `limit` queued events out of the queue, only of tenants this transaction could
-/// lock: a tenant's events are processed by one worker at a time (stateful rules then never
-/// wait on each other), different tenants in parallel. The rows stay locked (and come back)
+/// Takes queued events out of the queue for one batch, fairly: the tenants with queued work
+/// are visited round-robin, starting after `after` (the last tenant this worker served),
+/// and each tenant this transaction can lock gives at most its share of `limit`, oldest
+/// first. One tenant's backlog thus never holds back another tenant's events.
+///
+/// A tenant's events are processed by one worker at a time (stateful rules then never wait
+/// on each other); different tenants in parallel. The rows stay locked (and come back)
 /// unless the caller's transaction commits, which is what marks them processed.
-pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Claimed>> {
-    let tenants = lock_tenants(conn, limit).await?;
-    if tenants.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(sqlx::query_as(
+pub async fn claim(conn: &mut PgConnection, limit: i64, after: Option<TenantId>) -> Result<Claim> {
+    let tenants = lock_tenants(conn, after).await?;
+    let Some(&last_tenant) = tenants.last() else {
+        return Ok(Claim::default());
+    };
+    let share = (limit / tenants.len() as i64).max(1);
+    let events = sqlx::query_as(
         "WITH claimed AS (
              DELETE FROM event_queue WHERE id IN (
-                 SELECT id FROM event_queue WHERE tenant_id = ANY($2)
-                 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 SELECT q.id FROM unnest($2::uuid[]) AS t(tenant_id)
+                 CROSS JOIN LATERAL (
+                     SELECT id FROM event_queue
+                     WHERE tenant_id = t.tenant_id ORDER BY id LIMIT $1
+                     FOR UPDATE SKIP LOCKED) q)
              RETURNING tenant_id, integration_id, event_uuid, received_at
          )
          SELECT c.tenant_id, c.integration_id, COALESCE(i.okta_domain, '') AS okta_domain,
@@ -148,26 +156,47 @@ pub async fn claim(conn: &mut PgConnection, limit: i64) -> Result<Vec<Claimed>> 
          JOIN okta_events e ON e.integration_id = c.integration_id AND e.event_uuid = c.event_uuid
                             AND e.received_at = c.received_at
          LEFT JOIN integrations i ON i.id = c.integration_id
-         ORDER BY e.published NULLS LAST",
+         ORDER BY c.tenant_id, e.published NULLS LAST",
     )
-    .bind(limit)
+    .bind(share)
     .bind(&tenants)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    Ok(Claim {
+        events,
+        last_tenant: Some(last_tenant),
+    })
 }
 
-/// Locks tenants at the head of the queue, oldest first, until they cover `limit` events.
-async fn lock_tenants(conn: &mut PgConnection, limit: i64) -> Result<Vec<TenantId>> {
-    let candidates: Vec<(TenantId, i64)> = sqlx::query_as(
-        "SELECT tenant_id, count(*) FROM (SELECT id, tenant_id FROM event_queue ORDER BY id LIMIT $1) head
-         GROUP BY tenant_id ORDER BY min(id)",
+/// The events of one batch, and the last tenant visited (the next batch starts after it).
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub events: Vec<Claimed>,
+    pub last_tenant: Option<TenantId>,
+}
+
+/// Tenants a batch takes at most: enough to spread a batch, few enough for fair shares.
+const TENANTS_PER_BATCH: usize = 16;
+
+/// Locks up to [`TENANTS_PER_BATCH`] tenants with queued work, in round-robin order after
+/// `after`.
+async fn lock_tenants(conn: &mut PgConnection, after: Option<TenantId>) -> Result<Vec<TenantId>> {
+    // A skip scan over (tenant_id, id): one index probe per tenant, however long the queue.
+    let queued: Vec<TenantId> = sqlx::query_scalar(
+        "WITH RECURSIVE tenants AS (
+             (SELECT tenant_id FROM event_queue ORDER BY tenant_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT q.tenant_id FROM event_queue q WHERE q.tenant_id > t.tenant_id
+                     ORDER BY q.tenant_id LIMIT 1)
+             FROM tenants t WHERE t.tenant_id IS NOT NULL
+         )
+         SELECT tenant_id FROM tenants WHERE tenant_id IS NOT NULL",
     )
-    .bind(limit.saturating_mul(4))
     .fetch_all(&mut *conn)
     .await?;
+    let start = after.map_or(0, |last| queued.partition_point(|t| *t <= last));
     let mut locked = Vec::new();
-    let mut covered = 0;
-    for (tenant_id, queued) in candidates {
+    for tenant_id in queued[start..].iter().chain(&queued[..start]) {
         let mine: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2::text))")
                 .bind(TENANT_LOCK_SPACE)
@@ -175,9 +204,8 @@ async fn lock_tenants(conn: &mut PgConnection, limit: i64) -> Result<Vec<TenantI
                 .fetch_one(&mut *conn)
                 .await?;
         if mine {
-            locked.push(tenant_id);
-            covered += queued;
-            if covered >= limit {
+            locked.push(*tenant_id);
+            if locked.len() == TENANTS_PER_BATCH {
                 break;
             }
         }
