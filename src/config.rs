@@ -38,6 +38,7 @@ pub struct Config {
     pub raw_event_retention_days: u32,
     pub runtime_event_retention_days: u32,
     pub detection_state_retention_days: u32,
+    pub detect_state_idle_secs: u64,
     pub no_events_warning_secs: u64,
 }
 

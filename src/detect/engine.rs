@@ -150,7 +150,6 @@ impl Engine {
             rule: kind.state_key(),
             group: actor,
         };
-        state.lock(key).await?;
         let longest_ms = i64::try_from(*longest)
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(1000);

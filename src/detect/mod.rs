@@ -23,7 +23,10 @@ use std::fmt;
 pub use engine::{Detection, Engine, PolicyRef};
 pub use managed::{ManagedPolicy, managed_engine, managed_policies, managed_rule_set};
 pub use rules::{Rule, RuleSet};
-pub use state::{FirstSeen, GeoPoint, MemoryState, StateKey, StateStore, WindowCount};
+pub use state::{
+    FirstSeen, GeoPoint, MAX_KEYS, MemoryState, StateKey, StateKind, StateRow, StateStore,
+    WindowCount,
+};
 
 /// A rules file was refused: where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 /// Which rule's state, for which group (the `group_by`/`entity` values joined).
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +28,7 @@ pub struct FirstSeen {
     pub value_known: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GeoPoint {
     pub at_ms: i64,
     pub lat: f64,
@@ -43,9 +43,6 @@ pub struct GeoPoint {
 /// event uuid, so a redelivered or reprocessed event changes nothing.
 pub trait StateStore {
     type Error: std::error::Error + Send + Sync + 'static;
-
-    /// Serializes all work on `key` until the caller's transaction ends (a no-op in memory).
-    fn lock(&mut self, key: StateKey<'_>) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Records that the event happened for `key` with `value` (for distinct counts);
     /// observations older than `at_ms - keep_ms` may be forgotten.
@@ -110,20 +107,56 @@ pub trait StateStore {
     ) -> impl Future<Output = Result<Option<GeoPoint>, Self::Error>> + Send;
 }
 
+use sha2::{Digest, Sha256};
+
 use super::fxhash::Fx;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
-fn fx(text: &str) -> u64 {
-    let mut h = Fx::default();
-    h.write(text.as_bytes());
-    h.finish()
+/// A stable 64-bit fingerprint of a key, uuid or value: the first 8 bytes of its SHA-256.
+/// Stable across processes and versions (state is persisted and shared by replicas), and not
+/// forgeable (usernames are attacker-chosen: a fast hash would let one craft a collision that
+/// merges two users' state). Two distinct texts of one tenant collide with odds ~2^-64.
+fn fp(text: &str) -> u64 {
+    let digest = Sha256::digest(text.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
 }
 
-/// State per (rule, group), keyed by 64-bit hashes: no allocation per lookup. A collision
-/// (odds ~2^-64 per pair) would merge two groups' state, acceptable offline.
-#[derive(Debug)]
-struct Keyed<V>(FxMap<(u64, u64), V>);
+/// The four kinds of state, as persisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateKind {
+    Observations = 1,
+    Alerts = 2,
+    Seen = 3,
+    Points = 4,
+}
+
+impl StateKind {
+    pub fn from_i16(kind: i16) -> Option<StateKind> {
+        Some(match kind {
+            1 => StateKind::Observations,
+            2 => StateKind::Alerts,
+            3 => StateKind::Seen,
+            4 => StateKind::Points,
+            _ => return None,
+        })
+    }
+}
+
+/// One (kind, rule, group) entry as persisted: `state` is `None` when it was forgotten.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateRow {
+    pub kind: StateKind,
+    pub rule: u64,
+    pub group: u64,
+    pub state: Option<Vec<u8>>,
+}
+
+type Id = (u64, u64);
+
+/// State per (rule, group), keyed by fingerprints: no allocation per lookup.
+#[derive(Debug, Clone)]
+struct Keyed<V>(FxMap<Id, V>);
 
 impl<V> Default for Keyed<V> {
     fn default() -> Self {
@@ -132,51 +165,232 @@ impl<V> Default for Keyed<V> {
 }
 
 impl<V: Default> Keyed<V> {
-    fn id(k: StateKey<'_>) -> (u64, u64) {
-        (fx(k.rule), fx(k.group))
+    fn id(k: StateKey<'_>) -> Id {
+        (fp(k.rule), fp(k.group))
     }
 
     fn get(&self, k: StateKey<'_>) -> Option<&V> {
         self.0.get(&Self::id(k))
     }
-
-    fn slot(&mut self, k: StateKey<'_>) -> &mut V {
-        self.0.entry(Self::id(k)).or_default()
-    }
 }
 
-/// (published, uuid hash, value hash) per observation; groups are small, so scanning beats
-/// hashing (and stays in cache).
-#[derive(Debug, Default)]
-struct Observations {
-    items: Vec<(i64, u64, u64)>,
-}
+/// Bounds on what one (rule, group) keeps; past them the oldest entries are forgotten (and
+/// counted). Rules count far fewer than these within a window.
+const MAX_OBSERVATIONS: usize = 1024;
+const MAX_ALERTS: usize = 64;
+const MAX_VALUES: usize = 256;
+/// Points kept per entity for geo-velocity; only neighbours in time matter.
+const MAX_POINTS: usize = 64;
+/// Keys (rule, group) of one tenant; past it, the least recently active are forgotten.
+pub const MAX_KEYS: usize = 200_000;
 
-/// In-memory [`StateStore`]: one process, no durability.
-#[derive(Debug, Default)]
+/// In-memory [`StateStore`]: the tenant's state while a worker owns it (and all of the state
+/// of `rules test`). Every change marks its entry dirty; [`MemoryState::take_delta`] hands the
+/// changed entries to the checkpoint, [`MemoryState::from_rows`] rebuilds from them.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryState {
-    observations: Keyed<Observations>,
+    /// (published, uuid, value) per observation; groups are small, so scanning beats hashing.
+    observations: Keyed<Vec<(i64, u64, u64)>>,
+    /// (published, uuid) of each alert fired.
     alerts: Keyed<Vec<(i64, u64)>>,
-    /// Per entity: (value hash, first seen, last seen); entities have few values.
+    /// Per entity: (value, first seen, last seen).
     seen: Keyed<Vec<(u64, i64, i64)>>,
     points: Keyed<Vec<GeoPoint>>,
+    dirty: std::collections::HashSet<(StateKind, u64, u64), BuildHasherDefault<Fx>>,
+    forgotten: u64,
 }
 
 impl MemoryState {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Entries dropped at a cap since the last call (for a metric).
+    pub fn take_forgotten(&mut self) -> u64 {
+        std::mem::take(&mut self.forgotten)
+    }
+
+    /// Number of (kind, rule, group) entries held.
+    pub fn len(&self) -> usize {
+        self.observations.0.len() + self.alerts.0.len() + self.seen.0.len() + self.points.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn touch(&mut self, kind: StateKind, id: Id) {
+        self.dirty.insert((kind, id.0, id.1));
+    }
+
+    /// The entries changed since the last call, encoded for the checkpoint.
+    pub fn take_delta(&mut self) -> Vec<StateRow> {
+        self.enforce_key_cap();
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty
+            .into_iter()
+            .map(|(kind, rule, group)| StateRow {
+                kind,
+                rule,
+                group,
+                state: self.encode(kind, (rule, group)),
+            })
+            .collect()
+    }
+
+    /// Every entry, encoded (what a fresh checkpoint of this state holds).
+    pub fn rows(&self) -> Vec<StateRow> {
+        fn ids<V>(kind: StateKind, map: &FxMap<Id, V>) -> Vec<(StateKind, Id)> {
+            map.keys().map(|id| (kind, *id)).collect()
+        }
+        let mut all = ids(StateKind::Observations, &self.observations.0);
+        all.extend(ids(StateKind::Alerts, &self.alerts.0));
+        all.extend(ids(StateKind::Seen, &self.seen.0));
+        all.extend(ids(StateKind::Points, &self.points.0));
+        all.into_iter()
+            .map(|(kind, id)| StateRow {
+                kind,
+                rule: id.0,
+                group: id.1,
+                state: self.encode(kind, id),
+            })
+            .collect()
+    }
+
+    /// Rebuilds the state a checkpoint holds; rows that do not decode are skipped.
+    pub fn from_rows(rows: impl IntoIterator<Item = StateRow>) -> MemoryState {
+        let mut state = MemoryState::default();
+        for row in rows {
+            let (id, Some(bytes)) = ((row.rule, row.group), row.state) else {
+                continue;
+            };
+            match row.kind {
+                StateKind::Observations => {
+                    state.observations.0.insert(id, decode_triples(&bytes));
+                }
+                StateKind::Alerts => {
+                    let pairs = bytes
+                        .chunks_exact(16)
+                        .map(|c| (i64_at(c, 0), u64_at(c, 8)))
+                        .collect();
+                    state.alerts.0.insert(id, pairs);
+                }
+                StateKind::Seen => {
+                    let values = decode_triples(&bytes)
+                        .into_iter()
+                        .map(|(a, b, c)| (a as u64, b as i64, c as i64))
+                        .collect();
+                    state.seen.0.insert(id, values);
+                }
+                StateKind::Points => {
+                    if let Ok(points) = serde_json::from_slice(&bytes) {
+                        state.points.0.insert(id, points);
+                    }
+                }
+            }
+        }
+        state
+    }
+
+    fn encode(&self, kind: StateKind, id: Id) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        match kind {
+            StateKind::Observations => {
+                for (at, uuid, value) in self.observations.0.get(&id)? {
+                    out.extend(at.to_le_bytes());
+                    out.extend(uuid.to_le_bytes());
+                    out.extend(value.to_le_bytes());
+                }
+            }
+            StateKind::Alerts => {
+                for (at, uuid) in self.alerts.0.get(&id)? {
+                    out.extend(at.to_le_bytes());
+                    out.extend(uuid.to_le_bytes());
+                }
+            }
+            StateKind::Seen => {
+                for (value, first, last) in self.seen.0.get(&id)? {
+                    out.extend(value.to_le_bytes());
+                    out.extend(first.to_le_bytes());
+                    out.extend(last.to_le_bytes());
+                }
+            }
+            StateKind::Points => return serde_json::to_vec(self.points.0.get(&id)?).ok(),
+        }
+        Some(out)
+    }
+
+    /// Forgets the least recently active keys past [`MAX_KEYS`].
+    fn enforce_key_cap(&mut self) {
+        let excess = self.len().saturating_sub(MAX_KEYS);
+        if excess == 0 {
+            return;
+        }
+        let mut last: Vec<(i64, StateKind, Id)> = Vec::with_capacity(self.len());
+        let latest = |times: &mut dyn Iterator<Item = i64>| times.max().unwrap_or(i64::MIN);
+        for (id, v) in &self.observations.0 {
+            last.push((
+                latest(&mut v.iter().map(|o| o.0)),
+                StateKind::Observations,
+                *id,
+            ));
+        }
+        for (id, v) in &self.alerts.0 {
+            last.push((latest(&mut v.iter().map(|a| a.0)), StateKind::Alerts, *id));
+        }
+        for (id, v) in &self.seen.0 {
+            last.push((latest(&mut v.iter().map(|s| s.2)), StateKind::Seen, *id));
+        }
+        for (id, v) in &self.points.0 {
+            last.push((
+                latest(&mut v.iter().map(|p| p.at_ms)),
+                StateKind::Points,
+                *id,
+            ));
+        }
+        last.sort_unstable_by_key(|(at, _, _)| *at);
+        for (_, kind, id) in last.into_iter().take(excess) {
+            match kind {
+                StateKind::Observations => drop(self.observations.0.remove(&id)),
+                StateKind::Alerts => drop(self.alerts.0.remove(&id)),
+                StateKind::Seen => drop(self.seen.0.remove(&id)),
+                StateKind::Points => drop(self.points.0.remove(&id)),
+            }
+            self.dirty.insert((kind, id.0, id.1));
+            self.forgotten += 1;
+        }
+    }
 }
 
-/// Points kept per entity for geo-velocity; only neighbours in time matter.
-const MAX_POINTS: usize = 64;
+fn u64_at(chunk: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(chunk[at..at + 8].try_into().unwrap_or_default())
+}
+
+fn i64_at(chunk: &[u8], at: usize) -> i64 {
+    u64_at(chunk, at) as i64
+}
+
+/// (i64, u64, u64) triples, 24 bytes each.
+fn decode_triples(bytes: &[u8]) -> Vec<(i64, u64, u64)> {
+    bytes
+        .chunks_exact(24)
+        .map(|c| (i64_at(c, 0), u64_at(c, 8), u64_at(c, 16)))
+        .collect()
+}
+
+/// Drops the oldest entries (by `time`) past `max`; returns how many.
+fn cap<T>(items: &mut Vec<T>, max: usize, time: impl Fn(&T) -> i64) -> u64 {
+    if items.len() <= max {
+        return 0;
+    }
+    items.sort_by_key(|item| time(item));
+    let excess = items.len() - max;
+    items.drain(..excess);
+    excess as u64
+}
 
 impl StateStore for MemoryState {
     type Error = std::convert::Infallible;
-
-    async fn lock(&mut self, _key: StateKey<'_>) -> Result<(), Self::Error> {
-        Ok(())
-    }
 
     async fn observe(
         &mut self,
@@ -186,16 +400,19 @@ impl StateStore for MemoryState {
         value: &str,
         keep_ms: i64,
     ) -> Result<(), Self::Error> {
-        let obs = self.observations.slot(k);
-        let id = fx(event_uuid);
-        if obs.items.iter().any(|(_, u, _)| *u == id) {
+        let id = Keyed::<()>::id(k);
+        let uuid = fp(event_uuid);
+        let obs = self.observations.0.entry(id).or_default();
+        if obs.iter().any(|(_, u, _)| *u == uuid) {
             return Ok(());
         }
-        if obs.items.len() >= 64 {
+        if obs.len() >= 64 {
             let horizon = at_ms.saturating_sub(keep_ms);
-            obs.items.retain(|(at, _, _)| *at >= horizon);
+            obs.retain(|(at, _, _)| *at >= horizon);
         }
-        obs.items.push((at_ms, id, fx(value)));
+        obs.push((at_ms, uuid, fp(value)));
+        self.forgotten += cap(obs, MAX_OBSERVATIONS, |o| o.0);
+        self.touch(StateKind::Observations, id);
         Ok(())
     }
 
@@ -208,7 +425,7 @@ impl StateStore for MemoryState {
         Ok(self
             .observations
             .get(k)
-            .map(|obs| count_between(&obs.items, after_ms, until_ms))
+            .map(|obs| count_between(obs, after_ms, until_ms))
             .unwrap_or_default())
     }
 
@@ -222,8 +439,7 @@ impl StateStore for MemoryState {
             .observations
             .get(k)
             .map(|obs| {
-                obs.items
-                    .iter()
+                obs.iter()
                     .map(|(t, _, _)| *t)
                     .filter(|t| *t > after_ms && *t <= until_ms)
                     .collect()
@@ -243,7 +459,6 @@ impl StateStore for MemoryState {
             return Ok(Vec::new());
         };
         let later = obs
-            .items
             .iter()
             .map(|(t, _, _)| *t)
             .filter(|t| *t > at_ms && *t < at_ms + window_ms);
@@ -252,7 +467,7 @@ impl StateStore for MemoryState {
         anchors.dedup();
         Ok(anchors
             .into_iter()
-            .map(|end| count_between(&obs.items, end - window_ms, end))
+            .map(|end| count_between(obs, end - window_ms, end))
             .collect())
     }
 
@@ -263,15 +478,18 @@ impl StateStore for MemoryState {
         quiet_ms: i64,
         event_uuid: &str,
     ) -> Result<bool, Self::Error> {
-        let fired = self.alerts.slot(k);
-        let id = fx(event_uuid);
+        let id = Keyed::<()>::id(k);
+        let uuid = fp(event_uuid);
+        let fired = self.alerts.0.entry(id).or_default();
         if fired
             .iter()
-            .any(|(at, uuid)| *uuid == id || (at - at_ms).abs() < quiet_ms)
+            .any(|(at, u)| *u == uuid || (at - at_ms).abs() < quiet_ms)
         {
             return Ok(false);
         }
-        fired.push((at_ms, id));
+        fired.push((at_ms, uuid));
+        self.forgotten += cap(fired, MAX_ALERTS, |a| a.0);
+        self.touch(StateKind::Alerts, id);
         Ok(true)
     }
 
@@ -282,21 +500,24 @@ impl StateStore for MemoryState {
         at_ms: i64,
         history_ms: i64,
     ) -> Result<FirstSeen, Self::Error> {
-        let values = self.seen.slot(k);
-        let id = fx(value);
+        let id = Keyed::<()>::id(k);
+        let value = fp(value);
+        let values = self.seen.0.entry(id).or_default();
         let known =
             |(_, first, last): &&(u64, i64, i64)| *first < at_ms && *last >= at_ms - history_ms;
         let result = FirstSeen {
             entity_known: values.iter().any(|v| known(&v)),
             value_known: values
                 .iter()
-                .filter(|(v, _, _)| *v == id)
+                .filter(|(v, _, _)| *v == value)
                 .any(|v| known(&v)),
         };
-        match values.iter_mut().find(|(v, _, _)| *v == id) {
-            Some(span) => *span = (id, span.1.min(at_ms), span.2.max(at_ms)),
-            None => values.push((id, at_ms, at_ms)),
+        match values.iter_mut().find(|(v, _, _)| *v == value) {
+            Some(span) => *span = (value, span.1.min(at_ms), span.2.max(at_ms)),
+            None => values.push((value, at_ms, at_ms)),
         }
+        self.forgotten += cap(values, MAX_VALUES, |v| v.2);
+        self.touch(StateKind::Seen, id);
         Ok(result)
     }
 
@@ -305,18 +526,17 @@ impl StateStore for MemoryState {
         k: StateKey<'_>,
         point: &GeoPoint,
     ) -> Result<Option<GeoPoint>, Self::Error> {
-        let points = self.points.slot(k);
+        let id = Keyed::<()>::id(k);
+        let points = self.points.0.entry(id).or_default();
         let prev = points
             .iter()
             .filter(|p| p.at_ms < point.at_ms && p.event_uuid != point.event_uuid)
             .max_by_key(|p| p.at_ms)
             .cloned();
         if !points.iter().any(|p| p.event_uuid == point.event_uuid) {
-            if points.len() >= MAX_POINTS {
-                points.sort_by_key(|p| p.at_ms);
-                points.remove(0);
-            }
             points.push(point.clone());
+            cap(points, MAX_POINTS, |p| p.at_ms);
+            self.touch(StateKind::Points, id);
         }
         Ok(prev)
     }
@@ -337,5 +557,78 @@ fn count_between(items: &[(i64, u64, u64)], after_ms: i64, until_ms: i64) -> Win
     WindowCount {
         count,
         distinct: distinct.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run<T>(future: impl Future<Output = Result<T, std::convert::Infallible>>) -> T {
+        let future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.poll(&mut cx) {
+            std::task::Poll::Ready(Ok(value)) => value,
+            _ => unreachable!("in memory"),
+        }
+    }
+
+    #[test]
+    fn delta_and_rows_rebuild_the_same_state() {
+        let mut state = MemoryState::new();
+        let key = StateKey {
+            rule: "r",
+            group: "alice",
+        };
+        run(state.observe(key, "e1", 1_000, "1.2.3.4", 60_000));
+        run(state.observe(key, "e2", 2_000, "5.6.7.8", 60_000));
+        run(state.claim_alert(key, 2_000, 60_000, "e2"));
+        run(state.first_seen(key, "FR", 2_000, 86_400_000));
+        let point = GeoPoint {
+            at_ms: 2_000,
+            lat: 1.0,
+            lon: 2.0,
+            event_uuid: "e2".into(),
+            ..GeoPoint::default()
+        };
+        run(state.previous_location(key, &point));
+        let delta = state.take_delta();
+        assert_eq!(delta.len(), 4);
+        assert!(state.take_delta().is_empty(), "a delta is taken once");
+        let mut rebuilt = MemoryState::from_rows(delta);
+        let mut expected_rows = state.rows();
+        let mut rows = rebuilt.rows();
+        let order = |r: &StateRow| (r.kind as i16, r.rule, r.group);
+        expected_rows.sort_by_key(order);
+        rows.sort_by_key(order);
+        assert_eq!(rows, expected_rows);
+        assert_eq!(
+            run(rebuilt.window(key, 0, 3_000)),
+            WindowCount {
+                count: 2,
+                distinct: 2
+            }
+        );
+        assert!(!run(rebuilt.claim_alert(key, 2_500, 60_000, "e3")));
+    }
+
+    #[test]
+    fn caps_forget_the_oldest_and_count_it() {
+        let mut state = MemoryState::new();
+        let key = StateKey {
+            rule: "r",
+            group: "g",
+        };
+        for i in 0..(MAX_OBSERVATIONS as i64 + 10) {
+            run(state.observe(key, &format!("e{i}"), i, "", i64::MAX / 4));
+        }
+        assert_eq!(state.take_forgotten(), 10);
+        let window = run(state.window(key, -1, i64::MAX));
+        assert_eq!(window.count, MAX_OBSERVATIONS as u64);
+        assert_eq!(
+            run(state.times(key, -1, 10)).first(),
+            None,
+            "the oldest went first"
+        );
     }
 }

@@ -323,7 +323,6 @@ impl Threshold {
             rule: rule_key,
             group: &group,
         };
-        state.lock(key).await?;
         state
             .observe(key, uuid, at, &value, self.window_ms * 2)
             .await?;
@@ -363,7 +362,6 @@ impl FirstSeenRule {
             rule: rule_key,
             group: &entity,
         };
-        state.lock(key).await?;
         let seen = state.first_seen(key, &value, at, self.history_ms).await?;
         if !seen.entity_known || seen.value_known {
             return Ok(None);
@@ -394,7 +392,6 @@ impl GeoVelocity {
             rule: rule_key,
             group: &entity,
         };
-        state.lock(key).await?;
         let Some(prev) = state.previous_location(key, &point).await? else {
             return Ok(None);
         };
@@ -461,7 +458,6 @@ impl Sequence {
             rule: steps_key,
             group: &group,
         };
-        state.lock(steps).await?;
         let finals = StateKey {
             rule: rule_key,
             group: &group,

@@ -94,8 +94,8 @@ pub async fn housekeeping(services: &Services) {
     let cutoff = chrono::Utc::now()
         - chrono::Duration::days(i64::from(config.detection_state_retention_days));
     let pruned = match pool.acquire().await {
-        Ok(mut conn) => store::detect_state::prune(&mut conn, cutoff.timestamp_millis()).await,
-        Err(error) => Err(error),
+        Ok(mut conn) => store::detect_state::prune(&mut conn, cutoff).await,
+        Err(error) => Err(error.into()),
     };
     if let Err(error) = pruned {
         tracing::warn!(%error, "detection state pruning failed");

@@ -6,4 +6,5 @@ pub mod envelope;
 pub mod gapfill;
 pub mod inbox;
 pub mod normalize;
+pub mod owned;
 pub mod worker;

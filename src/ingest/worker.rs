@@ -15,12 +15,12 @@ use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::detect::{Detection, Engine};
+use super::owned::TenantStates;
+use crate::detect::{Detection, Engine, MemoryState};
 use crate::ingest::normalize;
 use crate::okta::LogEvent;
 use crate::service::policies::Engines;
 use crate::state::Services;
-use crate::store::detect_state::PgState;
 use crate::store::inbox::Claimed;
 use crate::store::runtime_events::NewRuntimeEvent;
 use crate::store::{self, StoreError};
@@ -29,20 +29,41 @@ use crate::store::{self, StoreError};
 pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     let wake = Arc::new(Notify::new());
     let engines = Engines::default();
-    let mut handles = vec![tokio::spawn(listen(
-        services.pool().clone(),
-        wake.clone(),
-        cancel.clone(),
-    ))];
+    let states = TenantStates::default();
+    let mut handles = vec![
+        tokio::spawn(listen(
+            services.pool().clone(),
+            wake.clone(),
+            cancel.clone(),
+        )),
+        tokio::spawn(evict_idle_states(
+            states.clone(),
+            Duration::from_secs(services.config().detect_state_idle_secs),
+            cancel.clone(),
+        )),
+    ];
     for _ in 0..services.config().worker_tasks {
         handles.push(tokio::spawn(run_loop(
             services.clone(),
             engines.clone(),
+            states.clone(),
             wake.clone(),
             cancel.clone(),
         )));
     }
     handles
+}
+
+/// Bounded memory: a tenant idle for `idle` leaves the cache (its state is checkpointed).
+async fn evict_idle_states(states: TenantStates, idle: Duration, cancel: CancellationToken) {
+    let every = (idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    while !cancel.is_cancelled() {
+        sleep_or_cancel(every, &cancel).await;
+        let evicted = states.evict_idle(idle);
+        if evicted > 0 {
+            metrics::counter!("okta_ingest_detect_state_evictions_total").increment(evicted as u64);
+        }
+    }
 }
 
 async fn listen(pool: PgPool, wake: Arc<Notify>, cancel: CancellationToken) {
@@ -87,6 +108,7 @@ async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) {
 async fn run_loop(
     services: Services,
     engines: Engines,
+    states: TenantStates,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {
@@ -98,10 +120,16 @@ async fn run_loop(
     while !cancel.is_cancelled() {
         services.worker_beat();
         let notified = wake.notified();
-        let outcome = AssertUnwindSafe(process_batch_in(&services, &engines, mode, last_tenant))
-            .catch_unwind()
-            .await
-            .unwrap_or(Err(WorkerError::Panicked));
+        let outcome = AssertUnwindSafe(process_batch_in(
+            &services,
+            &engines,
+            &states,
+            mode,
+            last_tenant,
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or(Err(WorkerError::Panicked));
         let outcome = outcome.map(|batch| {
             last_tenant = batch.last_tenant.or(last_tenant);
             batch.events
@@ -159,6 +187,8 @@ pub enum WorkerError {
     Sql(#[from] sqlx::Error),
     #[error("detection panicked")]
     Panicked,
+    #[error("{0}")]
+    Unprocessable(String),
 }
 
 impl WorkerError {
@@ -205,13 +235,19 @@ pub struct BatchDone {
 pub async fn process_batch(
     services: &Services,
     engines: &Engines,
+    states: &TenantStates,
 ) -> Result<BatchDone, WorkerError> {
-    process_batch_in(services, engines, Mode::Batch, None).await
+    process_batch_in(services, engines, states, Mode::Batch, None).await
 }
 
+/// One transaction: claim, evaluate against the owned states, write the detections in bulk,
+/// checkpoint each tenant's state delta, commit. The states go back to the cache only once
+/// the commit succeeded; on any failure they are dropped and reloaded from the checkpoint,
+/// so a replayed batch sees exactly the state the failed one started from.
 async fn process_batch_in(
     services: &Services,
     engines: &Engines,
+    states: &TenantStates,
     mode: Mode,
     after: Option<TenantId>,
 ) -> Result<BatchDone, WorkerError> {
@@ -223,36 +259,61 @@ async fn process_batch_in(
     if claimed.is_empty() {
         return Ok(BatchDone::default());
     }
-    let mut batch_engines: HashMap<TenantId, Arc<Engine>> = HashMap::new();
+    let mut tenants: Vec<TenantId> = claimed.iter().map(|c| c.tenant_id).collect();
+    tenants.dedup();
+    let sequences = store::detect_state::sequences(&mut tx, &tenants).await?;
+    let mut owned = HashMap::new();
+    let mut batch_engines = HashMap::new();
+    for tenant_id in &tenants {
+        let seq = sequences.get(tenant_id).copied().unwrap_or(0);
+        owned.insert(*tenant_id, states.checkout(&mut tx, *tenant_id, seq).await?);
+        batch_engines.insert(*tenant_id, engines.for_tenant(pool, *tenant_id).await?);
+    }
+    let mut detected = Vec::new();
     for item in &claimed {
-        let engine = match batch_engines.get(&item.tenant_id) {
-            Some(engine) => engine.clone(),
-            None => {
-                let engine = engines.for_tenant(pool, item.tenant_id).await?;
-                batch_engines.insert(item.tenant_id, engine.clone());
-                engine
-            }
+        let (Some(engine), Some(tenant)) = (
+            batch_engines.get(&item.tenant_id),
+            owned.get_mut(&item.tenant_id),
+        ) else {
+            continue;
         };
         match mode {
-            Mode::Batch => process_event(&mut tx, item, &engine).await?,
+            Mode::Batch => match evaluate(item, engine, &mut tenant.state)? {
+                Ok(found) => detected.push(found),
+                Err(reason) => quarantine(&mut tx, item, &reason).await?,
+            },
             Mode::EventByEvent => {
+                let before = tenant.state.clone();
                 let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-                let outcome = AssertUnwindSafe(process_event(&mut savepoint, item, &engine))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or(Err(WorkerError::Panicked));
+                let outcome = match evaluate(item, engine, &mut tenant.state) {
+                    Ok(Ok(found)) => write_detections(&mut savepoint, &[found]).await,
+                    Ok(Err(reason)) => Err(WorkerError::Unprocessable(reason)),
+                    Err(error) => Err(error),
+                };
                 match outcome {
                     Ok(()) => savepoint.commit().await?,
                     Err(error) if error.is_transient() => return Err(error),
                     Err(error) => {
                         savepoint.rollback().await?;
+                        tenant.state = before;
                         quarantine(&mut tx, item, &format!("detection failed: {error}")).await?;
                     }
                 }
             }
         }
     }
+    write_detections(&mut tx, &detected).await?;
+    for (tenant_id, tenant) in &mut owned {
+        tenant.seq += 1;
+        let delta = tenant.state.take_delta();
+        store::detect_state::checkpoint(&mut tx, *tenant_id, &delta, tenant.seq).await?;
+        metrics::counter!("okta_ingest_detect_state_forgotten_total")
+            .increment(tenant.state.take_forgotten());
+    }
     tx.commit().await?;
+    for (tenant_id, tenant) in owned {
+        states.checkin(tenant_id, tenant);
+    }
     metrics::histogram!("okta_ingest_worker_batch_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("okta_ingest_events_processed_total").increment(claimed.len() as u64);
     if let Some(last) = claimed.last() {
@@ -265,29 +326,33 @@ async fn process_batch_in(
     })
 }
 
-/// Runs one claimed event through its tenant's engine and writes its detections.
-async fn process_event(
-    conn: &mut sqlx::PgConnection,
-    item: &Claimed,
+/// An event with its detections, ready to be written.
+struct Detected<'c> {
+    item: &'c Claimed,
+    event: LogEvent,
+    detections: Vec<Detection>,
+}
+
+/// Runs one claimed event through its tenant's engine. The inner `Err` is a reason to
+/// quarantine the event; the outer one a panic in detection.
+fn evaluate<'c>(
+    item: &'c Claimed,
     engine: &Engine,
-) -> Result<(), WorkerError> {
+    state: &mut MemoryState,
+) -> Result<Result<Detected<'c>, String>, WorkerError> {
     let event: LogEvent = match serde_json::from_str(&item.raw) {
         Ok(event) => event,
-        Err(error) => {
-            let reason = format!("stored event is not a LogEvent: {error}");
-            return quarantine(conn, item, &reason).await;
-        }
+        Err(error) => return Ok(Err(format!("stored event is not a LogEvent: {error}"))),
     };
-    let detections = {
-        let mut state = PgState::for_locked_tenant(item.tenant_id, &mut *conn);
-        engine
-            .evaluate(&event, &item.okta_domain, &mut state)
-            .await?
-    };
-    if !detections.is_empty() {
-        write_runtime_events(conn, item, &event, &detections).await?;
-    }
-    Ok(())
+    let detections = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        engine.evaluate_in_memory(&event, &item.okta_domain, state)
+    }))
+    .map_err(|_| WorkerError::Panicked)?;
+    Ok(Ok(Detected {
+        item,
+        event,
+        detections,
+    }))
 }
 
 async fn quarantine(
@@ -301,54 +366,67 @@ async fn quarantine(
     Ok(())
 }
 
-/// Writes an event's detections; the event's own columns are computed once for all of them.
-async fn write_runtime_events(
+/// The feed's columns of one event, computed once for all its detections.
+struct EventColumns {
+    normalized: serde_json::Value,
+    published: DateTime<Utc>,
+    actor: String,
+    target: String,
+    event_type: String,
+    outputs: Vec<String>,
+}
+
+/// Writes the detections of many events in one statement.
+async fn write_detections(
     conn: &mut sqlx::PgConnection,
-    item: &Claimed,
-    event: &LogEvent,
-    detections: &[Detection],
+    detected: &[Detected<'_>],
 ) -> Result<(), WorkerError> {
-    let normalized = serde_json::to_value(normalize::normalize(event)).unwrap_or_default();
-    let published = event
-        .published
-        .as_deref()
-        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
-        .map_or(item.received_at, |p| p.with_timezone(&Utc));
-    let actor = normalize::actor_label(event);
-    let target = normalize::target_label(event);
-    let (actor, target) = (
-        clip(&actor, MAX_LABEL_CHARS),
-        clip(&target, MAX_LABEL_CHARS),
-    );
-    let event_type = clip(&event.event_type, MAX_LABEL_CHARS);
-    for detection in detections {
-        let inserted = store::runtime_events::insert(
-            &mut *conn,
-            &NewRuntimeEvent {
-                tenant_id: item.tenant_id,
-                integration_id: item.integration_id,
+    let columns: Vec<EventColumns> = detected
+        .iter()
+        .map(|d| EventColumns {
+            normalized: serde_json::to_value(normalize::normalize(&d.event)).unwrap_or_default(),
+            published: d
+                .event
+                .published
+                .as_deref()
+                .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+                .map_or(d.item.received_at, |p| p.with_timezone(&Utc)),
+            actor: clip(&normalize::actor_label(&d.event), MAX_LABEL_CHARS).into_owned(),
+            target: clip(&normalize::target_label(&d.event), MAX_LABEL_CHARS).into_owned(),
+            event_type: clip(&d.event.event_type, MAX_LABEL_CHARS).into_owned(),
+            outputs: d
+                .detections
+                .iter()
+                .map(|x| clip(&x.output, MAX_OUTPUT_CHARS).into_owned())
+                .collect(),
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for (d, c) in detected.iter().zip(&columns) {
+        for (detection, output) in d.detections.iter().zip(&c.outputs) {
+            rows.push(NewRuntimeEvent {
+                tenant_id: d.item.tenant_id,
+                integration_id: d.item.integration_id,
                 policy_id: PolicyId(detection.policy_id),
                 policy_name: &detection.policy_name,
                 rule_name: &detection.rule,
                 severity: detection.priority.severity(),
                 priority: detection.priority.as_str(),
-                output: &clip(&detection.output, MAX_OUTPUT_CHARS),
+                output,
                 tags: &detection.tags,
-                okta_event_uuid: &event.uuid,
-                event_type: &event_type,
-                actor: &actor,
-                target: &target,
-                okta_domain: &item.okta_domain,
-                published,
-                normalized: &normalized,
-                raw: &item.raw,
-            },
-        )
-        .await?;
-        if inserted {
-            metrics::counter!("okta_ingest_detections_total", "rule" => detection.rule.clone())
-                .increment(1);
+                okta_event_uuid: &d.event.uuid,
+                event_type: &c.event_type,
+                actor: &c.actor,
+                target: &c.target,
+                okta_domain: &d.item.okta_domain,
+                published: c.published,
+                normalized: &c.normalized,
+                raw: &d.item.raw,
+            });
         }
+    }
+    for rule in store::runtime_events::insert_many(conn, &rows).await? {
+        metrics::counter!("okta_ingest_detections_total", "rule" => rule).increment(1);
     }
     Ok(())
 }

@@ -30,35 +30,60 @@ pub struct NewRuntimeEvent<'a> {
     pub raw: &'a str,
 }
 
-/// Returns false when this detection already exists (the event was processed before).
-pub async fn insert(conn: &mut PgConnection, e: &NewRuntimeEvent<'_>) -> Result<bool> {
-    let done = sqlx::query(
+/// Inserts detections in one statement; those that already exist (the event was processed
+/// before) are skipped. Returns the rule names of the rows inserted.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    events: &[NewRuntimeEvent<'_>],
+) -> Result<Vec<String>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    macro_rules! column {
+        ($field:ident) => {
+            events.iter().map(|e| e.$field).collect::<Vec<_>>()
+        };
+    }
+    let severities: Vec<&str> = events.iter().map(|e| e.severity.as_str()).collect();
+    let tags: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e.tags).unwrap_or_else(|_| "[]".into()))
+        .collect();
+    Ok(sqlx::query_scalar(
         "INSERT INTO runtime_events (tenant_id, integration_id, policy_id, policy_name, rule_name,
              severity, priority, output, tags, okta_event_uuid, event_type, actor, target, okta_domain,
              published, normalized, raw)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)
-         ON CONFLICT DO NOTHING",
+         SELECT tenant_id, integration_id, policy_id, policy_name, rule_name, severity, priority,
+                output, ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), okta_event_uuid,
+                event_type, actor, target, okta_domain, published, normalized, raw::jsonb
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                     $13::text[], $14::text[], $15::timestamptz[], $16::jsonb[], $17::text[])
+             AS t(tenant_id, integration_id, policy_id, policy_name, rule_name, severity, priority,
+                  output, tags, okta_event_uuid, event_type, actor, target, okta_domain, published,
+                  normalized, raw)
+         ON CONFLICT DO NOTHING
+         RETURNING rule_name",
     )
-    .bind(e.tenant_id)
-    .bind(e.integration_id)
-    .bind(e.policy_id)
-    .bind(e.policy_name)
-    .bind(e.rule_name)
-    .bind(e.severity.as_str())
-    .bind(e.priority)
-    .bind(e.output)
-    .bind(e.tags)
-    .bind(e.okta_event_uuid)
-    .bind(e.event_type)
-    .bind(e.actor)
-    .bind(e.target)
-    .bind(e.okta_domain)
-    .bind(e.published)
-    .bind(e.normalized)
-    .bind(e.raw)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(column!(tenant_id))
+    .bind(column!(integration_id))
+    .bind(column!(policy_id))
+    .bind(column!(policy_name))
+    .bind(column!(rule_name))
+    .bind(severities)
+    .bind(column!(priority))
+    .bind(column!(output))
+    .bind(tags)
+    .bind(column!(okta_event_uuid))
+    .bind(column!(event_type))
+    .bind(column!(actor))
+    .bind(column!(target))
+    .bind(column!(okta_domain))
+    .bind(column!(published))
+    .bind(column!(normalized))
+    .bind(column!(raw))
+    .fetch_all(conn)
+    .await?)
 }
 
 #[derive(Debug, Clone, Serialize, FromRow)]

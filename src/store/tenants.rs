@@ -127,16 +127,14 @@ pub async fn token_tenant(pool: &PgPool, id: TokenId) -> Result<Option<TenantId>
 /// Tables holding a tenant's data, in the order they are emptied: children before parents.
 /// Integrations (and, by cascade, their credentials) that a pending hook-removal job still
 /// needs stay until that job finishes; so does the tenant row then.
-const TENANT_TABLES: [&str; 14] = [
+const TENANT_TABLES: [&str; 12] = [
     "runtime_events",
     "event_queue",
     "okta_events",
     "okta_event_keys",
     "quarantined_events",
-    "detect_observations",
-    "detect_alerts",
-    "detect_first_seen",
-    "detect_locations",
+    "detect_state",
+    "detect_checkpoints",
     "managed_policy_settings",
     "policies",
     "api_tokens",
