@@ -1,15 +1,13 @@
 //! The client secret and the hook secret appear nowhere in plaintext: not in any table, not
 //! in the logs written meanwhile, not in any API response.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::TestApp;
-use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
+
+use crate::support::{TestApp, log_event};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -38,62 +36,23 @@ async fn secrets_never_appear_in_plaintext(pool: PgPool) {
     let mut responses = String::new();
     let mut record = |body: serde_json::Value| responses.push_str(&body.to_string());
 
-    let (_, launched) = t
-        .post(
-            "/api/v1/integrations/okta/launch",
-            json!({ "org": t.sim.base_url }),
-        )
-        .await;
+    let (_, launched) = t.launch(&t.sim.base_url).await;
     let id = launched["id"].as_str().unwrap().to_string();
     record(launched);
     // A wrong secret's error must not echo it either.
-    record(
-        t.post(
-            &format!("/api/v1/integrations/okta/{id}/validate"),
-            json!({ "client_id": t.sim.client_id, "client_secret": "wrong-secret-value-123" }),
-        )
-        .await
-        .1,
-    );
-    record(
-        t.post(
-            &format!("/api/v1/integrations/okta/{id}/validate"),
-            t.creds(),
-        )
-        .await
-        .1,
-    );
-    record(
-        t.post(
-            &format!("/api/v1/integrations/okta/{id}/complete"),
-            json!({}),
-        )
-        .await
-        .1,
-    );
-    record(t.get(&format!("/api/v1/integrations/okta/{id}")).await.1);
+    let wrong = json!({ "client_id": t.sim.client_id, "client_secret": "wrong-secret-value-123" });
+    record(t.validate(&id, wrong).await.1);
+    record(t.validate(&id, t.creds()).await.1);
+    record(t.complete(&id).await.1);
+    record(t.integration(&id).await.1);
     let first_secret = t.sim.client_secret();
     let second_secret = t.sim.rotate_client_secret();
-    let rotate = format!("/api/v1/integrations/okta/{id}/credentials");
-    record(
-        t.call(
-            Method::PUT,
-            &rotate,
-            &t.admin,
-            Some(json!({ "client_secret": second_secret })),
-        )
-        .await
-        .1,
-    );
-    record(t.get("/api/v1/integrations/okta").await.1);
+    record(t.replace_secret(&id, &second_secret).await.1);
+    record(t.integrations().await.1);
     let from_okta = t.connect_from_okta().await;
-    record(
-        t.get(&format!("/api/v1/integrations/okta/{from_okta}"))
-            .await
-            .1,
-    );
+    record(t.integration(&from_okta).await.1);
     t.sim
-        .deliver(vec![common::log_event("user.session.start", "a@acme.com")])
+        .deliver(vec![log_event("user.session.start", "a@acme.com")])
         .await;
     t.wait_processed().await;
     let hook_secrets: Vec<String> = t

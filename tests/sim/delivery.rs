@@ -1,12 +1,20 @@
 //! The delivery engine: envelope, auth header, batching, one retry on 5xx/timeout, none on 4xx.
 
-mod sim_support;
-
 use std::time::Duration;
 
-use okta_ingest::sim::{DeliveryReport, SimOptions};
+use okta_ingest::sim::{DeliveryReport, SimHandle, SimOptions};
 use serde_json::{Value, json};
-use sim_support::*;
+
+use crate::support::*;
+
+/// A simulator with one verified hook; its receiver answers `replies` in order, then 200.
+async fn sim_with_hook(replies: impl IntoIterator<Item = Reply>) -> (SimHandle, Receiver) {
+    let sim = start_sim(SimOptions::default()).await;
+    let receiver = Receiver::start().await;
+    verified_hook(&sim, &receiver, "s").await;
+    receiver.script(replies);
+    (sim, receiver)
+}
 
 #[tokio::test]
 async fn delivers_okta_envelopes_in_batches_with_the_auth_header() {
@@ -66,10 +74,7 @@ async fn delivers_okta_envelopes_in_batches_with_the_auth_header() {
 
 #[tokio::test]
 async fn a_500_is_retried_once() {
-    let sim = start_sim(SimOptions::default()).await;
-    let receiver = Receiver::start().await;
-    verified_hook(&sim, &receiver, "s").await;
-    receiver.script([Reply::Status(500)]);
+    let (sim, receiver) = sim_with_hook([Reply::Status(500)]).await;
 
     let report = sim.deliver(events("user.account.lock", 3)).await;
     let batch = &report.hooks[0].batches[0];
@@ -85,10 +90,7 @@ async fn a_500_is_retried_once() {
 
 #[tokio::test]
 async fn two_5xx_drop_the_batch_and_okta_logs_the_failure() {
-    let sim = start_sim(SimOptions::default()).await;
-    let receiver = Receiver::start().await;
-    verified_hook(&sim, &receiver, "s").await;
-    receiver.script([Reply::Status(503), Reply::Status(500)]);
+    let (sim, _receiver) = sim_with_hook([Reply::Status(503), Reply::Status(500)]).await;
 
     let report = sim.deliver(events("user.account.lock", 2)).await;
     let batch = &report.hooks[0].batches[0];
@@ -108,10 +110,7 @@ async fn two_5xx_drop_the_batch_and_okta_logs_the_failure() {
 
 #[tokio::test]
 async fn a_4xx_is_never_retried() {
-    let sim = start_sim(SimOptions::default()).await;
-    let receiver = Receiver::start().await;
-    verified_hook(&sim, &receiver, "s").await;
-    receiver.script([Reply::Status(400)]);
+    let (sim, receiver) = sim_with_hook([Reply::Status(400)]).await;
 
     let report = sim.deliver(events("user.account.lock", 2)).await;
     let batch = &report.hooks[0].batches[0];
@@ -147,10 +146,10 @@ async fn only_active_verified_hooks_receive() {
     let sim = start_sim(SimOptions::default()).await;
     let unverified = Receiver::start().await;
     let inactive = Receiver::start().await;
-    let token = token(&sim, ALL_SCOPES).await;
-    create_hook(&sim, &token, &unverified.url, "s").await;
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
+    okta.create_hook(&unverified.url, "s").await;
     let id = verified_hook(&sim, &inactive, "s").await;
-    lifecycle(&sim, &token, &id, "deactivate").await;
+    okta.lifecycle(&id, "deactivate").await;
     sim.create_foreign_hooks(2);
 
     let report = sim.deliver(events("user.lifecycle.create", 2)).await;
@@ -161,49 +160,30 @@ async fn only_active_verified_hooks_receive() {
 
 #[tokio::test]
 async fn sim_deliver_over_http_and_skip_delivery() {
-    let sim = start_sim(SimOptions::default()).await;
-    let receiver = Receiver::start().await;
-    verified_hook(&sim, &receiver, "s").await;
-    let url = format!("{}/sim/deliver", sim.base_url);
+    let (sim, receiver) = sim_with_hook([]).await;
+    let control = &SimClient::new(&sim);
+    let deliver = |body: Value| async move {
+        let (status, report) = control.post("/sim/deliver", &body).await;
+        assert_eq!(status, 200, "{report}");
+        serde_json::from_value::<DeliveryReport>(report).unwrap()
+    };
 
-    let report: DeliveryReport = http()
-        .post(&url)
-        .json(&json!({ "events": events("user.session.start", 3) }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = deliver(json!({ "events": events("user.session.start", 3) })).await;
     assert_eq!((report.appended, report.delivered()), (3, 3));
 
-    let skipped: DeliveryReport = http()
-        .post(&url)
-        .json(&json!({ "events": events("user.session.start", 4), "skip_delivery": true }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let skipped =
+        deliver(json!({ "events": events("user.session.start", 4), "skip_delivery": true })).await;
     assert_eq!((skipped.appended, skipped.hooks.len()), (4, 0));
     assert_eq!(receiver.posts().len(), 1);
     assert_eq!(sim.log_events().len(), 7);
 
-    let malformed = http()
-        .post(&url)
-        .json(&json!({ "nope": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(malformed.status(), 400);
+    let (status, _) = control.post("/sim/deliver", &json!({ "nope": 1 })).await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
 async fn a_redelivered_event_reaches_the_hook_again_but_is_logged_once() {
-    let sim = start_sim(SimOptions::default()).await;
-    let receiver = Receiver::start().await;
-    verified_hook(&sim, &receiver, "s").await;
+    let (sim, receiver) = sim_with_hook([]).await;
     let batch = events("user.session.start", 2);
 
     let first = sim.deliver(batch.clone()).await;
@@ -216,9 +196,7 @@ async fn a_redelivered_event_reaches_the_hook_again_but_is_logged_once() {
 
 #[tokio::test]
 async fn events_without_uuid_or_published_get_them() {
-    let sim = start_sim(SimOptions::default()).await;
-    let receiver = Receiver::start().await;
-    verified_hook(&sim, &receiver, "s").await;
+    let (sim, receiver) = sim_with_hook([]).await;
     sim.deliver(vec![json!({ "eventType": "user.lifecycle.create" })])
         .await;
     let delivered = receiver.posts()[0].json()["data"]["events"][0].clone();

@@ -1,13 +1,12 @@
 //! What operators rely on: probes, metrics, OpenAPI, retention, vault key rotation, start-up
 //! refusals with a fix in the message.
 
-mod common;
-
-use common::{TestApp, log_event};
 use okta_ingest::vault::Vault;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use sqlx::PgPool;
+
+use crate::support::{TestApp, count, execute, log_event, test_config};
 
 #[sqlx::test(migrations = "./migrations")]
 async fn probes_metrics_and_openapi(pool: PgPool) {
@@ -18,23 +17,9 @@ async fn probes_metrics_and_openapi(pool: PgPool) {
         .await;
     t.wait_processed().await;
     for probe in ["/healthz", "/readyz"] {
-        let response = t
-            .http
-            .get(format!("{}{probe}", t.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{probe}");
+        assert_eq!(t.get_without_token(probe).await, StatusCode::OK, "{probe}");
     }
-    let metrics = t
-        .http
-        .get(format!("{}/metrics", t.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = t.metrics().await;
     for name in [
         "okta_ingest_hook_requests_total",
         "okta_ingest_events_total",
@@ -58,29 +43,23 @@ async fn probes_metrics_and_openapi(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn old_inbox_partitions_and_runtime_events_are_dropped(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    sqlx::query("CREATE TABLE okta_events_20200101 PARTITION OF okta_events FOR VALUES FROM ('2020-01-01') TO ('2020-01-02')")
-        .execute(&pool)
-        .await
-        .unwrap();
+    execute(&pool, "CREATE TABLE okta_events_20200101 PARTITION OF okta_events FOR VALUES FROM ('2020-01-01') TO ('2020-01-02')").await;
     let dropped = okta_ingest::store::retention::drop_raw_older_than(&pool, 30)
         .await
         .unwrap();
     assert_eq!(dropped, 1);
-    let today: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'okta_events_2%'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let today = count(
+        &pool,
+        "SELECT count(*) FROM pg_class WHERE relname LIKE 'okta_events_2%'",
+    )
+    .await;
     assert!(today >= 1, "current partitions stay");
     t.connect_from_sysdig().await;
     t.sim
         .deliver(okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now()))
         .await;
     t.wait_processed().await;
-    sqlx::query("UPDATE runtime_events SET created_at = now() - interval '400 days' WHERE id = (SELECT min(id) FROM runtime_events)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    execute(&pool, "UPDATE runtime_events SET created_at = now() - interval '400 days' WHERE id = (SELECT min(id) FROM runtime_events)").await;
     let deleted = okta_ingest::store::retention::delete_runtime_events_older_than(&pool, 365)
         .await
         .unwrap();
@@ -122,7 +101,7 @@ async fn vault_rotation_reencrypts_every_credential_under_the_new_key(pool: PgPo
     // A service with only the new key still reads the credentials (complete re-checks Okta).
     t.app.shutdown().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut config = common::test_config(&pool, listener.local_addr().unwrap().port(), "");
+    let mut config = test_config(&pool, listener.local_addr().unwrap().port(), "");
     config.master_key = SecretString::from(String::new());
     config.master_keys = SecretString::from(format!("new={new_key}"));
     let app = okta_ingest::app::run(config, listener).await.unwrap();
@@ -162,29 +141,29 @@ async fn serve_refuses_to_start_without_a_master_key_and_says_how() {
     );
 }
 
+/// `okta-ingest rules check <path>`.
+async fn rules_check(path: &std::path::Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(["rules", "check"])
+        .arg(path)
+        .output()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn rules_check_names_file_line_and_reason() {
     let dir = std::env::temp_dir().join(format!("okta-ingest-rules-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.yaml");
     std::fs::write(&bad, "- rule: Broken\n  desc: x\n  condition: (okta.evt.type = x\n  output: x\n  priority: INFO\n  source: okta\n").unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-        .args(["rules", "check"])
-        .arg(&bad)
-        .output()
-        .await
-        .unwrap();
+    let output = rules_check(&bad).await;
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad.yaml:3:"), "{stderr}");
     let good = dir.join("good.yaml");
     std::fs::write(&good, "- rule: Lock\n  desc: x\n  condition: okta.evt.type = user.account.lock\n  output: locked %okta.actor.alternateid\n  priority: INFO\n  source: okta\n").unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-        .args(["rules", "check"])
-        .arg(&good)
-        .output()
-        .await
-        .unwrap();
+    let output = rules_check(&good).await;
     assert!(
         output.status.success(),
         "{}",

@@ -1,11 +1,10 @@
 //! Stateful rule semantics with the in-memory store: event time, late and duplicate
 //! deliveries, missing group values, and load errors in the stateful settings.
 
-mod detect_support;
-
-use detect_support::{engine, event, run};
 use okta_ingest::detect::{MemoryState, RuleSet};
 use serde_json::json;
+
+use crate::support::{engine, event, run};
 
 const THRESHOLD: &str = r#"
 - rule: t

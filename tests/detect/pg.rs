@@ -2,17 +2,16 @@
 //! database count every event once and alert once, and reprocessing is idempotent.
 //! Needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/okta_ingest_test).
 
-mod detect_support;
-
 use std::sync::Arc;
 
-use detect_support::event;
 use okta_ingest::detect::{Detection, Engine, PolicyRef, RuleSet};
 use okta_ingest::okta::LogEvent;
 use okta_ingest::store::detect_state::PgState;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::support::event;
 
 const RULES: &str = r#"
 - rule: brute force

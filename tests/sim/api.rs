@@ -1,34 +1,17 @@
 //! The simulator's Okta APIs over real HTTP: token endpoint, Event Hooks API, verification.
 
-mod sim_support;
-
 use okta_ingest::sim::{HookStatus, SimOptions, VerificationStatus};
-use serde_json::{Value, json};
-use sim_support::*;
+use serde_json::json;
 
-async fn token_request(
-    sim: &okta_ingest::sim::SimHandle,
-    form: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> (u16, Value) {
-    let mut request = http()
-        .post(format!("{}/oauth2/v1/token", sim.base_url))
-        .form(form);
-    if let Some((id, secret)) = basic {
-        request = request.basic_auth(id, Some(secret));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
+use crate::support::*;
 
 #[tokio::test]
 async fn token_endpoint_issues_tokens_with_basic_or_post_credentials() {
     let sim = start_sim(SimOptions::default()).await;
     let secret = sim.client_secret();
-    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
 
-    let (status, body) = token_request(&sim, &grant, Some((&sim.client_id, &secret))).await;
+    let (status, body) =
+        token_request(&sim, &grant(ALL_SCOPES), Some((&sim.client_id, &secret))).await;
     assert_eq!(status, 200);
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
@@ -55,9 +38,9 @@ async fn basic_credentials_are_form_decoded_as_rfc_6749_says() {
         ..SimOptions::default()
     })
     .await;
-    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
     let encoded = "with%2Bplus%2Fand%25percent";
-    let (status, _) = token_request(&sim, &grant, Some((&sim.client_id, encoded))).await;
+    let (status, _) =
+        token_request(&sim, &grant(ALL_SCOPES), Some((&sim.client_id, encoded))).await;
     assert_eq!(status, 200);
 }
 
@@ -66,45 +49,68 @@ async fn token_endpoint_errors_like_okta() {
     let sim = start_sim(SimOptions::default()).await;
     let id = sim.client_id.clone();
     let secret = sim.client_secret();
-    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
-
     let both = [
         ("grant_type", "client_credentials"),
         ("scope", ALL_SCOPES),
         ("client_id", id.as_str()),
         ("client_secret", secret.as_str()),
     ];
-    let (status, body) = token_request(&sim, &both, Some((&id, &secret))).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request"))
+    // (what is wrong, form, client_secret_basic, status, error)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Option<(&'a str, &'a str)>,
+        u16,
+        &'a str,
     );
-
-    let (status, body) = token_request(&sim, &grant, Some((&id, "wrong"))).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
-    let (status, body) = token_request(&sim, &grant, Some(("0oaunknown", &secret))).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
-    let (status, body) = token_request(&sim, &grant, None).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
-
-    let empty = [("grant_type", "client_credentials"), ("scope", "")];
-    let (status, body) = token_request(&sim, &empty, Some((&id, &secret))).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
+    let cases: [Case; 5] = [
+        (
+            "credentials twice",
+            &both,
+            Some((&id, &secret)),
+            400,
+            "invalid_request",
+        ),
+        (
+            "wrong secret",
+            &grant(ALL_SCOPES),
+            Some((&id, "wrong")),
+            401,
+            "invalid_client",
+        ),
+        (
+            "unknown client",
+            &grant(ALL_SCOPES),
+            Some(("0oaunknown", &secret)),
+            401,
+            "invalid_client",
+        ),
+        (
+            "no credentials",
+            &grant(ALL_SCOPES),
+            None,
+            401,
+            "invalid_client",
+        ),
+        (
+            "empty scope",
+            &grant(""),
+            Some((&id, &secret)),
+            400,
+            "invalid_scope",
+        ),
+    ];
+    for (case, form, basic, expected_status, expected_error) in cases {
+        let (status, body) = token_request(&sim, form, basic).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (expected_status, Some(expected_error)),
+            "{case}: {body}"
+        );
+    }
 
     sim.set_granted_scopes(&["okta.logs.read"]);
-    let (status, body) = token_request(&sim, &grant, Some((&id, &secret))).await;
+    let (status, body) = token_request(&sim, &grant(ALL_SCOPES), Some((&id, &secret))).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_scope"))
@@ -126,27 +132,22 @@ async fn token_endpoint_errors_like_okta() {
 async fn rotated_secret_makes_the_old_one_invalid_client() {
     let sim = start_sim(SimOptions::default()).await;
     let old = sim.client_secret();
-    let grant = [("grant_type", "client_credentials"), ("scope", ALL_SCOPES)];
 
     // Over HTTP, like the CLI's users would.
-    let rotated: Value = http()
-        .post(format!("{}/sim/credentials/rotate", sim.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, rotated) = SimClient::new(&sim)
+        .call(reqwest::Method::POST, "/sim/credentials/rotate", None)
+        .await;
     let new = rotated["client_secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert_eq!(sim.client_secret(), new);
 
-    let (status, body) = token_request(&sim, &grant, Some((&sim.client_id, &old))).await;
+    let (status, body) =
+        token_request(&sim, &grant(ALL_SCOPES), Some((&sim.client_id, &old))).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
-    let (status, _) = token_request(&sim, &grant, Some((&sim.client_id, &new))).await;
+    let (status, _) = token_request(&sim, &grant(ALL_SCOPES), Some((&sim.client_id, &new))).await;
     assert_eq!(status, 200);
 }
 
@@ -154,11 +155,11 @@ async fn rotated_secret_makes_the_old_one_invalid_client() {
 async fn event_hook_crud_follows_okta_shapes() {
     let sim = start_sim(SimOptions::default()).await;
     let receiver = Receiver::start().await;
-    let token = token(&sim, ALL_SCOPES).await;
-    let hooks_url = format!("{}/api/v1/eventHooks", sim.base_url);
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
 
-    let created = create_hook(&sim, &token, &receiver.url, "s3cret-value").await;
+    let created = okta.create_hook(&receiver.url, "s3cret-value").await;
     let id = created["id"].as_str().unwrap().to_owned();
+    let hook = format!("{HOOKS}/{id}");
     assert!(id.starts_with("who") && id.len() == 20, "{id}");
     assert_eq!(created["status"], "ACTIVE");
     assert_eq!(created["verificationStatus"], "UNVERIFIED");
@@ -179,78 +180,35 @@ async fn event_hook_crud_follows_okta_shapes() {
     );
     assert!(!created.to_string().contains("s3cret-value"));
 
-    let listed: Value = http()
-        .get(&hooks_url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = okta.get(HOOKS).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(!listed.to_string().contains("s3cret-value"));
 
     // Verify, then replace the secret: the hook must be verified again.
-    assert_eq!(lifecycle(&sim, &token, &id, "verify").await.status(), 200);
+    assert_eq!(okta.lifecycle(&id, "verify").await.0, 200);
     let mut body = hook_body("okta-ingest", &receiver.url, "rotated-secret");
     body["name"] = json!("okta-ingest renamed");
-    let replaced: Value = http()
-        .put(format!("{hooks_url}/{id}"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, replaced) = okta.put(&hook, &body).await;
     assert_eq!(replaced["name"], "okta-ingest renamed");
     assert_eq!(replaced["verificationStatus"], "UNVERIFIED");
     assert_eq!(sim.hook_auth_value(&id).as_deref(), Some("rotated-secret"));
 
     // DELETE only works on an INACTIVE hook.
-    let delete = http()
-        .delete(format!("{hooks_url}/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delete.status(), 400);
-    let error: Value = delete.json().await.unwrap();
+    let (status, error) = okta.delete(&hook).await;
+    assert_eq!(status, 400);
     assert_eq!(error["errorCode"], "E0000001");
-    let deactivated: Value = lifecycle(&sim, &token, &id, "deactivate")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (_, deactivated) = okta.lifecycle(&id, "deactivate").await;
     assert_eq!(deactivated["status"], "INACTIVE");
-    let delete = http()
-        .delete(format!("{hooks_url}/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delete.status(), 204);
+    assert_eq!(okta.delete(&hook).await.0, 204);
 
-    let missing = http()
-        .get(format!("{hooks_url}/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
-    let error: Value = missing.json().await.unwrap();
+    let (status, error) = okta.get(&hook).await;
+    assert_eq!(status, 404);
     assert_eq!(error["errorCode"], "E0000007");
     for key in ["errorSummary", "errorLink", "errorId", "errorCauses"] {
         assert!(error.get(key).is_some(), "{key} missing in {error}");
     }
-    let state = http()
-        .get(format!("{}/sim/state", sim.base_url))
-        .send()
-        .await
-        .unwrap();
-    let state = state.text().await.unwrap();
+    let (_, state) = SimClient::new(&sim).get("/sim/state").await;
+    let state = state.to_string();
     assert!(!state.contains("rotated-secret") && !state.contains(&sim.client_secret()));
     let counters = sim.counters();
     assert_eq!((counters.hooks_created, counters.hooks_deleted), (1, 1));
@@ -269,66 +227,32 @@ async fn event_hook_crud_follows_okta_shapes() {
 #[tokio::test]
 async fn event_hooks_api_checks_token_and_scope() {
     let sim = start_sim(SimOptions::default()).await;
-    let hooks_url = format!("{}/api/v1/eventHooks", sim.base_url);
 
-    let anonymous = http().get(&hooks_url).send().await.unwrap();
-    assert_eq!(anonymous.status(), 401);
-    assert_eq!(
-        anonymous.json::<Value>().await.unwrap()["errorCode"],
-        "E0000011"
-    );
+    let (status, anonymous) = SimClient::new(&sim).get(HOOKS).await;
+    assert_eq!(status, 401);
+    assert_eq!(anonymous["errorCode"], "E0000011");
 
-    let logs_only = token(&sim, "okta.logs.read").await;
-    let forbidden = http()
-        .post(&hooks_url)
-        .bearer_auth(&logs_only)
-        .json(&hook_body("x", "https://example.com/hook", "s"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forbidden.status(), 403);
-    assert_eq!(
-        forbidden.json::<Value>().await.unwrap()["errorCode"],
-        "E0000006"
-    );
+    let logs_only = SimClient::with_scopes(&sim, "okta.logs.read").await;
+    let (status, forbidden) = logs_only
+        .post(HOOKS, &hook_body("x", "https://example.com/hook", "s"))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(forbidden["errorCode"], "E0000006");
 
-    let token = token(&sim, ALL_SCOPES).await;
-    assert_eq!(
-        http()
-            .get(&hooks_url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
+    assert_eq!(okta.get(HOOKS).await.0, 200);
     sim.revoke_tokens();
-    assert_eq!(
-        http()
-            .get(&hooks_url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(okta.get(HOOKS).await.0, 401);
 }
 
 #[tokio::test]
 async fn invalid_hook_bodies_list_their_causes() {
     let sim = start_sim(SimOptions::default()).await;
-    let token = token(&sim, ALL_SCOPES).await;
-    let response = http()
-        .post(format!("{}/api/v1/eventHooks", sim.base_url))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "", "events": { "type": "EVENT_TYPE", "items": [] }, "channel": { "type": "HTTP", "version": "1.0.0", "config": { "uri": "not a uri" } } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let error: Value = response.json().await.unwrap();
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
+    let (status, error) = okta
+        .post(HOOKS, &json!({ "name": "", "events": { "type": "EVENT_TYPE", "items": [] }, "channel": { "type": "HTTP", "version": "1.0.0", "config": { "uri": "not a uri" } } }))
+        .await;
+    assert_eq!(status, 400);
     assert_eq!(error["errorCode"], "E0000001");
     assert_eq!(error["errorCauses"].as_array().unwrap().len(), 3, "{error}");
 }
@@ -336,20 +260,18 @@ async fn invalid_hook_bodies_list_their_causes() {
 #[tokio::test]
 async fn the_26th_hook_is_refused_with_okta_validation_error() {
     let sim = start_sim(SimOptions::default()).await;
-    let token = token(&sim, ALL_SCOPES).await;
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
     let foreign = sim.create_foreign_hooks(24);
     assert_eq!(foreign.len(), 24);
-    create_hook(&sim, &token, "https://example.com/hook", "s").await;
+    okta.create_hook("https://example.com/hook", "s").await;
 
-    let refused = http()
-        .post(format!("{}/api/v1/eventHooks", sim.base_url))
-        .bearer_auth(&token)
-        .json(&hook_body("one too many", "https://example.com/hook", "s"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 400);
-    let error: Value = refused.json().await.unwrap();
+    let (status, error) = okta
+        .post(
+            HOOKS,
+            &hook_body("one too many", "https://example.com/hook", "s"),
+        )
+        .await;
+    assert_eq!(status, 400);
     assert_eq!(error["errorCode"], "E0000001");
     assert_eq!(error["errorSummary"], "Api validation failed: eventHook");
     assert!(
@@ -400,13 +322,12 @@ async fn verification_failure_retries_once_then_answers_e0000001() {
         Reply::WrongChallenge,
         Reply::Slow(std::time::Duration::from_secs(2), 200),
     ]);
-    let token = token(&sim, ALL_SCOPES).await;
-    let hook = create_hook(&sim, &token, &receiver.url, "s").await;
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
+    let hook = okta.create_hook(&receiver.url, "s").await;
     let id = hook["id"].as_str().unwrap();
 
-    let failed = lifecycle(&sim, &token, id, "verify").await;
-    assert_eq!(failed.status(), 400);
-    let error: Value = failed.json().await.unwrap();
+    let (status, error) = okta.lifecycle(id, "verify").await;
+    assert_eq!(status, 400);
     assert_eq!(error["errorCode"], "E0000001");
     assert_eq!(
         error["errorCauses"][0]["errorSummary"],
@@ -419,6 +340,6 @@ async fn verification_failure_retries_once_then_answers_e0000001() {
     );
 
     // The endpoint now answers correctly.
-    assert_eq!(lifecycle(&sim, &token, id, "verify").await.status(), 200);
+    assert_eq!(okta.lifecycle(id, "verify").await.0, 200);
     assert_eq!(sim.counters().verifications_failed, 1);
 }

@@ -1,5 +1,4 @@
 //! Helpers shared by the detection tests.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

@@ -1,13 +1,13 @@
 //! Every managed rule against its positive and negative cases (rules/tests/*.yaml), run
 //! through all managed policies together as the service runs them.
 
-mod detect_support;
-
 use std::collections::{BTreeSet, HashSet};
 
 use okta_ingest::detect::{self, MemoryState, managed_engine};
 use okta_ingest::okta::{EVENT_TYPES, LogEvent};
 use serde_json::{Value, json};
+
+use crate::support;
 
 const START_MS: i64 = 1_767_261_600_000; // 2026-01-01T10:00:00Z
 
@@ -80,7 +80,7 @@ fn expand(label: &str, steps: &[Value]) -> Vec<LogEvent> {
             .and_then(|v| v.as_str().map(str::to_owned));
         for i in 0..repeat {
             let mut ev = base_event();
-            detect_support::merge(&mut ev, step.clone());
+            support::merge(&mut ev, step.clone());
             if let Some(w) = &vary_what {
                 vary(&mut ev, w, i);
             }
@@ -119,7 +119,7 @@ fn run_case(rule: &str, label: &str, steps: &[Value]) -> Outcome {
         outputs: Vec::new(),
     };
     for ev in expand(label, steps) {
-        for d in detect_support::run(&engine, &mut state, &ev) {
+        for d in support::run(&engine, &mut state, &ev) {
             if d.rule == rule {
                 out.fired = true;
                 out.fired_types.insert(ev.event_type.clone());

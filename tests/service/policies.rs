@@ -1,13 +1,12 @@
 //! Policies through the API: managed listing and switches, custom policies validated on write
 //! and used by the worker from the next event on, without a restart.
 
-mod common;
-
-use common::{TestApp, log_event};
 use okta_ingest::store::tenants::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
+
+use crate::support::{TestApp, log_event, okta_policy};
 
 const VIP_RULES: &str = r#"- list: vips
   items: [ceo@acme.com, cfo@acme.com]
@@ -27,7 +26,7 @@ async fn vip_detections(t: &TestApp) -> usize {
 #[sqlx::test(migrations = "./migrations")]
 async fn managed_policies_are_listed_and_switchable_per_tenant(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let (status, listed) = t.get("/api/v1/policies?managed=true&type=okta").await;
+    let (status, listed) = t.policies("?managed=true&type=okta").await;
     assert_eq!(status, StatusCode::OK);
     let items = listed["items"].as_array().unwrap();
     assert!(items.len() >= 5, "at least five managed policies");
@@ -37,19 +36,12 @@ async fn managed_policies_are_listed_and_switchable_per_tenant(pool: PgPool) {
             .all(|p| p["managed"] == true && p["type"] == "okta" && p["enabled"] == true)
     );
     let id = items[0]["id"].as_str().unwrap();
-    let (status, shown) = t.get(&format!("/api/v1/policies/{id}")).await;
+    let (status, shown) = t.policy(id).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!shown["rules"].as_array().unwrap().is_empty());
 
     let path = format!("/api/v1/policies/{id}");
-    let (status, body) = t
-        .call(
-            Method::PATCH,
-            &path,
-            &t.admin,
-            Some(json!({ "enabled": false })),
-        )
-        .await;
+    let (status, body) = t.patch_policy(id, json!({ "enabled": false })).await;
     assert_eq!(
         (status, body["enabled"].as_bool()),
         (StatusCode::OK, Some(false))
@@ -57,10 +49,7 @@ async fn managed_policies_are_listed_and_switchable_per_tenant(pool: PgPool) {
     let (_, other) = t.other_tenant().await;
     let (_, theirs) = t.call(Method::GET, &path, &other, None).await;
     assert_eq!(theirs["enabled"], true, "a switch is per tenant");
-    assert_eq!(
-        t.call(Method::DELETE, &path, &t.admin, None).await.0,
-        StatusCode::CONFLICT
-    );
+    assert_eq!(t.delete_policy(id).await, StatusCode::CONFLICT);
     let viewer = t.token(Role::Viewer).await;
     assert_eq!(
         t.call(
@@ -74,7 +63,7 @@ async fn managed_policies_are_listed_and_switchable_per_tenant(pool: PgPool) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        t.get("/api/v1/policies?type=aws").await.0,
+        t.policies("?type=aws").await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
@@ -83,12 +72,7 @@ async fn managed_policies_are_listed_and_switchable_per_tenant(pool: PgPool) {
 async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
-    let (status, created) = t
-        .post(
-            "/api/v1/policies",
-            json!({ "name": "vip", "type": "okta", "rules": VIP_RULES }),
-        )
-        .await;
+    let (status, created) = t.create_policy(okta_policy("vip", VIP_RULES)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
 
@@ -108,16 +92,8 @@ async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
             .contains("ceo@acme.com locked out")
     );
 
-    let path = format!("/api/v1/policies/{id}");
     assert_eq!(
-        t.call(
-            Method::PATCH,
-            &path,
-            &t.admin,
-            Some(json!({ "enabled": false }))
-        )
-        .await
-        .0,
+        t.patch_policy(&id, json!({ "enabled": false })).await.0,
         StatusCode::OK
     );
     t.sim
@@ -131,12 +107,7 @@ async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
         "[ceo@acme.com, cfo@acme.com, cto@acme.com]",
     );
     let (status, _) = t
-        .call(
-            Method::PATCH,
-            &path,
-            &t.admin,
-            Some(json!({ "enabled": true, "rules": widened })),
-        )
+        .patch_policy(&id, json!({ "enabled": true, "rules": widened }))
         .await;
     assert_eq!(status, StatusCode::OK);
     t.sim
@@ -149,11 +120,8 @@ async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
         "changed rules apply from the next event on"
     );
 
-    assert_eq!(
-        t.call(Method::DELETE, &path, &t.admin, None).await.0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(t.get(&path).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(t.delete_policy(&id).await, StatusCode::NO_CONTENT);
+    assert_eq!(t.policy(&id).await.0, StatusCode::NOT_FOUND);
     assert_eq!(vip_detections(&t).await, 2, "runtime events stay");
 }
 
@@ -161,53 +129,30 @@ async fn custom_policies_change_detections_without_a_restart(pool: PgPool) {
 async fn invalid_rules_are_refused_with_line_and_reason(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let bad = "- rule: Broken\n  desc: x\n  condition: (okta.evt.type = x\n  output: x\n  priority: INFO\n  source: okta\n";
-    let (status, body) = t
-        .post(
-            "/api/v1/policies",
-            json!({ "name": "broken", "type": "okta", "rules": bad }),
-        )
-        .await;
+    let (status, body) = t.create_policy(okta_policy("broken", bad)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "invalid_rules");
     assert_eq!(body["line"], 3, "{body}");
     let unknown = "- rule: Unknown field\n  desc: x\n  condition: okta.nope = 1\n  output: x\n  priority: INFO\n  source: okta\n";
-    let (status, body) = t
-        .post(
-            "/api/v1/policies",
-            json!({ "name": "unknown", "type": "okta", "rules": unknown }),
-        )
-        .await;
+    let (status, body) = t.create_policy(okta_policy("unknown", unknown)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         body["detail"].as_str().unwrap().contains("okta.nope"),
         "{body}"
     );
     let (status, _) = t
-        .post(
-            "/api/v1/policies",
-            json!({ "name": "x", "type": "aws", "rules": VIP_RULES }),
-        )
+        .create_policy(json!({ "name": "x", "type": "aws", "rules": VIP_RULES }))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        t.post(
-            "/api/v1/policies",
-            json!({ "name": "vip", "type": "okta", "rules": VIP_RULES })
-        )
-        .await
-        .0,
+        t.create_policy(okta_policy("vip", VIP_RULES)).await.0,
         StatusCode::CREATED
     );
     assert_eq!(
-        t.post(
-            "/api/v1/policies",
-            json!({ "name": "vip", "type": "okta", "rules": VIP_RULES })
-        )
-        .await
-        .0,
+        t.create_policy(okta_policy("vip", VIP_RULES)).await.0,
         StatusCode::CONFLICT
     );
-    let (_, listed) = t.get("/api/v1/policies?managed=false").await;
+    let (_, listed) = t.policies("?managed=false").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
 
@@ -240,16 +185,13 @@ async fn hostile_policies_are_refused_and_the_service_stays_up(pool: PgPool) {
     ];
     for (i, rules) in hostile.into_iter().enumerate() {
         let (status, body) = t
-            .post(
-                "/api/v1/policies",
-                json!({ "name": format!("hostile {i}"), "type": "okta", "rules": rules }),
-            )
+            .create_policy(okta_policy(&format!("hostile {i}"), &rules))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["code"], "invalid_rules");
         assert!(body["line"].as_u64().is_some_and(|l| l >= 1), "{body}");
         assert_eq!(t.get("/healthz").await.0, StatusCode::OK);
     }
-    let (_, listed) = t.get("/api/v1/policies?managed=false").await;
+    let (_, listed) = t.policies("?managed=false").await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(0));
 }

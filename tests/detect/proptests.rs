@@ -1,12 +1,11 @@
 //! Random conditions evaluated two ways: compiled by the engine from their text (with
 //! minimal parentheses, so precedence is exercised) and by a reference interpreter here.
 
-mod detect_support;
-
-use detect_support::{event, matches};
 use okta_ingest::okta::LogEvent;
 use proptest::prelude::*;
 use serde_json::json;
+
+use crate::support::{event, matches};
 
 #[derive(Debug, Clone)]
 enum Cond {

@@ -1,11 +1,10 @@
 //! The rule language: operators, precedence, macros, lists, exceptions, appends, missing
 //! fields, type errors, load-error positions, and Falco okta-plugin compatibility.
 
-mod detect_support;
-
-use detect_support::{engine, event, matches, run};
 use okta_ingest::detect::{MemoryState, RuleSet};
 use serde_json::json;
+
+use crate::support::{self, engine, event, matches, run};
 
 fn sample() -> okta_ingest::okta::LogEvent {
     event(json!({
@@ -143,7 +142,7 @@ fn appends_and_overrides() {
 "
     );
     let set = RuleSet::compile("t.yaml", &src).unwrap();
-    let e = detect_support::engine_of(set);
+    let e = support::engine_of(set);
     assert!(
         run(&e, &mut MemoryState::new(), &sample()).is_empty(),
         "appended condition must apply"
@@ -257,7 +256,7 @@ fn type_errors_and_bad_definitions() {
         ("okta.evt.type = ", "expected a value"),
     ];
     for (cond, reason) in cases {
-        let e = load_error(&detect_support::rule_with(cond));
+        let e = load_error(&support::rule_with(cond));
         assert!(e.reason.contains(reason), "{cond}: {e}");
         assert_eq!(e.line, 3, "{cond}: {e}");
     }
@@ -283,10 +282,10 @@ fn type_errors_and_bad_definitions() {
 
 #[test]
 fn falco_okta_plugin_rules_load_unchanged_and_fire() {
-    let src = include_str!("detect_support/falco_okta_style.yaml");
+    let src = include_str!("support/falco_okta_style.yaml");
     let set = RuleSet::compile("falco_okta_style.yaml", src).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.rules().len(), 8);
-    let e = detect_support::engine_of(set);
+    let e = support::engine_of(set);
     let mut state = MemoryState::new();
 
     let lock = event(json!({"eventType": "user.account.lock"}));
@@ -353,7 +352,7 @@ fn upstream_falco_okta_rules_when_provided() {
     let src = std::fs::read_to_string(&path).expect("readable FALCO_OKTA_RULES");
     let set = RuleSet::compile(&path, &src).unwrap_or_else(|e| panic!("{e}"));
     assert!(!set.rules().is_empty());
-    let e = detect_support::engine_of(set);
+    let e = support::engine_of(set);
     let mut state = MemoryState::new();
     let mut fired = Vec::new();
     for i in 0..3 {

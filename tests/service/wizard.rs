@@ -1,48 +1,18 @@
 //! The wizard against the Okta simulator: both directions, every error code, state machine,
 //! tenant isolation, roles, bad input, delete.
 
-mod common;
-
-use common::TestApp;
 use okta_ingest::sim::DownMode;
 use okta_ingest::store::tenants::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-async fn launch(t: &TestApp) -> String {
-    let (status, body) = t
-        .post(
-            "/api/v1/integrations/okta/launch",
-            json!({ "org": t.sim.base_url }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_string()
-}
-
-async fn validate(t: &TestApp, id: &str, creds: Value) -> (StatusCode, Value) {
-    t.post(&format!("/api/v1/integrations/okta/{id}/validate"), creds)
-        .await
-}
-
-fn our_hooks(t: &TestApp) -> Vec<okta_ingest::sim::HookView> {
-    t.sim
-        .hooks()
-        .into_iter()
-        .filter(|h| h.uri.starts_with(&t.base))
-        .collect()
-}
+use crate::support::{JSON, TestApp, count, execute};
 
 #[sqlx::test(migrations = "./migrations")]
 async fn start_from_sysdig_ends_active_with_a_verified_hook(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let (status, launched) = t
-        .post(
-            "/api/v1/integrations/okta/launch",
-            json!({ "org": t.sim.base_url }),
-        )
-        .await;
+    let (status, launched) = t.launch(&t.sim.base_url).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(launched["status"], "pending");
     assert!(
@@ -52,7 +22,7 @@ async fn start_from_sysdig_ends_active_with_a_verified_hook(pool: PgPool) {
     );
     let id = launched["id"].as_str().unwrap();
 
-    let (status, validated) = validate(&t, id, t.creds()).await;
+    let (status, validated) = t.validate(id, t.creds()).await;
     assert_eq!(status, StatusCode::OK, "{validated}");
     assert_eq!(validated["status"], "validated");
     assert!(
@@ -63,15 +33,10 @@ async fn start_from_sysdig_ends_active_with_a_verified_hook(pool: PgPool) {
             .all(|c| c["ok"] == true)
     );
 
-    let (status, completed) = t
-        .post(
-            &format!("/api/v1/integrations/okta/{id}/complete"),
-            json!({}),
-        )
-        .await;
+    let (status, completed) = t.complete(id).await;
     assert_eq!(status, StatusCode::OK, "{completed}");
     assert_eq!(completed["status"], "active");
-    let hooks = our_hooks(&t);
+    let hooks = t.our_hooks();
     assert_eq!(hooks.len(), 1);
     assert_eq!(completed["event_hook_id"], json!(hooks[0].id));
     assert_eq!(hooks[0].status, okta_ingest::sim::HookStatus::Active);
@@ -81,7 +46,7 @@ async fn start_from_sysdig_ends_active_with_a_verified_hook(pool: PgPool) {
     );
     assert_eq!(hooks[0].events.len(), 18);
 
-    let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;
+    let (_, shown) = t.integration(id).await;
     assert_eq!(shown["status"], "active");
     assert_eq!(shown["events_received"], 0);
 }
@@ -90,54 +55,41 @@ async fn start_from_sysdig_ends_active_with_a_verified_hook(pool: PgPool) {
 async fn start_from_okta_ends_active(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let id = t.connect_from_okta().await;
-    let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;
+    let (_, shown) = t.integration(&id).await;
     assert_eq!(shown["status"], "active");
     assert_eq!(shown["created_from"], "okta");
-    assert_eq!(our_hooks(&t).len(), 1);
+    assert_eq!(t.our_hooks().len(), 1);
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn rerunning_validate_and_complete_never_makes_a_second_hook(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let id = launch(&t).await;
-    assert_eq!(validate(&t, &id, t.creds()).await.0, StatusCode::OK);
-    assert_eq!(validate(&t, &id, t.creds()).await.0, StatusCode::OK);
+    let id = t.launch_pending().await;
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
     for _ in 0..2 {
-        let (status, body) = t
-            .post(
-                &format!("/api/v1/integrations/okta/{id}/complete"),
-                json!({}),
-            )
-            .await;
+        let (status, body) = t.complete(&id).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    assert_eq!(our_hooks(&t).len(), 1);
+    assert_eq!(t.our_hooks().len(), 1);
     // A hook left unverified by an earlier attempt is adopted, not duplicated.
     t.sim.clear_faults();
-    sqlx::query("UPDATE integrations SET status = 'validated'")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let (status, body) = t
-        .post(
-            &format!("/api/v1/integrations/okta/{id}/complete"),
-            json!({}),
-        )
-        .await;
+    execute(&pool, "UPDATE integrations SET status = 'validated'").await;
+    let (status, body) = t.complete(&id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(our_hooks(&t).len(), 1);
+    assert_eq!(t.our_hooks().len(), 1);
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn wrong_secret_is_invalid_client_and_changes_nothing(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let id = launch(&t).await;
-    let (status, body) = validate(
-        &t,
-        &id,
-        json!({ "client_id": t.sim.client_id, "client_secret": "not-the-secret" }),
-    )
-    .await;
+    let id = t.launch_pending().await;
+    let (status, body) = t
+        .validate(
+            &id,
+            json!({ "client_id": t.sim.client_id, "client_secret": "not-the-secret" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "invalid_client");
     let detail = body["detail"].as_str().unwrap();
@@ -152,21 +104,17 @@ async fn wrong_secret_is_invalid_client_and_changes_nothing(pool: PgPool) {
             .iter()
             .any(|c| c["ok"] == false)
     );
-    let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;
+    let (_, shown) = t.integration(&id).await;
     assert_eq!(shown["status"], "pending");
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM credentials")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(stored, 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM credentials").await, 0);
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn missing_scope_is_reported(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.sim.set_granted_scopes(&["okta.eventHooks.manage"]);
-    let id = launch(&t).await;
-    let (status, body) = validate(&t, &id, t.creds()).await;
+    let id = t.launch_pending().await;
+    let (status, body) = t.validate(&id, t.creds()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "missing_scopes", "{body}");
     assert!(body["detail"].as_str().unwrap().contains("okta.logs.read"));
@@ -176,8 +124,8 @@ async fn missing_scope_is_reported(pool: PgPool) {
 async fn org_at_the_hook_limit_is_reported(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.sim.create_foreign_hooks(25);
-    let id = launch(&t).await;
-    let (status, body) = validate(&t, &id, t.creds()).await;
+    let id = t.launch_pending().await;
+    let (status, body) = t.validate(&id, t.creds()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "event_hook_limit_reached", "{body}");
     assert!(body["detail"].as_str().unwrap().contains("25"));
@@ -186,28 +134,23 @@ async fn org_at_the_hook_limit_is_reported(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn hook_limit_reached_at_creation_surfaces_oktas_error(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let id = launch(&t).await;
-    assert_eq!(validate(&t, &id, t.creds()).await.0, StatusCode::OK);
+    let id = t.launch_pending().await;
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
     // Another app takes the last slots between validate and complete.
     t.sim.create_foreign_hooks(25);
-    let (status, body) = t
-        .post(
-            &format!("/api/v1/integrations/okta/{id}/complete"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = t.complete(&id).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "event_hook_limit_reached", "{body}");
-    let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;
+    let (_, shown) = t.integration(&id).await;
     assert_eq!(shown["status"], "validated");
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn org_down_is_unreachable(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let id = launch(&t).await;
+    let id = t.launch_pending().await;
     t.sim.set_down(DownMode::Unavailable);
-    let (status, body) = validate(&t, &id, t.creds()).await;
+    let (status, body) = t.validate(&id, t.creds()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "org_unreachable", "{body}");
 }
@@ -215,12 +158,12 @@ async fn org_down_is_unreachable(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn rate_limit_is_waited_out_then_reported(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let id = launch(&t).await;
+    let id = t.launch_pending().await;
     t.sim.fail_next_with_429(1);
-    let (status, body) = validate(&t, &id, t.creds()).await;
+    let (status, body) = t.validate(&id, t.creds()).await;
     assert_eq!(status, StatusCode::OK, "one 429 is waited out: {body}");
     t.sim.fail_next_with_429(20);
-    let (status, body) = validate(&t, &id, t.creds()).await;
+    let (status, body) = t.validate(&id, t.creds()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "okta_rate_limited", "{body}");
 }
@@ -238,31 +181,16 @@ async fn rotated_secret_shows_on_status_and_is_fixed_by_rotation(pool: PgPool) {
     okta_ingest::ingest::gapfill::run_due(&t.app.services)
         .await
         .unwrap();
-    let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;
+    let (_, shown) = t.integration(&id).await;
     assert_eq!(shown["last_error"]["code"], "invalid_client", "{shown}");
     assert!(!shown["warnings"].as_array().unwrap().is_empty());
 
-    let path = format!("/api/v1/integrations/okta/{id}/credentials");
-    let (status, body) = t
-        .call(
-            Method::PUT,
-            &path,
-            &t.admin,
-            Some(json!({ "client_secret": old_secret })),
-        )
-        .await;
+    let (status, body) = t.replace_secret(&id, &old_secret).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "invalid_client");
-    let (status, body) = t
-        .call(
-            Method::PUT,
-            &path,
-            &t.admin,
-            Some(json!({ "client_secret": new_secret })),
-        )
-        .await;
+    let (status, body) = t.replace_secret(&id, &new_secret).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, shown) = t.get(&format!("/api/v1/integrations/okta/{id}")).await;
+    let (_, shown) = t.integration(&id).await;
     assert_eq!(shown["status"], "active");
     assert!(shown["last_error"].is_null(), "{shown}");
 }
@@ -270,26 +198,13 @@ async fn rotated_secret_shows_on_status_and_is_fixed_by_rotation(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn steps_out_of_order_answer_409_naming_the_missing_step(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let id = launch(&t).await;
-    let (status, body) = t
-        .post(
-            &format!("/api/v1/integrations/okta/{id}/complete"),
-            json!({}),
-        )
-        .await;
+    let id = t.launch_pending().await;
+    let (status, body) = t.complete(&id).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "validation_required");
-    assert_eq!(validate(&t, &id, t.creds()).await.0, StatusCode::OK);
-    assert_eq!(
-        t.post(
-            &format!("/api/v1/integrations/okta/{id}/complete"),
-            json!({})
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
-    let (status, body) = validate(&t, &id, t.creds()).await;
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
+    assert_eq!(t.complete(&id).await.0, StatusCode::OK);
+    let (status, body) = t.validate(&id, t.creds()).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "already_active");
 }
@@ -344,196 +259,120 @@ async fn another_tenant_gets_404_and_a_viewer_403(pool: PgPool) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Still intact for its owner.
-    assert_eq!(t.get(&base).await.1["status"], "active");
+    assert_eq!(t.integration(&id).await.1["status"], "active");
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn bad_input_gets_precise_problems(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let id = launch(&t).await;
-    let url = |path: &str| format!("{}{path}", t.base);
-    let validate_path = format!("/api/v1/integrations/okta/{id}/validate");
-
-    let raw = |path: String, body: &'static str, content_type: &'static str| {
-        t.http
-            .post(url(&path))
-            .bearer_auth(&t.admin)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-    };
-    let cases: Vec<(reqwest::Response, StatusCode, &str)> = vec![
+    let id = t.launch_pending().await;
+    let validate = format!("/api/v1/integrations/okta/{id}/validate");
+    let launch = "/api/v1/integrations/okta/launch";
+    let creds = r#"{"client_id":"a","client_secret":"x"}"#;
+    // (path, body, content type, status, code)
+    let cases: [(&str, &'static str, &str, StatusCode, &str); 9] = [
         (
-            raw(validate_path.clone(), "{", "application/json")
-                .await
-                .unwrap(),
+            &validate,
+            "{",
+            JSON,
             StatusCode::BAD_REQUEST,
             "malformed_json",
         ),
         (
-            raw(
-                validate_path.clone(),
-                r#"{"client_id":1,"client_secret":"x"}"#,
-                "application/json",
-            )
-            .await
-            .unwrap(),
+            &validate,
+            r#"{"client_id":1,"client_secret":"x"}"#,
+            JSON,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
         ),
         (
-            raw(
-                validate_path.clone(),
-                r#"{"client_id":"a","client_secret":"x","extra":1}"#,
-                "application/json",
-            )
-            .await
-            .unwrap(),
+            &validate,
+            r#"{"client_id":"a","client_secret":"x","extra":1}"#,
+            JSON,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
         ),
         (
-            raw(
-                validate_path.clone(),
-                r#"{"client_id":"a","client_secret":"   "}"#,
-                "application/json",
-            )
-            .await
-            .unwrap(),
+            &validate,
+            r#"{"client_id":"a","client_secret":"   "}"#,
+            JSON,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_client_secret",
         ),
         (
-            raw(
-                validate_path.clone(),
-                r#"{"client_id":"","client_secret":"x"}"#,
-                "application/json",
-            )
-            .await
-            .unwrap(),
+            &validate,
+            r#"{"client_id":"","client_secret":"x"}"#,
+            JSON,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_client_id",
         ),
         (
-            raw(
-                validate_path.clone(),
-                r#"{"client_id":"a","client_secret":"x"}"#,
-                "text/plain",
-            )
-            .await
-            .unwrap(),
+            &validate,
+            creds,
+            "text/plain",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
         ),
         (
-            raw(
-                "/api/v1/integrations/okta/not-a-uuid/validate".into(),
-                r#"{"client_id":"a","client_secret":"x"}"#,
-                "application/json",
-            )
-            .await
-            .unwrap(),
+            "/api/v1/integrations/okta/not-a-uuid/validate",
+            creds,
+            JSON,
             StatusCode::BAD_REQUEST,
             "invalid_id",
         ),
         (
-            raw(
-                "/api/v1/integrations/okta/launch".into(),
-                r#"{"org":"https://127.0.0.1.nip.io@evil.com/"}"#,
-                "application/json",
-            )
-            .await
-            .unwrap(),
+            launch,
+            r#"{"org":"https://127.0.0.1.nip.io@evil.com/"}"#,
+            JSON,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_domain",
         ),
         (
-            raw(
-                "/api/v1/integrations/okta/launch".into(),
-                r#"{"org":"http://169.254.169.254/latest"}"#,
-                "application/json",
-            )
-            .await
-            .unwrap(),
+            launch,
+            r#"{"org":"http://169.254.169.254/latest"}"#,
+            JSON,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_domain",
         ),
     ];
-    for (response, expected_status, expected_code) in cases {
-        assert_eq!(response.status(), expected_status);
+    for (path, body, content_type, expected_status, expected_code) in cases {
+        let case = format!("{body} as {content_type} to {path}");
+        let response = t.post_raw(path, content_type, body).await;
+        assert_eq!(response.status(), expected_status, "{case}");
         assert_eq!(
             response.headers()["content-type"],
-            "application/problem+json"
+            "application/problem+json",
+            "{case}"
         );
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["code"], expected_code, "{body}");
+        assert_eq!(body["code"], expected_code, "{case}: {body}");
         assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
     let huge = "x".repeat(2 * 1024 * 1024);
-    let response = t
-        .http
-        .post(url(&validate_path))
-        .bearer_auth(&t.admin)
-        .header("content-type", "application/json")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
+    let response = t.post_raw(&validate, JSON, huge).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let response = t
-        .http
-        .get(url("/api/v1/integrations/okta"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.get_without_token("/api/v1/integrations/okta").await,
+        StatusCode::UNAUTHORIZED
+    );
     // Nothing was half-written, and the service still answers.
-    assert_eq!(
-        t.get(&format!("/api/v1/integrations/okta/{id}")).await.1["status"],
-        "pending"
-    );
-    assert_eq!(
-        t.http.get(url("/healthz")).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(t.integration(&id).await.1["status"], "pending");
+    assert_eq!(t.get_without_token("/healthz").await, StatusCode::OK);
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn delete_removes_the_hook_and_credentials_and_the_key_answers_410(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let id = t.connect_from_sysdig().await;
-    let hook_key: String = sqlx::query_scalar("SELECT hook_key FROM integrations")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let hook_key = t.hook().await.key;
+    assert_eq!(t.delete_integration(&id).await, StatusCode::NO_CONTENT);
+    assert!(t.our_hooks().is_empty());
+    assert_eq!(count(&pool, "SELECT count(*) FROM credentials").await, 0);
     let (status, _) = t
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/integrations/okta/{id}"),
-            &t.admin,
-            None,
-        )
+        .deliver_hook(&hook_key, Some("anything"), JSON, json!({}).to_string())
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(our_hooks(&t).is_empty());
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM credentials")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(stored, 0);
-    let response = t
-        .http
-        .post(format!("{}/hooks/okta/{hook_key}", t.base))
-        .header("authorization", "anything")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::GONE);
-    assert_eq!(
-        t.get(&format!("/api/v1/integrations/okta/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(t.integration(&id).await.0, StatusCode::NOT_FOUND);
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -541,41 +380,21 @@ async fn delete_while_okta_is_down_retries_in_the_background(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let id = t.connect_from_sysdig().await;
     t.sim.set_down(DownMode::Unavailable);
-    let (status, _) = t
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/integrations/okta/{id}"),
-            &t.admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(t.delete_integration(&id).await, StatusCode::NO_CONTENT);
+    assert_eq!(t.integration(&id).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
-        t.get(&format!("/api/v1/integrations/okta/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        our_hooks(&t).len(),
+        t.our_hooks().len(),
         1,
         "Okta was down: the hook is still there"
     );
     okta_ingest::ingest::background::run_jobs(&t.app.services).await;
-    assert_eq!(our_hooks(&t).len(), 1);
+    assert_eq!(t.our_hooks().len(), 1);
 
     t.sim.clear_faults();
-    sqlx::query("UPDATE okta_jobs SET run_after = now()")
-        .execute(&pool)
-        .await
-        .unwrap();
+    execute(&pool, "UPDATE okta_jobs SET run_after = now()").await;
     okta_ingest::ingest::background::run_jobs(&t.app.services).await;
-    assert!(our_hooks(&t).is_empty());
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM okta_jobs")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM credentials")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    assert!(t.our_hooks().is_empty());
+    let jobs = count(&pool, "SELECT count(*) FROM okta_jobs").await;
+    let stored = count(&pool, "SELECT count(*) FROM credentials").await;
     assert_eq!((jobs, stored), (0, 0));
 }

@@ -1,15 +1,15 @@
 //! The System Log API: polling mode, bounded mode, filters, scopes, paging links.
 
-mod sim_support;
-
 use chrono::{Duration, SecondsFormat, Utc};
 use okta_ingest::sim::{SimHandle, SimOptions};
+use reqwest::Method;
 use serde_json::{Value, json};
-use sim_support::*;
 
-/// GET `url`; returns the events and the `next` link, if any.
-async fn page(url: &str, token: &str) -> (Vec<Value>, Option<String>) {
-    let response = http().get(url).bearer_auth(token).send().await.unwrap();
+use crate::support::*;
+
+/// GET `url` (a path or a `next` link); returns the events and the `next` link, if any.
+async fn page(okta: &SimClient, url: &str) -> (Vec<Value>, Option<String>) {
+    let response = okta.send(Method::GET, url, None).await;
     assert_eq!(response.status(), 200, "{url}");
     // Like Okta: `self` and `next` are separate Link headers.
     assert!(
@@ -44,20 +44,20 @@ fn at(minutes_ago: i64, event_type: &str) -> Value {
     e
 }
 
-async fn sim_with_token() -> (SimHandle, String) {
+async fn sim_with_token() -> (SimHandle, SimClient) {
     let sim = start_sim(SimOptions::default()).await;
-    let token = token(&sim, "okta.logs.read").await;
-    (sim, token)
+    let okta = SimClient::with_scopes(&sim, "okta.logs.read").await;
+    (sim, okta)
 }
 
 #[tokio::test]
 async fn polling_mode_always_has_a_next_link_and_picks_up_new_events() {
-    let (sim, token) = sim_with_token().await;
+    let (sim, okta) = sim_with_token().await;
     sim.append_log(events("user.session.start", 250));
-    let mut url = format!("{}/api/v1/logs?limit=100", sim.base_url);
+    let mut url = format!("{LOGS}?limit=100");
     let mut sizes = Vec::new();
     for _ in 0..4 {
-        let (events, next) = page(&url, &token).await;
+        let (events, next) = page(&okta, &url).await;
         sizes.push(events.len());
         url = next.expect("polling mode always has a next link");
     }
@@ -65,7 +65,7 @@ async fn polling_mode_always_has_a_next_link_and_picks_up_new_events() {
 
     // A late event (old `published`) still shows up: polling follows persistence order.
     sim.append_log(vec![at(60, "user.account.lock")]);
-    let (events, next) = page(&url, &token).await;
+    let (events, next) = page(&okta, &url).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["eventType"], "user.account.lock");
     assert!(next.unwrap().contains("limit=100"));
@@ -73,7 +73,7 @@ async fn polling_mode_always_has_a_next_link_and_picks_up_new_events() {
 
 #[tokio::test]
 async fn bounded_mode_pages_by_published_and_ends() {
-    let (sim, token) = sim_with_token().await;
+    let (sim, okta) = sim_with_token().await;
     sim.append_log((0..30).map(|m| at(m, "user.session.start")).collect());
     let since = (Utc::now() - Duration::minutes(20)).to_rfc3339_opts(SecondsFormat::Secs, true);
     let until = (Utc::now() - Duration::minutes(5)).to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -89,7 +89,7 @@ async fn bounded_mode_pages_by_published_and_ends() {
     .to_string();
     let mut all = Vec::new();
     loop {
-        let (events, next) = page(&url, &token).await;
+        let (events, next) = page(&okta, &url).await;
         all.extend(events);
         match next {
             Some(next) => url = next,
@@ -109,7 +109,7 @@ async fn bounded_mode_pages_by_published_and_ends() {
 
 #[tokio::test]
 async fn descending_and_filter() {
-    let (sim, token) = sim_with_token().await;
+    let (sim, okta) = sim_with_token().await;
     sim.append_log(vec![
         at(3, "user.session.start"),
         at(2, "user.account.lock"),
@@ -123,7 +123,7 @@ async fn descending_and_filter() {
         ],
     )
     .unwrap();
-    let (events, next) = page(url.as_str(), &token).await;
+    let (events, next) = page(&okta, url.as_str()).await;
     assert_eq!(events.len(), 2);
     assert!(events[0]["published"].as_str() > events[1]["published"].as_str());
     assert!(next.is_none());
@@ -131,27 +131,19 @@ async fn descending_and_filter() {
 
 #[tokio::test]
 async fn bad_parameters_and_missing_scope() {
-    let (sim, token) = sim_with_token().await;
-    let base = format!("{}/api/v1/logs", sim.base_url);
+    let (sim, okta) = sim_with_token().await;
     for query in [
         "limit=1001",
         "limit=-1",
         "since=yesterday",
         "filter=eventType%20gt%20%22x%22",
     ] {
-        let response = http()
-            .get(format!("{base}?{query}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{query}");
+        assert_eq!(okta.get(&format!("{LOGS}?{query}")).await.0, 400, "{query}");
     }
     let old = (Utc::now() - Duration::days(200)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    let response = http()
-        .get(&base)
+    let response = okta
+        .request(Method::GET, LOGS)
         .query(&[("since", old)])
-        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -160,32 +152,24 @@ async fn bad_parameters_and_missing_scope() {
         "E0000053"
     );
 
-    let hooks_only = sim_support::token(&sim, "okta.eventHooks.manage").await;
-    let forbidden = http()
-        .get(&base)
-        .bearer_auth(&hooks_only)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forbidden.status(), 403);
-    assert_eq!(
-        forbidden.json::<Value>().await.unwrap()["errorCode"],
-        "E0000006"
-    );
+    let hooks_only = SimClient::with_scopes(&sim, "okta.eventHooks.manage").await;
+    let (status, forbidden) = hooks_only.get(LOGS).await;
+    assert_eq!(status, 403);
+    assert_eq!(forbidden["errorCode"], "E0000006");
 }
 
 #[tokio::test]
 async fn the_log_holds_delivered_and_appended_events() {
-    let (sim, token) = sim_with_token().await;
+    let (sim, okta) = sim_with_token().await;
     sim.deliver(events("user.lifecycle.create", 2)).await;
     sim.append_log(events("user.lifecycle.activate", 3));
-    let (events, _) = page(&format!("{}/api/v1/logs", sim.base_url), &token).await;
+    let (events, _) = page(&okta, LOGS).await;
     assert_eq!(events.len(), 5);
 }
 
 #[tokio::test]
 async fn keyword_search_with_q() {
-    let (sim, token) = sim_with_token().await;
+    let (sim, okta) = sim_with_token().await;
     let mut lock = event("user.account.lock");
     lock["actor"]["alternateId"] = json!("Carol@Example.com");
     sim.append_log(vec![lock, event("user.session.start")]);
@@ -194,6 +178,6 @@ async fn keyword_search_with_q() {
         &[("q", "carol@example.com lock")],
     )
     .unwrap();
-    let (events, _) = page(url.as_str(), &token).await;
+    let (events, _) = page(&okta, url.as_str()).await;
     assert_eq!(events.len(), 1);
 }

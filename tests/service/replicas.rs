@@ -1,13 +1,12 @@
 //! Two service processes on one database: thousands of events, each processed exactly once.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{TestApp, log_event};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+
+use crate::support::{TestApp, database_url, log_event, okta_policy};
 
 const EVENTS: usize = 3000;
 const BATCH: usize = 100;
@@ -20,7 +19,7 @@ async fn start_second_process(t: &TestApp, pool: &PgPool) -> (tokio::process::Ch
         .port();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
         .arg("serve")
-        .env("DATABASE_URL", common::database_url(pool))
+        .env("DATABASE_URL", database_url(pool))
         .env("OKTA_INGEST_LISTEN", format!("127.0.0.1:{port}"))
         .env("OKTA_INGEST_PUBLIC_URL", &t.base)
         .env("OKTA_INGEST_MASTER_KEY", &t.master_key)
@@ -59,20 +58,11 @@ async fn two_processes_process_each_event_exactly_once(pool: PgPool) {
     t.connect_from_sysdig().await;
     // Only a rule that fires once on every event: the count of detections is the count of
     // processed events.
-    let (_, policies) = t.get("/api/v1/policies?managed=true&type=okta").await;
+    let (_, policies) = t.policies("?managed=true&type=okta").await;
     for policy in policies["items"].as_array().unwrap() {
-        let path = format!("/api/v1/policies/{}", policy["id"].as_str().unwrap());
-        assert_eq!(
-            t.call(
-                Method::PATCH,
-                &path,
-                &t.admin,
-                Some(json!({ "enabled": false }))
-            )
-            .await
-            .0,
-            StatusCode::OK
-        );
+        let id = policy["id"].as_str().unwrap();
+        let (status, body) = t.patch_policy(id, json!({ "enabled": false })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
     // ... and a stateful one: with every event in one window, each of the 97 users crosses
     // the threshold exactly once, however the events are spread over the workers.
@@ -90,26 +80,11 @@ async fn two_processes_process_each_event_exactly_once(pool: PgPool) {
   priority: NOTICE
   source: okta
 "#;
-    let (status, body) = t
-        .post(
-            "/api/v1/policies",
-            json!({ "name": "every", "type": "okta", "rules": rules }),
-        )
-        .await;
+    let (status, body) = t.create_policy(okta_policy("every", rules)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     let (_child, second) = start_second_process(&t, &pool).await;
-    let key: String = sqlx::query_scalar("SELECT hook_key FROM integrations")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let hook = t
-        .sim
-        .hooks()
-        .into_iter()
-        .find(|h| h.uri.ends_with(&key))
-        .unwrap();
-    let secret = t.sim.hook_auth_value(&hook.id).unwrap();
+    let hook = t.hook().await;
 
     let events: Vec<Value> = (0..EVENTS)
         .map(|i| log_event("user.session.start", &format!("u{}@acme.com", i % 97)))
@@ -124,8 +99,8 @@ async fn two_processes_process_each_event_exactly_once(pool: PgPool) {
         let body = json!({ "eventType": "com.okta.event_hook", "data": { "events": chunk } });
         let request = t
             .http
-            .post(format!("{base}/hooks/okta/{key}"))
-            .header("authorization", &secret)
+            .post(format!("{base}/hooks/okta/{}", hook.key))
+            .header("authorization", &hook.secret)
             .json(&body);
         deliveries.push(tokio::spawn(async move {
             request.send().await.map(|r| r.status())

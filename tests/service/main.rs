@@ -1,0 +1,17 @@
+//! Everything that boots the service: the real service on port 0 against a fresh database
+//! (`#[sqlx::test]`), with the project's Okta simulator as the Okta org. Also the Okta
+//! client against the simulator, and the `okta-ingest` binary's start-up refusals.
+//!
+//! One test binary (`cargo test --test service`); each file below was once its own binary.
+//! `secrets` installs the binary's only tracing subscriber, so no other test may install one.
+
+mod support;
+
+mod feed;
+mod ingest;
+mod okta_client;
+mod operations;
+mod policies;
+mod replicas;
+mod secrets;
+mod wizard;

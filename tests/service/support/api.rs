@@ -1,0 +1,157 @@
+//! One typed method per endpoint the tests exercise, as the tenant's admin, so a test says
+//! what it asks for. Each answers the status and the JSON body (null when there is none).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::TestApp;
+
+const INTEGRATIONS: &str = "/api/v1/integrations/okta";
+
+/// The body of `POST /api/v1/policies` for an Okta policy.
+pub fn okta_policy(name: &str, rules: &str) -> Value {
+    json!({ "name": name, "type": "okta", "rules": rules })
+}
+
+impl TestApp {
+    // The wizard, "start from Sysdig": launch → validate → complete.
+
+    pub async fn launch(&self, org: &str) -> (StatusCode, Value) {
+        self.post(&format!("{INTEGRATIONS}/launch"), json!({ "org": org }))
+            .await
+    }
+
+    /// Launches at this test's simulator; returns the pending integration's id.
+    pub async fn launch_pending(&self) -> String {
+        let (status, launched) = self.launch(&self.sim.base_url).await;
+        assert_eq!(status, StatusCode::CREATED, "{launched}");
+        launched["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn validate(&self, id: &str, creds: Value) -> (StatusCode, Value) {
+        self.post(&format!("{INTEGRATIONS}/{id}/validate"), creds)
+            .await
+    }
+
+    pub async fn complete(&self, id: &str) -> (StatusCode, Value) {
+        self.post(&format!("{INTEGRATIONS}/{id}/complete"), json!({}))
+            .await
+    }
+
+    /// "Start from Okta": the credentials and the org in one call.
+    pub async fn create_from_okta(&self, body: Value) -> (StatusCode, Value) {
+        self.post(INTEGRATIONS, body).await
+    }
+
+    pub async fn integration(&self, id: &str) -> (StatusCode, Value) {
+        self.get(&format!("{INTEGRATIONS}/{id}")).await
+    }
+
+    pub async fn integrations(&self) -> (StatusCode, Value) {
+        self.get(INTEGRATIONS).await
+    }
+
+    /// `PUT …/{id}/credentials`: a new client secret.
+    pub async fn replace_secret(&self, id: &str, client_secret: &str) -> (StatusCode, Value) {
+        self.put(
+            &format!("{INTEGRATIONS}/{id}/credentials"),
+            json!({ "client_secret": client_secret }),
+        )
+        .await
+    }
+
+    pub async fn delete_integration(&self, id: &str) -> StatusCode {
+        self.delete(&format!("{INTEGRATIONS}/{id}")).await
+    }
+
+    /// Launch → validate → complete; returns the integration id.
+    pub async fn connect_from_sysdig(&self) -> String {
+        let id = self.launch_pending().await;
+        let (status, body) = self.validate(&id, self.creds()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self.complete(&id).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "active");
+        id
+    }
+
+    /// "Start from Okta": one call, then complete.
+    pub async fn connect_from_okta(&self) -> String {
+        let mut body = self.creds();
+        body["okta_domain"] = json!(self.sim.base_url);
+        let (status, created) = self.create_from_okta(body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().expect("id").to_string();
+        let (status, body) = self.complete(&id).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    // Policies.
+
+    /// `GET /api/v1/policies{query}`, e.g. `?managed=true&type=okta`.
+    pub async fn policies(&self, query: &str) -> (StatusCode, Value) {
+        self.get(&format!("/api/v1/policies{query}")).await
+    }
+
+    pub async fn policy(&self, id: &str) -> (StatusCode, Value) {
+        self.get(&format!("/api/v1/policies/{id}")).await
+    }
+
+    pub async fn create_policy(&self, body: Value) -> (StatusCode, Value) {
+        self.post("/api/v1/policies", body).await
+    }
+
+    pub async fn patch_policy(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        self.patch(&format!("/api/v1/policies/{id}"), body).await
+    }
+
+    pub async fn delete_policy(&self, id: &str) -> StatusCode {
+        self.delete(&format!("/api/v1/policies/{id}")).await
+    }
+
+    // The runtime-event feed.
+
+    /// `GET /api/v1/events{query}`, e.g. `?limit=2&cursor=…`.
+    pub async fn events(&self, query: &str) -> (StatusCode, Value) {
+        self.get(&format!("/api/v1/events{query}")).await
+    }
+
+    pub async fn event(&self, id: &Value) -> (StatusCode, Value) {
+        self.get(&format!("/api/v1/events/{id}")).await
+    }
+
+    /// Every runtime event of the tenant, following the feed's cursor.
+    pub async fn all_runtime_events(&self, query: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = format!("?limit=100{query}");
+            if let Some(c) = &cursor {
+                query.push_str(&format!("&cursor={c}"));
+            }
+            let (status, page) = self.events(&query).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return items,
+            }
+        }
+    }
+
+    /// A GET with no Authorization header: `/healthz`, `/readyz`, or a refused API call.
+    pub async fn get_without_token(&self, path: &str) -> StatusCode {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+            .status()
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(format!("{}/metrics", self.base)).send();
+        response.await.expect("request").text().await.expect("body")
+    }
+}
