@@ -626,7 +626,7 @@ mod tests {
         let window = run(state.window(key, -1, i64::MAX));
         assert_eq!(window.count, MAX_OBSERVATIONS as u64);
         assert_eq!(
-            run(state.times(key, -1, 10)).first(),
+            run(state.times(key, -1, 9)).first(),
             None,
             "the oldest went first"
         );

@@ -295,7 +295,8 @@ mod tests {
         let err = parse(&envelope(&format!("[{items}]"))).unwrap_err();
         assert_eq!(err, EnvelopeError::TooManyEvents);
         let items = vec!["0"; MAX_EVENTS].join(",");
-        let batch = parse(&envelope(&format!("[{items}]"))).expect("at the cap");
+        let body = envelope(&format!("[{items}]"));
+        let batch = parse(&body).expect("at the cap");
         assert_eq!(batch.rejected.len(), MAX_EVENTS);
     }
 

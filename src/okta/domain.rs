@@ -186,11 +186,17 @@ impl OktaDomain {
     /// Reads back a [`OktaDomain::stored`] value. It passed the allow-list when it was
     /// written; whether a loopback domain may still be called is the caller's policy.
     pub fn from_stored(text: &str) -> Result<OktaDomain, DomainError> {
-        let policy = DomainPolicy {
+        let okta_or_loopback = DomainPolicy {
             allow_loopback: true,
-            custom_domains: vec![text.to_owned()],
+            custom_domains: Vec::new(),
         };
-        Self::parse(text, &policy)
+        Self::parse(text, &okta_or_loopback).or_else(|_| {
+            let custom = DomainPolicy {
+                allow_loopback: false,
+                custom_domains: vec![text.to_owned()],
+            };
+            Self::parse(text, &custom)
+        })
     }
 
     /// The host, or `host:port` for a loopback domain.

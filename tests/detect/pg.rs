@@ -1,12 +1,15 @@
-//! Stateful rules on Postgres: state survives a restart, two concurrent workers on one
-//! database count every event once and alert once, and reprocessing is idempotent.
+//! Stateful rules across processes: the state a worker owns in memory is checkpointed in
+//! Postgres with each batch, survives a restart, moves between two replicas (each reloads
+//! when the other checkpointed since), counts every event once and alerts once.
 //! Needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/okta_ingest_test).
 
 use std::sync::Arc;
 
-use okta_ingest::detect::{Detection, Engine, PolicyRef, RuleSet};
+use okta_ingest::detect::{Detection, Engine, MemoryState, PolicyRef, RuleSet, StateKind};
+use okta_ingest::ids::TenantId;
+use okta_ingest::ingest::owned::TenantStates;
 use okta_ingest::okta::LogEvent;
-use okta_ingest::store::detect_state::PgState;
+use okta_ingest::store::detect_state;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -54,18 +57,45 @@ fn engine() -> Engine {
     Engine::new(vec![(policy, Arc::new(set))])
 }
 
-/// What the worker does per event: one transaction, state and detections together.
-async fn process(pool: &PgPool, engine: &Engine, tenant: Uuid, ev: &LogEvent) -> Vec<Detection> {
+/// What a worker does per batch (here, of one event): under the tenant's lock, the state at
+/// the tenant's checkpoint (cached, or loaded), the detections, the delta checkpointed, one
+/// commit. `states` is one process's cache: a new one is a restarted process.
+async fn process_in(
+    pool: &PgPool,
+    engine: &Engine,
+    states: &TenantStates,
+    tenant: TenantId,
+    ev: &LogEvent,
+) -> Vec<Detection> {
     let mut tx = pool.begin().await.expect("begin");
-    let detections = {
-        let mut state = PgState::new(tenant, &mut tx);
-        engine
-            .evaluate(ev, "acme", &mut state)
-            .await
-            .expect("evaluate")
-    };
+    sqlx::query("SELECT pg_advisory_xact_lock(7, hashtext($1::text))")
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .expect("tenant lock");
+    let seq = detect_state::sequences(&mut tx, &[tenant])
+        .await
+        .expect("seq")[&tenant];
+    let mut owned = states.checkout(&mut tx, tenant, seq).await.expect("state");
+    let detections = engine.evaluate_in_memory(ev, "acme", &mut owned.state);
+    owned.seq += 1;
+    let delta = owned.state.take_delta();
+    detect_state::checkpoint(&mut tx, tenant, &delta, owned.seq)
+        .await
+        .expect("checkpoint");
     tx.commit().await.expect("commit");
+    states.checkin(tenant, owned);
     detections
+}
+
+/// A process that starts, handles one event and stops: every event reloads the checkpoint.
+async fn process(
+    pool: &PgPool,
+    engine: &Engine,
+    tenant: TenantId,
+    ev: &LogEvent,
+) -> Vec<Detection> {
+    process_in(pool, engine, &TenantStates::default(), tenant, ev).await
 }
 
 fn failure(i: usize) -> LogEvent {
@@ -83,16 +113,17 @@ fn names(d: &[Detection]) -> Vec<&str> {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn windows_survive_a_restart_and_alert_once(pool: PgPool) {
-    let tenant = Uuid::new_v4();
-    let first = engine();
+    let tenant = TenantId::new();
+    let (first, first_states) = (engine(), TenantStates::default());
     for i in 0..6 {
-        assert!(process(&pool, &first, tenant, &failure(i)).await.is_empty());
+        let d = process_in(&pool, &first, &first_states, tenant, &failure(i)).await;
+        assert!(d.is_empty());
     }
-    drop(first); // the service restarts: nothing survives but the database
-    let second = engine();
+    drop((first, first_states)); // the service restarts: nothing survives but the database
+    let (second, second_states) = (engine(), TenantStates::default());
     let mut fired = Vec::new();
     for i in 6..20 {
-        let d = process(&pool, &second, tenant, &failure(i)).await;
+        let d = process_in(&pool, &second, &second_states, tenant, &failure(i)).await;
         fired.extend(d.into_iter().map(|d| (i, d.output)));
     }
     assert_eq!(fired, vec![(9, "alice@example.com 10".to_string())]);
@@ -103,7 +134,7 @@ async fn windows_survive_a_restart_and_alert_once(pool: PgPool) {
             .await
             .is_empty()
     );
-    let other_tenant = Uuid::new_v4();
+    let other_tenant = TenantId::new();
     assert!(
         process(&pool, &second, other_tenant, &failure(9))
             .await
@@ -114,12 +145,14 @@ async fn windows_survive_a_restart_and_alert_once(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn two_concurrent_workers_count_every_event_once(pool: PgPool) {
-    let tenant = Uuid::new_v4();
+    let tenant = TenantId::new();
     let engine = Arc::new(engine());
     let events: Vec<LogEvent> = (0..40).map(failure).collect();
     let mut workers = Vec::new();
     for w in 0..2 {
         let (pool, engine) = (pool.clone(), engine.clone());
+        // Two replicas: each its own cache, handing the tenant back and forth.
+        let states = TenantStates::default();
         // Each event is delivered to both workers (at-least-once delivery, two replicas).
         let mine: Vec<LogEvent> = if w == 0 {
             events.clone()
@@ -129,7 +162,7 @@ async fn two_concurrent_workers_count_every_event_once(pool: PgPool) {
         workers.push(tokio::spawn(async move {
             let mut fired = Vec::new();
             for ev in &mine {
-                fired.extend(process(&pool, &engine, tenant, ev).await);
+                fired.extend(process_in(&pool, &engine, &states, tenant, ev).await);
             }
             fired
         }));
@@ -138,13 +171,19 @@ async fn two_concurrent_workers_count_every_event_once(pool: PgPool) {
     for w in workers {
         all.extend(w.await.expect("worker"));
     }
-    let count: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM detect_observations WHERE tenant_id = $1")
-            .bind(tenant)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-    assert_eq!(count, 40, "each event counted once");
+    let mut conn = pool.acquire().await.expect("conn");
+    let rows = detect_state::load(&mut conn, tenant).await.expect("load");
+    let observed: usize = rows
+        .iter()
+        .filter(|r| r.kind == StateKind::Observations)
+        .map(|r| r.state.as_ref().map_or(0, |s| s.len() / 24))
+        .sum();
+    assert_eq!(observed, 40, "each event counted once");
+    let reloaded = MemoryState::from_rows(rows);
+    assert_eq!(
+        reloaded.len(),
+        MemoryState::from_rows(reloaded.rows()).len()
+    );
     // 40 failures one minute apart: windows of 30 min, so at most two alerts (0-29, 30-39),
     // never one per event or per worker.
     assert!(!all.is_empty() && all.len() <= 2, "{:?}", names(&all));
@@ -152,7 +191,7 @@ async fn two_concurrent_workers_count_every_event_once(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn first_seen_geo_velocity_sequences_and_counters_persist(pool: PgPool) {
-    let tenant = Uuid::new_v4();
+    let tenant = TenantId::new();
     let us = event(json!({"uuid": "s1", "published": "2026-01-01T10:00:00Z",
         "client": {"geographicalContext": {"country": "United States", "geolocation": {"lat": 30.27, "lon": -97.74}}}}));
     assert!(
@@ -184,7 +223,7 @@ async fn first_seen_geo_velocity_sequences_and_counters_persist(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn late_steps_complete_a_sequence_in_postgres(pool: PgPool) {
-    let tenant = Uuid::new_v4();
+    let tenant = TenantId::new();
     let mfa = |uuid: &str, result: &str, minute: u32| {
         event(
             json!({"uuid": uuid, "eventType": "user.authentication.auth_via_mfa", "outcome": {"result": result},

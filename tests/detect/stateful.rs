@@ -115,7 +115,7 @@ fn rules_list_their_metadata_for_the_policies_api() {
     assert_eq!(set.rule_names(), ["t"]);
     let rule = &set.rules()[0];
     assert_eq!(
-        (rule.priority.as_str(), rule.priority.severity()),
+        (rule.priority.as_str(), rule.priority.severity().as_str()),
         ("warning", "medium")
     );
     assert_eq!(rule.stateful_kind(), Some("threshold"));

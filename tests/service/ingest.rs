@@ -430,23 +430,28 @@ async fn a_huge_username_neither_blocks_the_queue_nor_escapes_detection(pool: Pg
     );
 }
 
-/// Any event the worker cannot process (here: Postgres refuses its state row) is quarantined
+/// Any event the worker cannot process (here: Postgres refuses its detection) is quarantined
 /// with its reason; its batch neighbours are processed and the queue moves on.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_poison_event_is_quarantined_and_its_neighbours_processed(pool: PgPool) {
     sqlx::raw_sql(
         "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22000'; END $$;
-         CREATE TRIGGER refuse_poison BEFORE INSERT ON detect_observations
-         FOR EACH ROW WHEN (NEW.event_uuid = 'poison') EXECUTE FUNCTION refuse_poison();",
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON runtime_events
+         FOR EACH ROW WHEN (NEW.okta_event_uuid = 'poison') EXECUTE FUNCTION refuse_poison();",
     )
     .execute(&pool)
     .await
     .unwrap();
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
+    let every_lock = "- rule: every lock\n  desc: d\n  condition: okta.evt.type = user.account.lock\n  output: \"locked %okta.actor.alternateid\"\n  priority: NOTICE\n";
+    let (status, _) = t
+        .create_policy(json!({ "name": "locks", "type": "okta", "rules": every_lock }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let mut events: Vec<Value> = (0..5)
-        .map(|i| failed_sign_in(&format!("u{i}@acme.com")))
+        .map(|i| log_event("user.account.lock", &format!("u{i}@acme.com")))
         .collect();
     events[2]["uuid"] = json!("poison");
     t.sim.deliver(events).await;
@@ -458,7 +463,7 @@ async fn a_poison_event_is_quarantined_and_its_neighbours_processed(pool: PgPool
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].contains("refused by the test"), "{reasons:?}");
     let observed: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT event_uuid FROM detect_observations")
+        sqlx::query_scalar("SELECT DISTINCT okta_event_uuid FROM runtime_events")
             .fetch_all(&pool)
             .await
             .unwrap();

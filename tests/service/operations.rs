@@ -110,15 +110,7 @@ async fn vault_rotation_reencrypts_every_credential_under_the_new_key(pool: PgPo
         .get_integration(t.tenant_id, id.parse().unwrap())
         .await
         .unwrap();
-    let creds = services
-        .credentials(
-            t.tenant_id,
-            integration.id,
-            &integration.okta_domain,
-            integration.client_id.as_deref(),
-        )
-        .await
-        .unwrap();
+    let creds = services.credentials(&integration.org).await.unwrap();
     assert_eq!(creds.client_id, t.sim.client_id);
     app.shutdown().await;
 }

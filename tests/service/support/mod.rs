@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use okta_ingest::app::{self, App};
 use okta_ingest::config::Config;
+use okta_ingest::ids::TenantId;
 use okta_ingest::service::tokens;
 use okta_ingest::sim::{self, SimHandle, SimOptions};
 use okta_ingest::store::tenants::Role;
@@ -28,7 +29,7 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub sim: SimHandle,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub admin: String,
     pub master_key: String,
 }
@@ -112,13 +113,14 @@ impl TestApp {
     }
 
     pub async fn token(&self, role: Role) -> String {
-        tokens::create_token(self.pool(), self.tenant_id, role)
+        tokens::create_token(self.pool(), self.tenant_id, role, None)
             .await
             .expect("token")
+            .token
     }
 
     /// Another tenant with its own admin token.
-    pub async fn other_tenant(&self) -> (Uuid, String) {
+    pub async fn other_tenant(&self) -> (TenantId, String) {
         tokens::create_tenant(self.pool(), "other")
             .await
             .expect("tenant")
