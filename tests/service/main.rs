@@ -7,6 +7,7 @@
 
 mod support;
 
+mod fairness;
 mod feed;
 mod ingest;
 mod okta_client;
