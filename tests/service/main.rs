@@ -7,6 +7,7 @@
 
 mod support;
 
+mod concurrency;
 mod fairness;
 mod feed;
 mod ingest;
