@@ -138,19 +138,19 @@ impl Services {
         match outcome {
             Ok(()) => {
                 store::credentials::delete_all(&mut tx, job.tenant_id, job.integration_id).await?;
-                store::jobs::finish(&mut tx, job.id).await?;
+                store::jobs::finish(&mut tx, &job).await?;
                 tracing::info!(integration_id = %job.integration_id, "deleted integration's hook removed from Okta");
             }
             Err(error) if job.attempts >= MAX_DEPROVISION_ATTEMPTS => {
                 tracing::error!(integration_id = %job.integration_id, %error, "giving up removing the hook from Okta; credentials destroyed");
                 store::credentials::delete_all(&mut tx, job.tenant_id, job.integration_id).await?;
-                store::jobs::finish(&mut tx, job.id).await?;
+                store::jobs::finish(&mut tx, &job).await?;
             }
             Err(error) => {
                 let delay = 5i64
                     .saturating_mul(1 << job.attempts.clamp(0, 10))
                     .min(3600);
-                store::jobs::retry_later(&mut tx, job.id, delay, &error).await?;
+                store::jobs::retry_later(&mut tx, &job, delay, &error).await?;
             }
         }
         tx.commit().await?;

@@ -63,9 +63,9 @@ impl Services {
     ) -> Result<Integration, IntegrationError> {
         let domain = self.parse_domain(org)?;
         let id = IntegrationId::new();
-        let mut conn = self.pool().acquire().await?;
+        let mut tx = self.pool().begin().await?;
         integrations::insert(
-            &mut conn,
+            &mut tx,
             tenant_id,
             &NewIntegration {
                 id,
@@ -77,7 +77,7 @@ impl Services {
             },
         )
         .await?;
-        drop(conn);
+        tx.commit().await?;
         self.get_integration(tenant_id, id).await
     }
 

@@ -22,7 +22,7 @@ pub async fn put(
     sqlx::query(
         "INSERT INTO credentials (tenant_id, integration_id, field, key_id, nonce, ciphertext)
          VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (integration_id, field) DO UPDATE
+         ON CONFLICT (tenant_id, integration_id, field) DO UPDATE
          SET key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext, updated_at = now()",
     )
     .bind(tenant_id)
@@ -92,9 +92,10 @@ pub async fn replace_if_unchanged(
     new: &SealedRow,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE credentials SET key_id = $4, nonce = $5, ciphertext = $6, updated_at = now()
-         WHERE integration_id = $1 AND field = $2 AND ciphertext = $3",
+        "UPDATE credentials SET key_id = $5, nonce = $6, ciphertext = $7, updated_at = now()
+         WHERE tenant_id = $1 AND integration_id = $2 AND field = $3 AND ciphertext = $4",
     )
+    .bind(old.tenant_id)
     .bind(old.integration_id)
     .bind(&old.field)
     .bind(&old.ciphertext)

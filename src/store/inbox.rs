@@ -142,8 +142,8 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, after: Option<TenantId>)
     let share = (limit / tenants.len() as i64).max(1);
     let events = sqlx::query_as(
         "WITH claimed AS (
-             DELETE FROM event_queue WHERE id IN (
-                 SELECT q.id FROM unnest($2::uuid[]) AS t(tenant_id)
+             DELETE FROM event_queue WHERE (tenant_id, id) IN (
+                 SELECT t.tenant_id, q.id FROM unnest($2::uuid[]) AS t(tenant_id)
                  CROSS JOIN LATERAL (
                      SELECT id FROM event_queue
                      WHERE tenant_id = t.tenant_id ORDER BY id LIMIT $1
@@ -153,9 +153,9 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, after: Option<TenantId>)
          SELECT c.tenant_id, c.integration_id, COALESCE(i.okta_domain, '') AS okta_domain,
                 c.event_uuid, c.received_at, e.raw::text AS raw
          FROM claimed c
-         JOIN okta_events e ON e.integration_id = c.integration_id AND e.event_uuid = c.event_uuid
+         JOIN okta_events e ON e.tenant_id = c.tenant_id AND e.integration_id = c.integration_id AND e.event_uuid = c.event_uuid
                             AND e.received_at = c.received_at
-         LEFT JOIN integrations i ON i.id = c.integration_id
+         LEFT JOIN integrations i ON i.tenant_id = c.tenant_id AND i.id = c.integration_id
          ORDER BY c.tenant_id, e.published NULLS LAST",
     )
     .bind(share)

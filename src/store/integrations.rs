@@ -95,6 +95,14 @@ pub async fn insert(
     .bind(new.okta_domain)
     .bind(new.client_id)
     .bind(new.hook_key)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO hook_routes (hook_key, tenant_id, integration_id) VALUES ($1, $2, $3)",
+    )
+    .bind(new.hook_key)
+    .bind(tenant_id)
+    .bind(new.id)
     .execute(conn)
     .await?;
     Ok(())
@@ -255,9 +263,11 @@ impl HookTarget {
 
 pub async fn find_by_hook_key(pool: &PgPool, hook_key: &str) -> Result<Option<HookTarget>> {
     Ok(sqlx::query_as(
-        "SELECT tenant_id, id AS integration_id, status, hook_secret_hash,
-                hook_secret_prev_hash, hook_secret_prev_until
-         FROM integrations WHERE hook_key = $1",
+        "SELECT i.tenant_id, i.id AS integration_id, i.status, i.hook_secret_hash,
+                i.hook_secret_prev_hash, i.hook_secret_prev_until
+         FROM hook_routes r
+         JOIN integrations i ON i.tenant_id = r.tenant_id AND i.id = r.integration_id
+         WHERE r.hook_key = $1",
     )
     .bind(hook_key)
     .fetch_optional(pool)

@@ -41,9 +41,10 @@ pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<DeprovisionJob>
     .await?)
 }
 
-pub async fn finish(conn: &mut PgConnection, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM okta_jobs WHERE id = $1")
-        .bind(id)
+pub async fn finish(conn: &mut PgConnection, job: &DeprovisionJob) -> Result<()> {
+    sqlx::query("DELETE FROM okta_jobs WHERE tenant_id = $1 AND id = $2")
+        .bind(job.tenant_id)
+        .bind(job.id)
         .execute(conn)
         .await?;
     Ok(())
@@ -51,15 +52,16 @@ pub async fn finish(conn: &mut PgConnection, id: i64) -> Result<()> {
 
 pub async fn retry_later(
     conn: &mut PgConnection,
-    id: i64,
+    job: &DeprovisionJob,
     delay_secs: i64,
     error: &str,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE okta_jobs SET attempts = attempts + 1, last_error = $3,
-             run_after = now() + make_interval(secs => $2) WHERE id = $1",
+        "UPDATE okta_jobs SET attempts = attempts + 1, last_error = $4,
+             run_after = now() + make_interval(secs => $3) WHERE tenant_id = $1 AND id = $2",
     )
-    .bind(id)
+    .bind(job.tenant_id)
+    .bind(job.id)
     .bind(delay_secs as f64)
     .bind(error)
     .execute(conn)

@@ -15,5 +15,6 @@ mod okta_client;
 mod operations;
 mod policies;
 mod replicas;
+mod schema;
 mod secrets;
 mod wizard;
