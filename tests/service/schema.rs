@@ -7,6 +7,9 @@ use sqlx::PgPool;
 /// Replicated to every node: found by a bearer token or a hook URL, not by tenant.
 const REFERENCE_TABLES: [&str; 3] = ["tenants", "api_tokens", "hook_routes"];
 
+/// (name, kind p|u|f, its columns, referenced table, referenced columns)
+type Constraint = (String, String, Vec<String>, Option<String>, Vec<String>);
+
 #[sqlx::test(migrations = "./migrations")]
 async fn every_table_of_tenant_data_distributes_by_tenant(pool: PgPool) {
     let tables: Vec<String> = sqlx::query_scalar(
@@ -35,10 +38,8 @@ async fn every_table_of_tenant_data_distributes_by_tenant(pool: PgPool) {
             faults.push(format!("{table}: no tenant_id column"));
             continue;
         }
-        // (constraint, kind, its columns, referenced table, referenced columns)
-        let constraints: Vec<(String, String, Vec<String>, Option<String>, Vec<String>)> =
-            sqlx::query_as(
-                "SELECT con.conname::text, con.contype::text,
+        let constraints: Vec<Constraint> = sqlx::query_as(
+            "SELECT con.conname::text, con.contype::text,
                         ARRAY(SELECT a.attname::text FROM unnest(con.conkey) k
                               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k),
                         ref.relname::text,
@@ -48,11 +49,11 @@ async fn every_table_of_tenant_data_distributes_by_tenant(pool: PgPool) {
                  JOIN pg_class rel ON rel.oid = con.conrelid
                  LEFT JOIN pg_class ref ON ref.oid = con.confrelid
                  WHERE rel.relname = $1 AND con.contype IN ('p', 'u', 'f')",
-            )
-            .bind(table)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+        )
+        .bind(table)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
         for (name, kind, columns, referenced, referenced_columns) in constraints {
             let with_tenant = columns.iter().any(|c| c == "tenant_id");
             match (kind.as_str(), referenced.as_deref()) {
