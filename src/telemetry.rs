@@ -22,6 +22,9 @@ pub fn init_with_default(format: LogFormat, default_filter: &str) {
     };
 }
 
+/// Seconds from an event's acknowledgement to the commit of the batch that processed it.
+pub const LAG_METRIC: &str = "okta_ingest_processing_lag_seconds_hist";
+
 /// The process-wide Prometheus recorder, installed on first use (tests boot many apps in one
 /// process; only the first install can succeed).
 pub fn metrics_handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
@@ -33,6 +36,15 @@ pub fn metrics_handle() -> Option<&'static metrics_exporter_prometheus::Promethe
                 .set_buckets(&[
                     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 ])
+                .ok()?
+                // Acknowledgement → processed: the figure a SOC waits on, in finer steps.
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(LAG_METRIC.into()),
+                    &[
+                        0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
+                        10.0, 30.0, 60.0, 120.0, 300.0,
+                    ],
+                )
                 .ok()?
                 .install_recorder()
                 .ok()

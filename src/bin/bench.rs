@@ -28,6 +28,13 @@ enum Command {
         /// Seconds of load.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Tenants, one integration each; the load is spread over their hooks.
+        #[arg(long, default_value_t = 1)]
+        tenants: usize,
+        /// Open loop: events per second, in batches of 50, whatever the latency (like Okta).
+        /// Without it, closed loop at the maximum.
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// Managed detection rules over generated events on one core, against a parse-only baseline.
     Detect {
@@ -42,9 +49,18 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Ingest { seconds } => {
+        Command::Ingest {
+            seconds,
+            tenants,
+            rate,
+        } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            let figures = runtime.block_on(ingest::run(seconds.max(1)))?;
+            let load = ingest::Load {
+                seconds: seconds.max(1),
+                tenants: tenants.max(1),
+                rate: rate.filter(|r| *r > 0.0),
+            };
+            let figures = runtime.block_on(ingest::run(load))?;
             println!("{figures}");
             Ok(())
         }

@@ -316,9 +316,10 @@ async fn process_batch_in(
     }
     metrics::histogram!("okta_ingest_worker_batch_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("okta_ingest_events_processed_total").increment(claimed.len() as u64);
-    if let Some(last) = claimed.last() {
-        let lag = (Utc::now() - last.received_at).num_milliseconds() as f64 / 1000.0;
-        metrics::histogram!("okta_ingest_processing_lag_seconds_hist").record(lag);
+    let now = Utc::now();
+    let lag = metrics::histogram!(crate::telemetry::LAG_METRIC);
+    for item in &claimed {
+        lag.record((now - item.received_at).num_milliseconds() as f64 / 1000.0);
     }
     Ok(BatchDone {
         events: claimed.len(),

@@ -13,10 +13,26 @@ use okta_ingest::config::Config;
 use okta_ingest::{app, service, sim, store};
 
 const DATABASE: &str = "postgres://postgres@127.0.0.1:5432/okta_ingest_bench";
-const BATCH: usize = 100;
+/// Okta-like deliveries: batches of 50 events.
+const BATCH: usize = 50;
+/// Closed loop: batches in flight at once.
 const CONCURRENCY: usize = 8;
+/// Okta allows 25 hooks per org: one simulated org per this many tenants.
+const TENANTS_PER_ORG: usize = 20;
 
-pub async fn run(seconds: u64) -> anyhow::Result<Value> {
+/// What to run: how long, over how many tenants, and open-loop at a rate or closed-loop.
+pub struct Load {
+    pub seconds: u64,
+    pub tenants: usize,
+    pub rate: Option<f64>,
+}
+
+struct Target {
+    url: String,
+    secret: String,
+}
+
+pub async fn run(load: Load) -> anyhow::Result<Value> {
     let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| DATABASE.into());
     // A fresh database each run: detection state left by earlier runs would slow this one.
     if sqlx::Postgres::database_exists(&url).await? {
@@ -36,19 +52,31 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
     config.master_key = SecretString::from(okta_ingest::vault::Vault::keygen());
     config.gapfill_interval_secs = 0;
     config.hook_secret_rotation_secs = 0;
-    let sim = sim::spawn(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        sim::SimOptions::default(),
-    )
-    .await?;
     let app = app::run(config, listener).await?;
     let pool = app.services.pool().clone();
-    let (_, token) = service::tokens::create_tenant(&pool, "bench").await?;
     let http = reqwest::Client::new();
-    let (key, secret) = connect(&http, &app.base_url(), &token, &sim).await?;
+    let mut sims = Vec::new();
+    let mut targets = Vec::new();
+    for i in 0..load.tenants.max(1) {
+        if i % TENANTS_PER_ORG == 0 {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            sims.push(sim::spawn(listener, sim::SimOptions::default()).await?);
+        }
+        let sim = sims.last().context("a simulated org")?;
+        let (_, token) = service::tokens::create_tenant(&pool, &format!("bench {i}")).await?;
+        let (key, secret) = connect(&http, &app.base_url(), &token, sim).await?;
+        targets.push(Target {
+            url: format!("{}/hooks/okta/{key}", app.base_url()),
+            secret,
+        });
+    }
 
-    // Generate the load first so generation does not count.
-    let events = sim::scenario::random_events(200_000, 7);
+    // Generate the load first so generation does not count; open loop needs rate × seconds.
+    let wanted = match load.rate {
+        Some(rate) => (rate * load.seconds as f64) as usize + BATCH,
+        None => 200_000,
+    };
+    let events = sim::scenario::random_events(wanted, 7);
     let bodies: Vec<String> = events
         .chunks(BATCH)
         .map(|chunk| {
@@ -56,22 +84,38 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
         })
         .collect();
 
-    let hook_url = format!("{}/hooks/okta/{key}", app.base_url());
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let deadline = Instant::now() + Duration::from_secs(load.seconds);
     let started = Instant::now();
     let mut latencies = Vec::new();
+    let mut errors = 0usize;
     let mut sent_batches = 0;
     let mut in_flight = tokio::task::JoinSet::new();
-    for body in bodies.iter().cloned() {
-        if Instant::now() >= deadline {
-            break;
+    let interval = load
+        .rate
+        .map(|rate| Duration::from_secs_f64(BATCH as f64 / rate));
+    for (i, body) in bodies.iter().cloned().enumerate() {
+        match interval {
+            // Open loop, like Okta: the next batch leaves on time whatever the latency.
+            Some(every) => {
+                let at = started + every * i as u32;
+                if at >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(at.into()).await;
+            }
+            None => {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                while in_flight.len() >= CONCURRENCY {
+                    record(&mut latencies, &mut errors, in_flight.join_next().await);
+                }
+            }
         }
-        while in_flight.len() >= CONCURRENCY {
-            latencies.push(in_flight.join_next().await.context("task")???);
-        }
+        let target = &targets[i % targets.len()];
         let request = http
-            .post(&hook_url)
-            .header("authorization", &secret)
+            .post(&target.url)
+            .header("authorization", &target.secret)
             .header("content-type", "application/json")
             .body(body);
         in_flight.spawn(async move {
@@ -87,10 +131,10 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
         sent_batches += 1;
     }
     while let Some(done) = in_flight.join_next().await {
-        latencies.push(done??);
+        record(&mut latencies, &mut errors, Some(done));
     }
     let ack_elapsed = started.elapsed();
-    let events_sent = (sent_batches * BATCH).min(events.len());
+    let events_sent = ((sent_batches - errors) * BATCH).min(events.len());
     wait_drained(&pool).await?;
     let processed_elapsed = started.elapsed();
 
@@ -102,20 +146,93 @@ pub async fn run(seconds: u64) -> anyhow::Result<Value> {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     let acked_per_s = events_sent as f64 / ack_elapsed.as_secs_f64();
+    let processed_per_s = events_sent as f64 / processed_elapsed.as_secs_f64();
+    let lag = lag_quantiles();
+    let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
     let figures = json!({
+        "tenants": targets.len(),
+        "rate": load.rate,
         "events": events_sent,
         "batch_size": BATCH,
-        "concurrency": CONCURRENCY,
         "acked_events_per_s": acked_per_s.round(),
-        "processed_events_per_s": (events_sent as f64 / processed_elapsed.as_secs_f64()).round(),
-        "ack_p50_ms": pct(0.5),
-        "ack_p99_ms": pct(0.99),
-        "ack_max_ms": pct(1.0),
+        "processed_events_per_s": processed_per_s.round(),
+        "processed_ratio": round3(processed_per_s / acked_per_s),
+        "ack_p50_ms": round3(pct(0.5)),
+        "ack_p99_ms": round3(pct(0.99)),
+        "lag_p50_ms": lag.map(|l| l.0.round()),
+        "lag_p99_ms": lag.map(|l| l.1.round()),
+        "rss_peak_mib": rss_peak_mib(),
+        "errors": errors,
         "copy_floor_events_per_s": floor.round(),
-        "ratio": ((acked_per_s / floor) * 1000.0).round() / 1000.0,
+        "ratio": round3(acked_per_s / floor),
     });
     app.shutdown().await;
     Ok(figures)
+}
+
+fn record(
+    latencies: &mut Vec<Duration>,
+    errors: &mut usize,
+    done: Option<Result<anyhow::Result<Duration>, tokio::task::JoinError>>,
+) {
+    match done {
+        Some(Ok(Ok(latency))) => latencies.push(latency),
+        Some(_) => *errors += 1,
+        None => {}
+    }
+}
+
+/// p50 and p99 of acknowledgement → processed, in ms, interpolated in the worker's histogram.
+fn lag_quantiles() -> Option<(f64, f64)> {
+    let text = okta_ingest::telemetry::metrics_handle()?.render();
+    let prefix = format!("{}_bucket{{le=\"", okta_ingest::telemetry::LAG_METRIC);
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    let quantile = |q: f64| {
+        let rank = q * total;
+        let (mut lower, mut below) = (0.0, 0.0);
+        for (le, count) in &buckets {
+            if *count >= rank {
+                let upper = if le.is_finite() { *le } else { lower * 2.0 };
+                let within = if count > &below {
+                    (rank - below) / (count - below)
+                } else {
+                    1.0
+                };
+                return (lower + (upper - lower) * within) * 1000.0;
+            }
+            (lower, below) = (*le, *count);
+        }
+        lower * 1000.0
+    };
+    (total > 0.0).then(|| (quantile(0.5), quantile(0.99)))
+}
+
+/// Peak resident memory of this process (service and load generator), in MiB.
+fn rss_peak_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
 }
 
 async fn connect(
