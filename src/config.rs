@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -54,6 +54,23 @@ pub enum LogFormat {
 pub struct ConfigError(String);
 
 impl Config {
+    /// The settings of a service beside the Okta simulator on loopback: the demo, the bench
+    /// and the tests boot this way. The simulator's orgs live only as long as the process, so
+    /// background calls to them (gap fill, secret rotation) are off; without a configured
+    /// vault key, a throwaway one (the simulator's credentials die with it too).
+    pub fn for_simulator(mut self, database_url: &str, port: u16) -> Config {
+        self.database_url = SecretString::from(database_url.to_owned());
+        self.public_url = format!("http://127.0.0.1:{port}");
+        self.dev_allow_loopback_okta = true;
+        if self.master_key.expose_secret().is_empty() && self.master_keys.expose_secret().is_empty()
+        {
+            self.master_key = SecretString::from(crate::vault::Vault::keygen());
+        }
+        self.gapfill_interval_secs = 0;
+        self.hook_secret_rotation_secs = 0;
+        self
+    }
+
     /// Loads the embedded defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));

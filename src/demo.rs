@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::config::Config;
@@ -21,7 +20,7 @@ pub struct DemoOptions {
 const DEMO_DATABASE: &str = "postgres://postgres@127.0.0.1:5432/okta_ingest_demo";
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    let mut config = Config::load(options.config.as_deref())?;
+    let config = Config::load(options.config.as_deref())?;
     // The demo's output is the story on stdout; only warnings go to the log unless RUST_LOG says.
     telemetry::init_with_default(config.log_format, "warn");
     let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEMO_DATABASE.to_string());
@@ -35,18 +34,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
     let listener = bind(options.port).await?;
     let port = listener.local_addr()?.port();
-    config.database_url = SecretString::from(database_url);
-    config.public_url = format!("http://127.0.0.1:{port}");
-    config.dev_allow_loopback_okta = true;
-    if config.master_key.expose_secret().is_empty() && config.master_keys.expose_secret().is_empty()
-    {
-        // A throwaway key: the demo's credentials are the simulator's and die with it.
-        config.master_key = SecretString::from(crate::vault::Vault::keygen());
-    }
-    // The simulator lives as long as this process: background polling of older demo runs'
-    // integrations would only find it gone.
-    config.gapfill_interval_secs = 0;
-    config.hook_secret_rotation_secs = 0;
+    let config = config.for_simulator(&database_url, port);
 
     let sim = sim::spawn(
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,

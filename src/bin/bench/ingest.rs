@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::migrate::MigrateDatabase;
 
@@ -45,13 +44,7 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
         .context("bench database")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let mut config = Config::load(None)?;
-    config.database_url = SecretString::from(url.clone());
-    config.public_url = format!("http://127.0.0.1:{port}");
-    config.dev_allow_loopback_okta = true;
-    config.master_key = SecretString::from(okta_ingest::vault::Vault::keygen());
-    config.gapfill_interval_secs = 0;
-    config.hook_secret_rotation_secs = 0;
+    let config = Config::load(None)?.for_simulator(&url, port);
     let app = app::run(config, listener).await?;
     let pool = app.services.pool().clone();
     let http = reqwest::Client::new();

@@ -47,16 +47,12 @@ pub fn database_url(pool: &PgPool) -> String {
 
 pub fn test_config(pool: &PgPool, port: u16, master_key: &str) -> Config {
     let mut config = Config::load(None).expect("default config loads");
-    config.database_url = SecretString::from(database_url(pool));
-    config.database_max_connections = 8;
-    config.public_url = format!("http://127.0.0.1:{port}");
-    config.dev_allow_loopback_okta = true;
     config.master_key = SecretString::from(master_key.to_string());
     config.master_keys = SecretString::from(String::new());
     config.primary_key_id = String::new();
+    let mut config = config.for_simulator(&database_url(pool), port);
+    config.database_max_connections = 8;
     config.worker_poll_interval_ms = 200;
-    config.gapfill_interval_secs = 0;
-    config.hook_secret_rotation_secs = 0;
     config
 }
 
