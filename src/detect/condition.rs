@@ -208,11 +208,11 @@ impl Parser<'_> {
     fn keyword(&mut self, kw: &str) -> bool {
         self.ws();
         let rest = self.rest();
-        let boundary = rest[kw.len().min(rest.len())..]
-            .chars()
-            .next()
-            .is_none_or(|c| !is_ident(c));
-        if rest.starts_with(kw) && boundary {
+        // Prefix first: slicing at kw.len() could split a multi-byte character.
+        let matched = rest
+            .strip_prefix(kw)
+            .is_some_and(|after| after.chars().next().is_none_or(|c| !is_ident(c)));
+        if matched {
             self.i += kw.len();
             true
         } else {

@@ -129,7 +129,10 @@ pub fn storable(json: &str) -> Cow<'_, str> {
                     Some(0xDC00..=0xDFFF) => (12, true),
                     _ => (6, false),
                 },
-                _ => (6, true),
+                Some(_) => (6, true),
+                // Not four hex digits: invalid JSON, which `parse` refuses. Step over the
+                // `\u` alone, so an escape right after it is still seen.
+                None => (2, true),
             },
             _ => (2, true),
         };
@@ -151,14 +154,90 @@ pub fn storable(json: &str) -> Cow<'_, str> {
     }
 }
 
-/// The code unit of a `\uXXXX` escape starting at `at`.
+/// The code unit of a `\uXXXX` escape (exactly four hex digits) starting at `at`.
 fn unicode_escape(json: &[u8], at: usize) -> Option<u16> {
     let escape = json.get(at..at + 6)?;
-    if !escape.starts_with(br"\u") {
+    if !escape.starts_with(br"\u") || !escape[2..].iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     let hex = std::str::from_utf8(&escape[2..]).ok()?;
     u16::from_str_radix(hex, 16).ok()
+}
+
+/// Nesting an accepted event may have. Postgres' jsonb input is a recursive parser that runs
+/// out of its default 2 MB stack at about 15,000 levels, failing the delivery's whole insert;
+/// a LogEvent is a handful of levels deep, and serde_json reads 128 into a `Value`.
+pub const MAX_DEPTH: usize = 128;
+
+/// Why Postgres would refuse this (valid) JSON as jsonb beyond the escapes [`storable`]
+/// rewrites: nesting past [`MAX_DEPTH`], or a number that `numeric` cannot hold.
+fn jsonb_refusal(json: &str) -> Option<String> {
+    let bytes = json.as_bytes();
+    let (mut at, mut depth) = (0, 0usize);
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'"' => {
+                at += 1;
+                while let Some(&b) = bytes.get(at) {
+                    match b {
+                        b'\\' => at += 2,
+                        b'"' => break,
+                        _ => at += 1,
+                    }
+                }
+                at += 1;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(format!("nested deeper than {MAX_DEPTH} levels"));
+                }
+                at += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                at += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = bytes[at..]
+                    .iter()
+                    .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .unwrap_or(bytes.len() - at);
+                let number = &json[at..at + len];
+                if !numeric_holds(number) {
+                    let shown: String = number.chars().take(40).collect();
+                    return Some(format!("number {shown} is beyond what Postgres stores"));
+                }
+                at += len;
+            }
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// Whether Postgres' `numeric` (what jsonb keeps numbers in) holds this JSON number: at most
+/// 131,072 digits before the decimal point and 16,383 after, counted as `numeric_in` does.
+fn numeric_holds(number: &str) -> bool {
+    const MAX_WEIGHT: i64 = 131_071;
+    const MAX_SCALE: i64 = 16_383;
+    let (mantissa, exponent) = number.split_once(['e', 'E']).unwrap_or((number, "0"));
+    // Postgres refuses exponents from ±(i32::MAX / 2) on, even on a zero.
+    let Ok(exponent) = exponent.parse::<i64>() else {
+        return false;
+    };
+    if exponent.unsigned_abs() >= u64::from(i32::MAX.unsigned_abs() / 2) {
+        return false;
+    }
+    let mantissa = mantissa.trim_start_matches('-');
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if frac.len() as i64 - exponent > MAX_SCALE {
+        return false;
+    }
+    match int.bytes().chain(frac.bytes()).position(|d| d != b'0') {
+        None => true,
+        Some(first) => int.len() as i64 - 1 - first as i64 + exponent <= MAX_WEIGHT,
+    }
 }
 
 pub fn parse(body: &str) -> Result<Batch<'_>, EnvelopeError> {
@@ -219,6 +298,9 @@ fn check_event(raw: &RawValue) -> Result<Accepted<'_>, String> {
         None => None,
         Some(text) => Some(check_published(&text)?),
     };
+    if let Some(reason) = jsonb_refusal(raw.get()) {
+        return Err(reason);
+    }
     Ok(Accepted {
         uuid,
         event_type,
@@ -282,6 +364,9 @@ mod tests {
             (r#"["\"\u00e9\n"]"#, r#"["\"\u00e9\n"]"#),
             (r#"["\ud800"#, r#"["\ufffd"#),
             (r#"["\u00"#, r#"["\u00"#),
+            // Malformed escapes are left to `parse`, and hide nothing after them.
+            (r#"["\u+000"]"#, r#"["\u+000"]"#),
+            (r#"["\u\udc00"]"#, r#"["\u\ufffd"]"#),
         ];
         for (input, expected) in cases {
             assert_eq!(storable(input), expected, "{input}");
@@ -312,6 +397,38 @@ mod tests {
             ));
             let batch = parse(&body).unwrap();
             assert_eq!(batch.rejected.len(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn quarantines_what_postgres_jsonb_refuses() {
+        let deep = format!("{}1{}", "[".repeat(20_000), "]".repeat(20_000));
+        let fits = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let cases = [
+            (deep.as_str(), false),
+            (fits.as_str(), true),
+            ("1e131071", true),
+            ("1e131072", false),
+            ("-12.5e131070", true),
+            ("12.5e131071", false),
+            ("0.001e131074", true),
+            ("0.001e131075", false),
+            ("1e-16383", true),
+            ("1e-16384", false),
+            ("-0.00e-16381", true),
+            ("0e-16384", false),
+            ("0.0e999999", true),
+            ("0e1073741822", true),
+            ("0e1073741823", false),
+            ("1e99999999999999999999999", false),
+            ("[1.5, -3E+2, 0, \"1e999999\"]", true),
+        ];
+        for (value, stored) in cases {
+            let body = envelope(&format!(
+                r#"[{{"uuid":"a","eventType":"x","debugContext":{{"debugData":{{"n":{value}}}}}}}]"#
+            ));
+            let batch = parse(&body).unwrap();
+            assert_eq!(batch.accepted.len(), usize::from(stored), "{value:.40}");
         }
     }
 
