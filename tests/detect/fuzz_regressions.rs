@@ -3,7 +3,7 @@
 //! corpora (`fuzz/corpus/<target>/`). Each runs on a fresh thread with the stack of a tokio
 //! worker (2 MiB), so a stack overflow or panic fails the test with the input's name.
 
-#[path = "../fuzz/checks.rs"]
+#[path = "../../fuzz/checks.rs"]
 mod checks;
 
 use std::path::{Path, PathBuf};
