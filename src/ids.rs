@@ -1,6 +1,7 @@
 //! Typed identifiers: a tenant id cannot be passed where an integration id is expected.
 //!
-//! Each is a `Uuid` in Postgres and in JSON (transparent), and prints as one.
+//! Each is a `Uuid` in Postgres and in JSON (transparent), and prints as one; in the OpenAPI
+//! document each is a `string` of format `uuid`.
 
 use std::fmt;
 
@@ -12,7 +13,7 @@ macro_rules! uuid_id {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-            sqlx::Type,
+            sqlx::Type, utoipa::ToSchema,
         )]
         #[serde(transparent)]
         #[sqlx(transparent)]

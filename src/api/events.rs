@@ -10,9 +10,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Json, Path, Query};
+use super::schemas;
 use crate::state::Services;
 use crate::store::runtime_events::{self, FeedQuery, RuntimeEvent};
 
@@ -22,17 +24,40 @@ pub fn router() -> Router<Services> {
         .route("/api/v1/events/{id}", get(detail))
 }
 
-#[derive(Debug, Deserialize)]
+/// The routes above, documented (`openapi.rs` adds the errors every extractor can answer).
+#[derive(OpenApi)]
+#[openapi(paths(list, detail))]
+pub struct Doc;
+
+/// Text filters: at most 256 characters, without control characters; empty means no filter.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct FeedParams {
+    /// Full-text search over rule name, policy, output, event type, actor, target and source
+    /// (`okta` finds every Okta event).
+    #[param(max_length = 256)]
     q: Option<String>,
+    /// Case-insensitive.
+    #[param(value_type = Option<schemas::Severity>)]
     severity: Option<String>,
+    /// The event source, e.g. `okta`.
+    #[param(max_length = 256)]
     source: Option<String>,
+    /// A policy id or name.
+    #[param(max_length = 256)]
     policy: Option<String>,
+    /// An integration id.
+    #[param(value_type = Option<uuid::Uuid>)]
     integration: Option<IntegrationId>,
+    /// Okta `published` at or after this time (years 1970 to 9999).
     since: Option<DateTime<Utc>>,
+    /// Okta `published` before this time (years 1970 to 9999).
     until: Option<DateTime<Utc>>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -57,10 +82,14 @@ fn text_param(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
 }
 
 /// A time Postgres can compare: years 1970 to 9999.
-fn time_param(name: &str, value: Option<DateTime<Utc>>) -> ApiResult<Option<DateTime<Utc>>> {
+fn in_range(time: &DateTime<Utc>) -> bool {
     use chrono::Datelike;
+    (1970..=9999).contains(&time.year())
+}
+
+fn time_param(name: &str, value: Option<DateTime<Utc>>) -> ApiResult<Option<DateTime<Utc>>> {
     match value {
-        Some(time) if !(1970..=9999).contains(&time.year()) => Err(ApiError::bad_request(
+        Some(time) if !in_range(&time) => Err(ApiError::bad_request(
             "invalid_query",
             format!("{name} must be between 1970 and 9999"),
         )),
@@ -68,6 +97,22 @@ fn time_param(name: &str, value: Option<DateTime<Utc>>) -> ApiResult<Option<Date
     }
 }
 
+/// Search the event feed
+///
+/// Runtime events newest first by Okta's `published` time, with full-text search, filters
+/// and keyset pagination (stable while new events arrive).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    operation_id = "listEvents",
+    tag = "events",
+    security(("bearer" = [])),
+    params(FeedParams),
+    responses(
+        (status = 200, description = "A page of runtime events", body = schemas::EventPage),
+        (status = 400, description = "`invalid_query`: a parameter is out of range or not one listed; `invalid_cursor`: not a cursor this API returned"),
+    )
+)]
 async fn list(
     State(services): State<Services>,
     caller: Caller,
@@ -111,6 +156,19 @@ async fn list(
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
+/// A runtime event with its normalized fields and the raw Okta event.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    operation_id = "getEvent",
+    tag = "events",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The runtime event")),
+    responses(
+        (status = 200, description = "The runtime event", body = schemas::RuntimeEventDetail),
+        (status = 404, description = "`not_found`: no such runtime event of this tenant"),
+    )
+)]
 async fn detail(
     State(services): State<Services>,
     caller: Caller,
@@ -141,6 +199,9 @@ fn decode_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, i64)> {
     let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
     let id: i64 = id.parse().map_err(|_| invalid())?;
-    let published = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+    // A forged cursor may hold any time; one Postgres cannot store would be a 500.
+    let published = DateTime::from_timestamp_micros(micros)
+        .filter(in_range)
+        .ok_or_else(invalid)?;
     Ok((published, id))
 }

@@ -6,23 +6,50 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
+use utoipa::OpenApi;
 
+use super::schemas;
 use crate::state::Services;
 use crate::store;
 
 pub fn router() -> Router<Services> {
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(json!({"status": "ok"})) }),
-        )
+        .route("/healthz", get(alive))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
 }
 
-/// The worker beats at least every poll interval; three missed beats mean it is stuck.
+/// The routes above, documented.
+#[derive(OpenApi)]
+#[openapi(paths(alive, ready, metrics))]
+pub struct Doc;
+
+/// The process is alive.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = schemas::Health))
+)]
+async fn alive() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// The database is reachable, the migrations are applied and the worker is alive.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = schemas::Readiness),
+        (status = 503, description = "Not ready; the body says what is not", body = schemas::Readiness),
+    )
+)]
 async fn ready(State(services): State<Services>) -> impl IntoResponse {
     let database = store::migrations_applied(services.pool()).await;
+    // The worker beats at least every poll interval; three missed beats mean it is stuck.
     let poll_secs = (services.config().worker_poll_interval_ms / 1000).max(1) as i64;
     let worker_alive =
         chrono::Utc::now().timestamp() - services.worker_last_beat() <= 3 * poll_secs + 5;
@@ -47,6 +74,14 @@ async fn ready(State(services): State<Services>) -> impl IntoResponse {
     )
 }
 
+/// Prometheus metrics, in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 async fn metrics(State(services): State<Services>) -> impl IntoResponse {
     if let Ok(stats) = store::inbox::queue_stats(services.pool()).await {
         metrics::gauge!("okta_ingest_inbox_depth").set(stats.depth as f64);

@@ -8,8 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use serde_json::json;
+use utoipa::OpenApi;
 
 use super::error::{ApiError, ApiResult, Path};
+use super::schemas;
 use crate::ingest::{envelope, inbox};
 use crate::state::Services;
 use crate::store::integrations::{self, HookTarget, IntegrationStatus};
@@ -20,6 +22,31 @@ pub fn router(body_limit: usize) -> Router<Services> {
         .layer(DefaultBodyLimit::max(body_limit))
 }
 
+/// The routes above, documented.
+#[derive(OpenApi)]
+#[openapi(paths(verify, deliver))]
+pub struct Doc;
+
+/// Okta's one-time verification of a new Event Hook: the challenge header, echoed.
+#[utoipa::path(
+    get,
+    path = "/hooks/okta/{hook_key}",
+    operation_id = "verifyEventHook",
+    tag = "hooks",
+    security(("okta_hook" = [])),
+    params(
+        ("hook_key" = String, Path, description = "The integration's hook key"),
+        ("X-Okta-Verification-Challenge" = Option<String>, Header, description = "Okta's challenge"),
+    ),
+    responses(
+        (status = 200, description = "The challenge, echoed", body = schemas::Verification),
+        (status = 400, description = "`missing_challenge`: no X-Okta-Verification-Challenge header"),
+        (status = 401, description = "`unauthorized`: the Authorization header is missing or is not this hook's secret"),
+        (status = 404, description = "`not_found`: no hook has this key"),
+        (status = 410, description = "`integration_deleted`: delete the Event Hook in Okta"),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry"),
+    )
+)]
 async fn verify(
     State(services): State<Services>,
     Path(hook_key): Path<String>,
@@ -39,6 +66,29 @@ async fn verify(
     Ok(axum::Json(json!({ "verification": challenge })).into_response())
 }
 
+/// Okta's delivery of a batch of LogEvents
+///
+/// 200 only once the batch is committed. Okta retries a 5xx or a timeout once and never a
+/// 4xx, so only what a retry cannot fix is a 4xx.
+#[utoipa::path(
+    post,
+    path = "/hooks/okta/{hook_key}",
+    operation_id = "deliverEvents",
+    tag = "hooks",
+    security(("okta_hook" = [])),
+    params(("hook_key" = String, Path, description = "The integration's hook key")),
+    request_body = schemas::EventHookDelivery,
+    responses(
+        (status = 200, description = "Stored: every event accepted, a duplicate or quarantined with its reason"),
+        (status = 400, description = "`malformed_envelope`: not Okta's envelope; `unreadable_body`"),
+        (status = 401, description = "`unauthorized`: the Authorization header is missing or is not this hook's secret"),
+        (status = 404, description = "`not_found`: no hook has this key"),
+        (status = 410, description = "`integration_deleted`: delete the Event Hook in Okta"),
+        (status = 413, description = "`body_too_large`: over the hook body limit; `too_many_events`: over 10,000 events"),
+        (status = 415, description = "`unsupported_media_type`: not Content-Type: application/json"),
+        (status = 503, description = "`unavailable`: the database is unavailable; Okta retries once, gap fill recovers the rest"),
+    )
+)]
 async fn deliver(
     State(services): State<Services>,
     Path(hook_key): Path<String>,

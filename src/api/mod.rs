@@ -7,6 +7,7 @@ pub mod health;
 pub mod hooks;
 pub mod openapi;
 pub mod policies;
+pub mod schemas;
 pub mod tokens;
 pub mod wizard;
 
@@ -27,6 +28,14 @@ pub fn router(services: Services) -> Router {
         .merge(policies::router())
         .merge(tokens::router())
         .merge(openapi::router())
+        // After every route: it applies to the routes registered so far. axum adds `Allow`.
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this path does not take this method; the Allow header lists those it takes",
+            )
+        })
         .fallback(|| async {
             error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path")
         })

@@ -1,222 +1,246 @@
-//! `/api/v1/openapi.json`: the HTTP contract as OpenAPI 3.1, built with utoipa.
+//! `/api/v1/openapi.json`: the HTTP contract as OpenAPI 3.1.
+//!
+//! Each router module documents its own routes (`#[utoipa::path]` on the handlers, a `Doc`
+//! listing them next to its `router()`); here they are merged, and the errors that the shared
+//! extractors answer for every route that uses them are added in one place, so no handler
+//! repeats them: a bearer token (400/401/403/503/500), a JSON body (400/413/415/422), a path
+//! parameter (400), query parameters (400). Every 4xx/5xx is `application/problem+json`.
+//! `tests/openapi_contract.rs` keeps this document and the router in step.
 
 use std::sync::LazyLock;
 
 use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, ResponseBuilder,
+    ContentBuilder, HeaderBuilder, Ref, RefOr, Response, ResponseBuilder, SecurityRequirement, Type,
 };
+use utoipa::{Modify, OpenApi};
 
+use super::{events, health, hooks, policies, schemas, tokens, wizard};
 use crate::state::Services;
 
 pub fn router() -> Router<Services> {
-    Router::new().route(
-        "/api/v1/openapi.json",
-        get(|| async { axum::Json(SPEC.clone()) }),
-    )
+    Router::new().route("/api/v1/openapi.json", get(document))
 }
 
-/// (path, method, tag, summary, success status, needs a tenant token)
-const OPERATIONS: &[(&str, HttpMethod, &str, &str, &str, bool)] = &[
-    (
-        "/api/v1/integrations/okta/launch",
-        HttpMethod::Post,
-        "wizard",
-        "Start from Sysdig: org name → Okta domain and install URL",
-        "201",
-        true,
-    ),
-    (
-        "/api/v1/integrations/okta/{id}/validate",
-        HttpMethod::Post,
-        "wizard",
-        "Validate Client ID and Client Secret against Okta",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/integrations/okta",
-        HttpMethod::Post,
-        "wizard",
-        "Start from Okta: domain and credentials, validated in one step",
-        "201",
-        true,
-    ),
-    (
-        "/api/v1/integrations/okta/{id}/complete",
-        HttpMethod::Post,
-        "wizard",
-        "Provision (or adopt) and verify the Event Hook",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/integrations/okta",
-        HttpMethod::Get,
-        "wizard",
-        "List integrations with status and health",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/integrations/okta/{id}",
-        HttpMethod::Get,
-        "wizard",
-        "Integration status and health",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/integrations/okta/{id}/credentials",
-        HttpMethod::Put,
-        "wizard",
-        "Rotate credentials (validated before replacing)",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/integrations/okta/{id}",
-        HttpMethod::Delete,
-        "wizard",
-        "Delete: remove the hook in Okta, destroy credentials",
-        "204",
-        true,
-    ),
-    (
-        "/hooks/okta/{hook_key}",
-        HttpMethod::Get,
-        "hooks",
-        "Okta's one-time verification challenge",
-        "200",
-        false,
-    ),
-    (
-        "/hooks/okta/{hook_key}",
-        HttpMethod::Post,
-        "hooks",
-        "Okta event delivery; 200 once committed",
-        "200",
-        false,
-    ),
-    (
-        "/api/v1/events",
-        HttpMethod::Get,
-        "events",
-        "Event feed: search, filters, keyset pagination",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/events/{id}",
-        HttpMethod::Get,
-        "events",
-        "A runtime event with normalized fields and the raw Okta event",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/policies",
-        HttpMethod::Get,
-        "policies",
-        "List managed and custom policies",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/policies",
-        HttpMethod::Post,
-        "policies",
-        "Create a custom okta policy (rules validated: 422 with line)",
-        "201",
-        true,
-    ),
-    (
-        "/api/v1/policies/{id}",
-        HttpMethod::Get,
-        "policies",
-        "A policy with its rules",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/policies/{id}",
-        HttpMethod::Patch,
-        "policies",
-        "Enable/disable (managed) or change (custom)",
-        "200",
-        true,
-    ),
-    (
-        "/api/v1/policies/{id}",
-        HttpMethod::Delete,
-        "policies",
-        "Delete a custom policy",
-        "204",
-        true,
-    ),
-    (
-        "/healthz",
-        HttpMethod::Get,
-        "operations",
-        "Process alive",
-        "200",
-        false,
-    ),
-    (
-        "/readyz",
-        HttpMethod::Get,
-        "operations",
-        "Database reachable, migrations applied, worker alive",
-        "200",
-        false,
-    ),
-    (
-        "/metrics",
-        HttpMethod::Get,
-        "operations",
-        "Prometheus metrics",
-        "200",
-        false,
-    ),
-];
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value))
+)]
+async fn document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], SPEC.as_str())
+}
 
-static SPEC: LazyLock<OpenApi> = LazyLock::new(build);
+static SPEC: LazyLock<String> =
+    LazyLock::new(|| serde_json::to_string(&spec()).expect("the OpenAPI document serializes"));
 
-fn build() -> OpenApi {
-    let mut paths = PathsBuilder::new();
-    for (path, method, tag, summary, status, authenticated) in OPERATIONS {
-        let mut operation = OperationBuilder::new()
-            .tag(*tag)
-            .summary(Some(*summary))
-            .response(*status, ResponseBuilder::new().description("success"))
-            .response(
-                "default",
-                ResponseBuilder::new().description("application/problem+json with a stable `code`"),
-            );
-        if *authenticated {
-            operation =
-                operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
-        }
-        paths = paths.path(*path, PathItem::new(method.clone(), operation));
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "okta-ingest",
+        description = "Connects Okta orgs to a threat-detection platform: the wizard, Okta's \
+            Event Hook endpoint, the event feed, policies, tokens and operations. Errors are \
+            RFC 9457 `application/problem+json` with a stable `code`.",
+    ),
+    paths(document),
+    components(schemas(schemas::Problem)),
+    tags(
+        (name = "wizard", description = "Connect an Okta org, from our side or from Okta's"),
+        (name = "hooks", description = "Okta's side: no bearer token, Okta's own Authorization header"),
+        (name = "events", description = "The event feed of runtime events"),
+        (name = "policies", description = "Managed and custom detection policies"),
+        (name = "tokens", description = "The tenant's API tokens (admin only)"),
+        (name = "operations", description = "Probes, metrics and this document"),
+    ),
+)]
+struct ApiDoc;
+
+/// The whole document: every router module's routes, then the shared errors.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for part in [
+        wizard::Doc::openapi(),
+        hooks::Doc::openapi(),
+        events::Doc::openapi(),
+        policies::Doc::openapi(),
+        tokens::Doc::openapi(),
+        health::Doc::openapi(),
+    ] {
+        doc.merge(part);
     }
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("okta-ingest")
-                .version(env!("CARGO_PKG_VERSION"))
+    SecuritySchemes.modify(&mut doc);
+    ExtractorErrors.modify(&mut doc);
+    doc
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.description = Some(
+            "A tenant token (`oki_…`). Roles: `admin` may change things, `viewer` only reads; \
+             operations requiring `admin` list it as a role."
+                .into(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        components.add_security_scheme(
+            "okta_hook",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "The secret okta-ingest gave Okta for this hook, sent by Okta as the whole \
+                 Authorization header value",
+            ))),
+        );
+    }
+}
+
+/// Errors the shared extractors answer, added to every operation that uses them.
+struct ExtractorErrors;
+
+impl Modify for ExtractorErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, cause) in extractor_errors(path, operation) {
+                    add_cause(operation, status, cause);
+                }
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let RefOr::T(response) = response {
+                        problem_content(status, response);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn extractor_errors(path: &str, operation: &Operation) -> Vec<(&'static str, &'static str)> {
+    let requires = |roles: &[&str]| {
+        operation
+            .security
+            .as_ref()
+            .is_some_and(|s| s.contains(&SecurityRequirement::new("bearer", roles.to_vec())))
+    };
+    let parameter_in = |place: ParameterIn| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| p.parameter_in == place)
+    };
+    let mut causes = Vec::new();
+    if requires(&[]) || requires(&["admin"]) {
+        causes.extend([
+            (
+                "400",
+                "`duplicate_authorization`: more than one Authorization header",
+            ),
+            (
+                "401",
+                "`unauthorized`: no `Authorization: Bearer <tenant token>`, or an unknown, \
+                 expired or revoked token",
+            ),
+            (
+                "503",
+                "`unavailable`: the database is unavailable; retry after `Retry-After`",
+            ),
+            (
+                "500",
+                "`internal_error`: a fault of ours, logged; `detail` has an id to quote",
+            ),
+        ]);
+    }
+    if requires(&["admin"]) {
+        causes.push((
+            "403",
+            "`forbidden`: a viewer token; this needs an admin token",
+        ));
+    }
+    if parameter_in(ParameterIn::Path) {
+        causes.push(("400", "`invalid_id`: a path parameter is not of its format"));
+    }
+    if parameter_in(ParameterIn::Query) {
+        causes.push((
+            "400",
+            "`invalid_query`: a query parameter of the wrong type, or one not listed",
+        ));
+    }
+    // The API's bodies go through `error::Json`; the hook reads its own and says so itself.
+    if path.starts_with("/api/") && operation.request_body.is_some() {
+        causes.extend([
+            (
+                "400",
+                "`malformed_json`: the body is not JSON; `invalid_body`: unreadable",
+            ),
+            ("413", "`body_too_large`: the body is over 1 MiB"),
+            (
+                "415",
+                "`unsupported_media_type`: not Content-Type: application/json",
+            ),
+            (
+                "422",
+                "`invalid_body`: a required field is missing, a field has the wrong type, or a \
+                 field is not one listed",
+            ),
+        ]);
+    }
+    causes
+}
+
+/// Adds `cause` to the operation's response for `status`, making one if there is none.
+fn add_cause(operation: &mut Operation, status: &str, cause: &str) {
+    let responses = &mut operation.responses.responses;
+    match responses.get_mut(status) {
+        Some(RefOr::T(response)) => {
+            response.description = format!("{}; {cause}", response.description);
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            responses.insert(
+                status.to_string(),
+                RefOr::T(ResponseBuilder::new().description(cause).build()),
+            );
+        }
+    }
+}
+
+/// An error response without a body of its own is a problem document; a 503 problem says
+/// when to retry.
+fn problem_content(status: &str, response: &mut Response) {
+    let is_error = matches!(status.as_bytes().first(), Some(b'4' | b'5'));
+    if !is_error || !response.content.is_empty() {
+        return;
+    }
+    response.content.insert(
+        "application/problem+json".into(),
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    );
+    if status == "503" {
+        response.headers.insert(
+            "Retry-After".into(),
+            HeaderBuilder::new()
+                .schema(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some("Seconds to wait before retrying"))
                 .build(),
-        )
-        .paths(paths)
-        .components(Some(
-            ComponentsBuilder::new()
-                .security_scheme(
-                    "bearer",
-                    SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-                )
-                .build(),
-        ))
-        .build()
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use super::auth::{Admin, Caller};
 use super::error::{ApiError, ApiResult, Json, Path, Query};
+use super::schemas;
 use crate::detect::{self, RuleSet};
 use crate::ids::PolicyId;
 use crate::service::policies::{self, PolicyInput, PolicyPatch, Updated};
@@ -13,6 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -23,13 +25,24 @@ pub fn router() -> Router<Services> {
         )
 }
 
-#[derive(Debug, Deserialize)]
+/// The routes above, documented (`openapi.rs` adds the errors every extractor can answer).
+#[derive(OpenApi)]
+#[openapi(paths(list, create, show, update, remove))]
+pub struct Doc;
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only managed (`true`) or only custom (`false`) policies; both without it.
     managed: Option<bool>,
+    /// The policy type; `okta` is the only one.
     #[serde(rename = "type")]
+    #[param(value_type = Option<schemas::PolicyType>)]
     policy_type: Option<String>,
 }
+
+const UNSUPPORTED_TYPE: &str = "`unsupported_policy_type`: `type` is not `okta`";
 
 fn check_type(policy_type: Option<&str>) -> ApiResult<()> {
     match policy_type {
@@ -41,6 +54,19 @@ fn check_type(policy_type: Option<&str>) -> ApiResult<()> {
     }
 }
 
+/// Managed and custom policies, with the tenant's switches.
+#[utoipa::path(
+    get,
+    path = "/api/v1/policies",
+    operation_id = "listPolicies",
+    tag = "policies",
+    security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "The policies (without their rules)", body = schemas::PolicyList),
+        (status = 422, description = UNSUPPORTED_TYPE),
+    )
+)]
 async fn list(
     State(services): State<Services>,
     caller: Caller,
@@ -63,6 +89,19 @@ async fn list(
     Ok(Json(json!({ "items": items })))
 }
 
+/// A policy with its rules and source.
+#[utoipa::path(
+    get,
+    path = "/api/v1/policies/{id}",
+    operation_id = "getPolicy",
+    tag = "policies",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
+    responses(
+        (status = 200, description = "The policy", body = schemas::Policy),
+        (status = 404, description = "`not_found`: no such policy"),
+    )
+)]
 async fn show(
     State(services): State<Services>,
     caller: Caller,
@@ -77,23 +116,53 @@ async fn show(
     Ok(Json(custom_detail(&policy).await))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPolicyRequest)]
 struct NewPolicy {
+    /// 1 to 200 characters without control characters; unique per tenant.
+    #[schema(example = "VIP sign-ins")]
     name: String,
+    /// At most 4096 characters.
     #[serde(default)]
     description: String,
     #[serde(rename = "type")]
+    #[schema(value_type = schemas::PolicyType)]
     policy_type: String,
+    /// A rules file in the rule language (Falco's format, `source: okta`), at most 1 MiB.
+    #[schema(example = json!(RULES_EXAMPLE))]
     rules: String,
     #[serde(default = "default_true")]
+    #[schema(default = true)]
     enabled: bool,
 }
+
+const RULES_EXAMPLE: &str = "- rule: VIP sign-in
+  desc: a VIP signed in
+  condition: okta.evt.type = user.session.start and okta.actor.alternateid = ceo@acme.com
+  output: \"VIP sign-in from %okta.client.ip\"
+  priority: NOTICE
+  source: okta
+";
 
 fn default_true() -> bool {
     true
 }
 
+/// A custom `okta` policy; its rules are validated on write and used from the next event on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/policies",
+    operation_id = "createPolicy",
+    tag = "policies",
+    security(("bearer" = ["admin"])),
+    request_body = NewPolicy,
+    responses(
+        (status = 201, description = "Created", body = schemas::Policy),
+        (status = 409, description = "`policy_name_taken`"),
+        (status = 422, description = "`invalid_rules` (with `line`, `column` and `reason` when the text does not compile), `invalid_name`, `invalid_description`, `unsupported_policy_type`"),
+    )
+)]
 async fn create(
     State(services): State<Services>,
     admin: Admin,
@@ -110,8 +179,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(custom_detail(&policy).await)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Managed policies accept only `enabled`; custom policies any of these.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PolicyPatchRequest)]
 struct PatchBody {
     enabled: Option<bool>,
     name: Option<String>,
@@ -119,6 +190,22 @@ struct PatchBody {
     rules: Option<String>,
 }
 
+/// Switches a policy on or off (managed ones per tenant), or changes a custom policy.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/policies/{id}",
+    operation_id = "updatePolicy",
+    tag = "policies",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The policy as it is now", body = schemas::Policy),
+        (status = 404, description = "`not_found`: no such policy"),
+        (status = 409, description = "`policy_name_taken`"),
+        (status = 422, description = "`managed_policy` (a managed policy takes only `enabled`), `invalid_body` (nothing to change), `invalid_rules` (with `line`, `column` and `reason` when the text does not compile), `invalid_name`, `invalid_description`"),
+    )
+)]
 async fn update(
     State(services): State<Services>,
     admin: Admin,
@@ -139,6 +226,20 @@ async fn update(
     ))
 }
 
+/// Deletes a custom policy.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/policies/{id}",
+    operation_id = "deletePolicy",
+    tag = "policies",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The custom policy")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`: no such policy"),
+        (status = 409, description = "`managed_policy`: managed policies are disabled, not deleted"),
+    )
+)]
 async fn remove(
     State(services): State<Services>,
     admin: Admin,

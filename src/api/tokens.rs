@@ -7,9 +7,11 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{OpenApi, ToSchema};
 
 use super::auth::Admin;
 use super::error::{ApiError, ApiResult, Json, Path};
+use super::schemas;
 use crate::ids::TokenId;
 use crate::service::tokens::{self, MAX_EXPIRES_IN_DAYS};
 use crate::state::Services;
@@ -21,18 +23,49 @@ pub fn router() -> Router<Services> {
         .route("/api/v1/tokens/{token_id}", delete(revoke))
 }
 
+/// The routes above, documented (`openapi.rs` adds the errors every extractor can answer).
+#[derive(OpenApi)]
+#[openapi(paths(list, create, revoke))]
+pub struct Doc;
+
+/// The tenant's tokens, revoked and expired ones included (never the tokens themselves).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    operation_id = "listTokens",
+    tag = "tokens",
+    security(("bearer" = ["admin"])),
+    responses((status = 200, description = "The tokens", body = schemas::TokenList))
+)]
 async fn list(State(services): State<Services>, admin: Admin) -> ApiResult<Json<Value>> {
     let items = tenants::list_tokens(services.pool(), admin.tenant_id).await?;
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewTokenRequest)]
 struct NewToken {
+    #[schema(value_type = schemas::Role)]
     role: Role,
+    /// Without it the token does not expire.
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
 }
 
+/// A new token, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    operation_id = "createToken",
+    tag = "tokens",
+    security(("bearer" = ["admin"])),
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "Created", body = schemas::CreatedToken),
+        (status = 422, description = "`invalid_body`: `expires_in_days` is not between 1 and 3650"),
+    )
+)]
 async fn create(
     State(services): State<Services>,
     admin: Admin,
@@ -63,6 +96,19 @@ async fn create(
     ))
 }
 
+/// Revokes a token: it is refused (401) from now on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{token_id}",
+    operation_id = "revokeToken",
+    tag = "tokens",
+    security(("bearer" = ["admin"])),
+    params(("token_id" = uuid::Uuid, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "`not_found`: no such token of this tenant"),
+    )
+)]
 async fn revoke(
     State(services): State<Services>,
     admin: Admin,

@@ -2,6 +2,7 @@
 
 use super::auth::{Admin, Caller};
 use super::error::{ApiError, ApiResult, Json, Path};
+use super::schemas;
 use crate::ids::IntegrationId;
 use crate::service::credentials::{ClientCredentials, parse_client_id, parse_client_secret};
 use crate::state::Services;
@@ -13,6 +14,7 @@ use axum::routing::{get, post, put};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{OpenApi, ToSchema};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -27,12 +29,48 @@ pub fn router() -> Router<Services> {
         .route("/api/v1/integrations/okta/{id}/credentials", put(rotate))
 }
 
-#[derive(Debug, Deserialize)]
+/// The routes above, documented (`openapi.rs` adds the errors every extractor can answer).
+#[derive(OpenApi)]
+#[openapi(paths(
+    launch,
+    validate,
+    create_from_okta,
+    complete,
+    list,
+    show,
+    rotate,
+    remove
+))]
+pub struct Doc;
+
+/// Why a wizard step that calls Okta answered 422 (the problem's `checks` say which step).
+const OKTA_422: &str = "`invalid_domain`, `invalid_client_id`, `invalid_client_secret`, \
+    `org_unreachable`, `invalid_client` (wrong or rotated Client ID or Secret), `missing_scopes`, \
+    `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`; \
+    `detail` says what to do, `checks` which step failed";
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LaunchRequest)]
 struct LaunchBody {
+    /// The org name (`acme`), its Okta domain (`acme.okta.com`) or its URL.
+    #[schema(example = "acme")]
     org: String,
 }
 
+/// Start from Sysdig: the org → its normalized Okta domain and where to install "Sysdig".
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/okta/launch",
+    operation_id = "launchIntegration",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    request_body = LaunchBody,
+    responses(
+        (status = 201, description = "Created, pending", body = schemas::Launched),
+        (status = 422, description = "`invalid_domain`: not an acceptable Okta domain (`detail` says what to enter)"),
+    )
+)]
 async fn launch(
     State(services): State<Services>,
     admin: Admin,
@@ -44,14 +82,35 @@ async fn launch(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ValidateRequest)]
 struct ValidateBody {
+    /// The Client ID Okta showed for the "Sysdig" app.
     client_id: String,
+    #[schema(value_type = String)]
     client_secret: SecretString,
+    /// Replaces the launched org's domain.
     okta_domain: Option<String>,
 }
 
+/// Checks the Client ID and Client Secret against Okta, then stores them (encrypted).
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/okta/{id}/validate",
+    operation_id = "validateIntegration",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    request_body = ValidateBody,
+    responses(
+        (status = 200, description = "Validated", body = schemas::Validated),
+        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        (status = 409, description = "`already_active` (rotate with PUT …/credentials), `step_in_progress`"),
+        (status = 422, description = OKTA_422,
+            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+    )
+)]
 async fn validate(
     State(services): State<Services>,
     admin: Admin,
@@ -65,14 +124,31 @@ async fn validate(
     Ok(Json(with_checks(&integration, &checks)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateIntegrationRequest)]
 struct CreateBody {
+    #[schema(example = "acme.okta.com")]
     okta_domain: String,
     client_id: String,
+    #[schema(value_type = String)]
     client_secret: SecretString,
 }
 
+/// Start from Okta: the org and its credentials, created and validated in one step.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/okta",
+    operation_id = "createIntegration",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created, validated", body = schemas::Validated),
+        (status = 422, description = OKTA_422,
+            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+    )
+)]
 async fn create_from_okta(
     State(services): State<Services>,
     admin: Admin,
@@ -89,6 +165,22 @@ async fn create_from_okta(
     ))
 }
 
+/// Provisions (or adopts) the Event Hook for the 18 event types, has Okta verify it, goes active.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/okta/{id}/complete",
+    operation_id = "completeIntegration",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    responses(
+        (status = 200, description = "Active", body = schemas::Completed),
+        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        (status = 409, description = "`validation_required` (validate first), `step_in_progress`"),
+        (status = 422, description = "`hook_verification_failed`, `invalid_domain`, or Okta refused a step: `org_unreachable`, `invalid_client`, `missing_scopes`, `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
+            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+    )
+)]
 async fn complete(
     State(services): State<Services>,
     admin: Admin,
@@ -100,6 +192,15 @@ async fn complete(
     Ok(Json(body))
 }
 
+/// The tenant's integrations with status and health, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/okta",
+    operation_id = "listIntegrations",
+    tag = "wizard",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The integrations", body = schemas::IntegrationList))
+)]
 async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Json<Value>> {
     let mut items = Vec::new();
     for integration in services.list_integrations(caller.tenant_id).await? {
@@ -108,6 +209,21 @@ async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Jso
     Ok(Json(json!({ "items": items })))
 }
 
+/// An integration's status and health
+///
+/// Events received, last event, hook status, last error and warnings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/okta/{id}",
+    operation_id = "getIntegration",
+    tag = "wizard",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    responses(
+        (status = 200, description = "The integration", body = schemas::Integration),
+        (status = 404, description = "`not_found`: no such integration of this tenant"),
+    )
+)]
 async fn show(
     State(services): State<Services>,
     caller: Caller,
@@ -120,13 +236,33 @@ async fn show(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RotateCredentialsRequest)]
 struct RotateBody {
+    /// A new Client ID; the current one is kept without it.
     client_id: Option<String>,
+    #[schema(value_type = String)]
     client_secret: SecretString,
 }
 
+/// Rotation: the new credentials are validated against Okta, then replace the old ones.
+#[utoipa::path(
+    put,
+    path = "/api/v1/integrations/okta/{id}/credentials",
+    operation_id = "rotateCredentials",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    request_body = RotateBody,
+    responses(
+        (status = 200, description = "Replaced", body = schemas::Validated),
+        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        (status = 409, description = "`validation_required` (nothing to rotate yet), `step_in_progress`"),
+        (status = 422, description = OKTA_422,
+            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+    )
+)]
 async fn rotate(
     State(services): State<Services>,
     admin: Admin,
@@ -141,6 +277,23 @@ async fn rotate(
     Ok(Json(with_checks(&integration, &checks)))
 }
 
+/// Delete an integration
+///
+/// The hook in Okta is deactivated and deleted (retried in the background if Okta is
+/// unreachable) and the credentials destroyed; runtime events stay in the feed.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/integrations/okta/{id}",
+    operation_id = "deleteIntegration",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        (status = 409, description = "`step_in_progress`"),
+    )
+)]
 async fn remove(
     State(services): State<Services>,
     admin: Admin,
