@@ -2,26 +2,18 @@
 //! register is documented with its parameters, bodies, security and error responses, and
 //! real answers (successes and problems) match the schemas the document gives them, field
 //! for field. So the document cannot silently fall behind the code.
-//!
-//! A binary of its own for now, on the service tests' helpers; it belongs with them
-//! (`tests/service/`).
-
-// Some helpers there serve only the service tests.
-#[allow(dead_code, unused_imports)]
-#[path = "service/support/mod.rs"]
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
 use std::path::Path;
 
+use crate::support::{JSON, TestApp};
 use okta_ingest::service::tokens::MAX_EXPIRES_IN_DAYS;
 use okta_ingest::sim;
 use okta_ingest::store::tenants::Role;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use support::{JSON, TestApp};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -344,7 +336,7 @@ async fn hook_and_feed_answers_match_the_document(pool: PgPool) {
         t.send("get", &hook_path, None, None, &headers).await;
     }
     let events = sim::scenario::demo_scenario(chrono::Utc::now());
-    let delivery = support::envelope(&events);
+    let delivery = crate::support::envelope(&events);
     let other = json!({ "eventType": "other" }).to_string();
     for (status, path, content_type, body) in [
         (
