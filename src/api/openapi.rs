@@ -5,7 +5,7 @@
 //! extractors answer for every route that uses them are added in one place, so no handler
 //! repeats them: a bearer token (400/401/403/503/500), a JSON body (400/413/415/422), a path
 //! parameter (400), query parameters (400). Every 4xx/5xx is `application/problem+json`.
-//! `tests/openapi_contract.rs` keeps this document and the router in step.
+//! `tests/service/openapi_contract.rs` keeps this document and the router in step.
 
 use std::sync::LazyLock;
 

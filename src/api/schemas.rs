@@ -2,7 +2,7 @@
 //!
 //! The handlers build their bodies from the service's and the store's own types (which know
 //! nothing of OpenAPI); these structs only describe those bodies and are never constructed.
-//! `tests/openapi_contract.rs` checks real responses against them, and schemathesis in
+//! `tests/service/openapi_contract.rs` checks real responses against them, and schemathesis in
 //! `.ci/run` checks every response it provokes, so a shape cannot drift unnoticed.
 #![allow(dead_code)]
 
