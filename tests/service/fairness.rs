@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use serde_json::json;
 use sqlx::PgPool;
 
 use crate::support::{TestApp, log_event};
@@ -15,11 +13,7 @@ const BACKLOG: i64 = 20_000;
 async fn a_small_tenants_event_is_served_while_a_big_backlog_drains(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
-    let every_lock = "- rule: every lock\n  desc: d\n  condition: okta.evt.type = user.account.lock\n  output: \"locked %okta.actor.alternateid\"\n  priority: NOTICE\n";
-    let (status, _) = t
-        .create_policy(json!({ "name": "locks", "type": "okta", "rules": every_lock }))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    t.alert_on_every_lock().await;
 
     // Another tenant's backlog, queued ahead of everything (as after a burst or an outage).
     let (big_tenant, _) = t.other_tenant().await;

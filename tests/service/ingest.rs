@@ -445,11 +445,7 @@ async fn a_poison_event_is_quarantined_and_its_neighbours_processed(pool: PgPool
     .unwrap();
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
-    let every_lock = "- rule: every lock\n  desc: d\n  condition: okta.evt.type = user.account.lock\n  output: \"locked %okta.actor.alternateid\"\n  priority: NOTICE\n";
-    let (status, _) = t
-        .create_policy(json!({ "name": "locks", "type": "okta", "rules": every_lock }))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    t.alert_on_every_lock().await;
     let mut events: Vec<Value> = (0..5)
         .map(|i| log_event("user.account.lock", &format!("u{i}@acme.com")))
         .collect();

@@ -98,6 +98,14 @@ impl TestApp {
         self.get(&format!("/api/v1/policies/{id}")).await
     }
 
+    /// A custom policy with one rule that fires on every `user.account.lock`, output
+    /// "locked <actor>" (searchable as `locked`).
+    pub async fn alert_on_every_lock(&self) {
+        let rules = "- rule: every lock\n  desc: d\n  condition: okta.evt.type = user.account.lock\n  output: \"locked %okta.actor.alternateid\"\n  priority: NOTICE\n";
+        let (status, body) = self.create_policy(okta_policy("locks", rules)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     pub async fn create_policy(&self, body: Value) -> (StatusCode, Value) {
         self.post("/api/v1/policies", body).await
     }
