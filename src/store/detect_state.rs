@@ -17,32 +17,36 @@ pub async fn sequences(
     conn: &mut PgConnection,
     tenants: &[TenantId],
 ) -> Result<HashMap<TenantId, i64>> {
-    let rows: Vec<(TenantId, i64)> = sqlx::query_as(
-        "SELECT t.tenant_id, COALESCE(c.seq, 0) FROM unnest($1::uuid[]) AS t(tenant_id)
-         LEFT JOIN detect_checkpoints c USING (tenant_id)",
+    let rows = sqlx::query!(
+        r#"SELECT t.tenant_id AS "tenant_id!: TenantId", COALESCE(c.seq, 0) AS "seq!"
+           FROM unnest($1::uuid[]) AS t(tenant_id)
+           LEFT JOIN detect_checkpoints c USING (tenant_id)"#,
+        tenants as _,
     )
-    .bind(tenants)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Every state entry of the tenant.
-pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> Result<Vec<StateRow>> {
-    let rows: Vec<(i16, i64, i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT kind, rule_fp, group_fp, state FROM detect_state WHERE tenant_id = $1",
-    )
-    .bind(tenant_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(kind, rule, group, state)| {
+        .map(|row| (row.tenant_id, row.seq))
+        .collect())
+}
+
+/// Every state entry of the tenant.
+pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> Result<Vec<StateRow>> {
+    let rows = sqlx::query!(
+        "SELECT kind, rule_fp, group_fp, state FROM detect_state WHERE tenant_id = $1",
+        tenant_id as _,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
             Some(StateRow {
-                kind: StateKind::from_i16(kind)?,
-                rule: rule as u64,
-                group: group as u64,
-                state: Some(state),
+                kind: StateKind::from_i16(row.kind)?,
+                rule: row.rule_fp as u64,
+                group: row.group_fp as u64,
+                state: Some(row.state),
             })
         })
         .collect())
@@ -75,40 +79,40 @@ pub async fn checkpoint(
         }
     }
     if !kinds.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO detect_state (tenant_id, kind, rule_fp, group_fp, state)
              SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::int8[], $5::bytea[])
              ON CONFLICT (tenant_id, kind, rule_fp, group_fp)
              DO UPDATE SET state = excluded.state, updated_at = now()",
+            tenant_id as _,
+            &kinds,
+            &rules,
+            &groups,
+            states as _,
         )
-        .bind(tenant_id)
-        .bind(&kinds)
-        .bind(&rules)
-        .bind(&groups)
-        .bind(&states)
         .execute(&mut *conn)
         .await?;
     }
     if !gone_kinds.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "DELETE FROM detect_state d USING unnest($2::int2[], $3::int8[], $4::int8[])
                  AS g(kind, rule_fp, group_fp)
              WHERE d.tenant_id = $1 AND d.kind = g.kind AND d.rule_fp = g.rule_fp
                AND d.group_fp = g.group_fp",
+            tenant_id as _,
+            &gone_kinds,
+            &gone_rules,
+            &gone_groups,
         )
-        .bind(tenant_id)
-        .bind(&gone_kinds)
-        .bind(&gone_rules)
-        .bind(&gone_groups)
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO detect_checkpoints (tenant_id, seq) VALUES ($1, $2)
          ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
+        tenant_id as _,
+        seq,
     )
-    .bind(tenant_id)
-    .bind(seq)
     .execute(conn)
     .await?;
     Ok(())
@@ -118,17 +122,20 @@ pub async fn checkpoint(
 /// history in use), and bumps the affected tenants' checkpoints so owners reload without
 /// them. For a periodic maintenance task; returns the number of entries removed.
 pub async fn prune(conn: &mut PgConnection, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
-    let pruned: Vec<TenantId> =
-        sqlx::query_scalar("DELETE FROM detect_state WHERE updated_at < $1 RETURNING tenant_id")
-            .bind(before)
-            .fetch_all(&mut *conn)
-            .await?;
+    let pruned = sqlx::query_scalar!(
+        r#"DELETE FROM detect_state WHERE updated_at < $1 RETURNING tenant_id AS "tenant_id: TenantId""#,
+        before,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut tenants = pruned.clone();
     tenants.sort_unstable();
     tenants.dedup();
-    sqlx::query("UPDATE detect_checkpoints SET seq = seq + 1 WHERE tenant_id = ANY($1)")
-        .bind(&tenants)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE detect_checkpoints SET seq = seq + 1 WHERE tenant_id = ANY($1)",
+        tenants as _,
+    )
+    .execute(conn)
+    .await?;
     Ok(pruned.len() as u64)
 }
