@@ -8,9 +8,11 @@
 mod support;
 
 mod concurrency;
+mod crash;
 mod fairness;
 mod feed;
 mod ingest;
+mod isolation;
 mod okta_client;
 mod openapi_contract;
 mod operations;
