@@ -15,7 +15,7 @@ use crate::okta::OktaDomain;
 use crate::secrets::HookSecretHashes;
 
 /// Where an integration is in the wizard's state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum IntegrationStatus {

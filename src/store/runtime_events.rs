@@ -86,15 +86,19 @@ pub async fn insert_many(
     .await?)
 }
 
-#[derive(Debug, Clone, Serialize, FromRow)]
+/// A detection: a rule of a policy fired on an Okta event.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct RuntimeEvent {
     pub id: i64,
     pub integration_id: IntegrationId,
+    #[schema(example = "okta")]
     pub source: String,
     pub policy_id: PolicyId,
     pub policy_name: String,
     pub rule_name: String,
+    #[schema(value_type = Severity)]
     pub severity: String,
+    #[schema(value_type = crate::detect::Priority)]
     pub priority: String,
     pub output: String,
     pub tags: Vec<String>,
@@ -103,6 +107,7 @@ pub struct RuntimeEvent {
     pub actor: String,
     pub target: String,
     pub okta_domain: String,
+    /// Okta's `published` time of the event.
     pub published: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
