@@ -285,20 +285,26 @@ pub struct Engines(Arc<Mutex<HashMap<TenantId, CachedEngine>>>);
 type CachedEngine = (String, Arc<Engine>);
 
 impl Engines {
-    pub async fn for_tenant(
+    /// The engine of each tenant, compiled again only for those whose policies changed.
+    pub async fn for_tenants(
         &self,
         pool: &PgPool,
-        tenant_id: TenantId,
-    ) -> stores::Result<Arc<Engine>> {
-        let version = store::version(pool, tenant_id).await?;
+        tenants: &[TenantId],
+    ) -> stores::Result<HashMap<TenantId, Arc<Engine>>> {
+        let versions = store::versions(pool, tenants).await?;
+        let mut engines = HashMap::with_capacity(tenants.len());
         let mut cache = self.0.lock().await;
-        if let Some((cached, engine)) = cache.get(&tenant_id)
-            && *cached == version
-        {
-            return Ok(engine.clone());
+        for (tenant_id, version) in versions {
+            let engine = match cache.get(&tenant_id) {
+                Some((cached, engine)) if *cached == version => engine.clone(),
+                _ => {
+                    let engine = Arc::new(engine_for_tenant(pool, tenant_id).await?);
+                    cache.insert(tenant_id, (version, engine.clone()));
+                    engine
+                }
+            };
+            engines.insert(tenant_id, engine);
         }
-        let engine = Arc::new(engine_for_tenant(pool, tenant_id).await?);
-        cache.insert(tenant_id, (version, engine.clone()));
-        Ok(engine)
+        Ok(engines)
     }
 }

@@ -52,70 +52,93 @@ pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> Result<Vec<St
         .collect())
 }
 
-/// Writes a batch's delta (upserts, and deletes of forgotten entries) in two statements and
-/// moves the tenant's checkpoint to `seq`.
+/// What one tenant's batch changed, and the checkpoint it moves to.
+pub struct TenantCheckpoint<'a> {
+    pub tenant_id: TenantId,
+    pub delta: &'a [StateRow],
+    pub seq: i64,
+}
+
+/// Writes the deltas of every tenant of a batch (upserts, and deletes of forgotten entries)
+/// and moves their checkpoints: three statements, however many tenants.
 pub async fn checkpoint(
     conn: &mut PgConnection,
-    tenant_id: TenantId,
-    delta: &[StateRow],
-    seq: i64,
+    checkpoints: &[TenantCheckpoint<'_>],
 ) -> Result<()> {
-    let (mut kinds, mut rules, mut groups, mut states) = (vec![], vec![], vec![], vec![]);
-    let (mut gone_kinds, mut gone_rules, mut gone_groups) = (vec![], vec![], vec![]);
-    for row in delta {
-        let (kind, rule, group) = (row.kind as i16, row.rule as i64, row.group as i64);
-        match &row.state {
-            Some(state) => {
-                kinds.push(kind);
-                rules.push(rule);
-                groups.push(group);
-                states.push(state.as_slice());
-            }
-            None => {
-                gone_kinds.push(kind);
-                gone_rules.push(rule);
-                gone_groups.push(group);
+    let mut kept = Columns::default();
+    let mut gone = Columns::default();
+    let mut states = Vec::new();
+    for checkpoint in checkpoints {
+        for row in checkpoint.delta {
+            match &row.state {
+                Some(state) => {
+                    kept.push(checkpoint.tenant_id, row);
+                    states.push(state.as_slice());
+                }
+                None => gone.push(checkpoint.tenant_id, row),
             }
         }
     }
-    if !kinds.is_empty() {
+    if !kept.kinds.is_empty() {
         sqlx::query!(
             "INSERT INTO detect_state (tenant_id, kind, rule_fp, group_fp, state)
-             SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::int8[], $5::bytea[])
+             SELECT * FROM unnest($1::uuid[], $2::int2[], $3::int8[], $4::int8[], $5::bytea[])
              ON CONFLICT (tenant_id, kind, rule_fp, group_fp)
              DO UPDATE SET state = excluded.state, updated_at = now()",
-            tenant_id as _,
-            &kinds,
-            &rules,
-            &groups,
+            kept.tenants as _,
+            &kept.kinds,
+            &kept.rules,
+            &kept.groups,
             states as _,
         )
         .execute(&mut *conn)
         .await?;
     }
-    if !gone_kinds.is_empty() {
+    if !gone.kinds.is_empty() {
         sqlx::query!(
-            "DELETE FROM detect_state d USING unnest($2::int2[], $3::int8[], $4::int8[])
-                 AS g(kind, rule_fp, group_fp)
-             WHERE d.tenant_id = $1 AND d.kind = g.kind AND d.rule_fp = g.rule_fp
+            "DELETE FROM detect_state d
+             USING unnest($1::uuid[], $2::int2[], $3::int8[], $4::int8[])
+                 AS g(tenant_id, kind, rule_fp, group_fp)
+             WHERE d.tenant_id = g.tenant_id AND d.kind = g.kind AND d.rule_fp = g.rule_fp
                AND d.group_fp = g.group_fp",
-            tenant_id as _,
-            &gone_kinds,
-            &gone_rules,
-            &gone_groups,
+            gone.tenants as _,
+            &gone.kinds,
+            &gone.rules,
+            &gone.groups,
         )
         .execute(&mut *conn)
         .await?;
     }
+    let tenants: Vec<TenantId> = checkpoints.iter().map(|c| c.tenant_id).collect();
+    let seqs: Vec<i64> = checkpoints.iter().map(|c| c.seq).collect();
     sqlx::query!(
-        "INSERT INTO detect_checkpoints (tenant_id, seq) VALUES ($1, $2)
+        "INSERT INTO detect_checkpoints (tenant_id, seq) SELECT * FROM unnest($1::uuid[], $2::int8[])
          ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
-        tenant_id as _,
-        seq,
+        tenants as _,
+        &seqs,
     )
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// State keys as the columns `unnest` takes.
+#[derive(Default)]
+struct Columns {
+    tenants: Vec<TenantId>,
+    kinds: Vec<i16>,
+    rules: Vec<i64>,
+    groups: Vec<i64>,
+}
+
+impl Columns {
+    fn push(&mut self, tenant_id: TenantId, row: &StateRow) {
+        self.tenants.push(tenant_id);
+        self.kinds.push(row.kind as i16);
+        // Fingerprints are u64; Postgres stores their bits as int8.
+        self.rules.push(row.rule as i64);
+        self.groups.push(row.group as i64);
+    }
 }
 
 /// Deletes state entries untouched since `before` (pick it beyond the longest window or

@@ -17,7 +17,7 @@ pub struct NewEvent<'a> {
 pub const NOTIFY_CHANNEL: &str = "okta_inbox";
 
 /// Inserts a batch (uuids unique within it) in one statement; events already known for the
-/// integration are skipped. Returns how many were new. Notifies the workers on commit.
+/// integration are skipped. Returns how many were new.
 pub async fn insert_batch(
     conn: &mut PgConnection,
     tenant_id: TenantId,
@@ -60,12 +60,15 @@ pub async fn insert_batch(
     )
     .fetch_one(&mut *conn)
     .await?;
-    if inserted > 0 {
-        sqlx::query!("SELECT pg_notify($1, '')", NOTIFY_CHANNEL,)
-            .execute(&mut *conn)
-            .await?;
-    }
     Ok(inserted as u64)
+}
+
+/// Wakes the workers listening on [`NOTIFY_CHANNEL`], in every replica.
+pub async fn notify_workers(pool: &sqlx::PgPool) -> Result<()> {
+    sqlx::query!("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Quarantines many events in one statement (`reasons` and `raws` pair up).
@@ -180,39 +183,31 @@ pub struct Claim {
 const TENANTS_PER_BATCH: usize = 16;
 
 /// Locks up to [`TENANTS_PER_BATCH`] tenants with queued work, in round-robin order after
-/// `after`.
+/// `after`, in one statement: a skip scan over (tenant_id, id) finds the tenants with work
+/// (one index probe each, however long the queue), ordered from just after `after` round to
+/// it; the lock is tried on them in that order until enough are held (the `LIMIT` stops the
+/// scan of the materialized list, so no tenant is locked that the batch will not serve).
 async fn lock_tenants(conn: &mut PgConnection, after: Option<TenantId>) -> Result<Vec<TenantId>> {
-    // A skip scan over (tenant_id, id): one index probe per tenant, however long the queue.
-    let queued = sqlx::query_scalar!(
+    Ok(sqlx::query_scalar!(
         r#"WITH RECURSIVE tenants AS (
              (SELECT tenant_id FROM event_queue ORDER BY tenant_id LIMIT 1)
              UNION ALL
              SELECT (SELECT q.tenant_id FROM event_queue q WHERE q.tenant_id > t.tenant_id
                      ORDER BY q.tenant_id LIMIT 1)
              FROM tenants t WHERE t.tenant_id IS NOT NULL
+         ), round AS MATERIALIZED (
+             SELECT tenant_id FROM tenants WHERE tenant_id IS NOT NULL
+             ORDER BY COALESCE(tenant_id <= $2, false), tenant_id
          )
-         SELECT tenant_id AS "tenant_id!: TenantId" FROM tenants WHERE tenant_id IS NOT NULL"#,
+         SELECT tenant_id AS "tenant_id!: TenantId" FROM round
+         WHERE pg_try_advisory_xact_lock($1, hashtext(tenant_id::text))
+         LIMIT $3"#,
+        TENANT_LOCK_SPACE,
+        after as _,
+        TENANTS_PER_BATCH as i64,
     )
-    .fetch_all(&mut *conn)
-    .await?;
-    let start = after.map_or(0, |last| queued.partition_point(|t| *t <= last));
-    let mut locked = Vec::new();
-    for tenant_id in queued[start..].iter().chain(&queued[..start]) {
-        let mine = sqlx::query_scalar!(
-            r#"SELECT pg_try_advisory_xact_lock($1, hashtext($2::text)) AS "locked!""#,
-            TENANT_LOCK_SPACE,
-            tenant_id as _,
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        if mine {
-            locked.push(*tenant_id);
-            if locked.len() == TENANTS_PER_BATCH {
-                break;
-            }
-        }
-    }
-    Ok(locked)
+    .fetch_all(conn)
+    .await?)
 }
 
 pub struct QueueStats {

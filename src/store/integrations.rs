@@ -385,7 +385,7 @@ pub async fn set_hook_state(
 }
 
 pub async fn record_received(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     tenant_id: TenantId,
     integration_id: IntegrationId,
     accepted: i64,
@@ -398,7 +398,7 @@ pub async fn record_received(
         integration_id as _,
         accepted,
     )
-    .execute(conn)
+    .execute(pool)
     .await?;
     Ok(())
 }

@@ -80,7 +80,12 @@ async fn process_in(
     let detections = engine.evaluate_in_memory(ev, "acme", &mut owned.state);
     owned.seq += 1;
     let delta = owned.state.take_delta();
-    detect_state::checkpoint(&mut tx, tenant, &delta, owned.seq)
+    let checkpoint = detect_state::TenantCheckpoint {
+        tenant_id: tenant,
+        delta: &delta,
+        seq: owned.seq,
+    };
+    detect_state::checkpoint(&mut tx, &[checkpoint])
         .await
         .expect("checkpoint");
     tx.commit().await.expect("commit");
