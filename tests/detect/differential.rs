@@ -46,7 +46,9 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// A stream, each step possibly repeated (at-least-once delivery), and where batches end,
 /// which replica takes each, and where a restart falls.
-fn stream() -> impl Strategy<Value = (Vec<(Step, usize)>, Vec<(usize, u8)>)> {
+type Stream = (Vec<(Step, usize)>, Vec<(usize, u8)>);
+
+fn stream() -> impl Strategy<Value = Stream> {
     let steps = prop::collection::vec((step(), 1..3usize), 1..60);
     let cuts = prop::collection::vec((1..12usize, 0..4u8), 1..40);
     (steps, cuts)
@@ -122,7 +124,7 @@ async fn checkpointed_path_matches_memory(pool: PgPool) {
             }
             let batch = &events[at..(at + len).min(events.len())];
             at += batch.len();
-            for t in 0..TENANTS {
+            for (t, tenant) in tenants.iter().enumerate() {
                 let mine: Vec<LogEvent> = batch
                     .iter()
                     .filter(|(owner, _)| *owner == t)
@@ -132,7 +134,7 @@ async fn checkpointed_path_matches_memory(pool: PgPool) {
                     continue;
                 }
                 let replica = &replicas[usize::from(*how) % 2];
-                for d in process_batch_in(&pool, &engine, replica, tenants[t], &mine).await {
+                for d in process_batch_in(&pool, &engine, replica, *tenant, &mine).await {
                     got.push(key(t, &d));
                 }
             }
