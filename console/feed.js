@@ -122,7 +122,7 @@ async function openDetail(pane, id, row) {
   replace(pane, h("p", {}, "Loading…"));
   try {
     const event = await api("GET", `/events/${id}`);
-    const fields = Object.entries(event.normalized || {}).filter(([, v]) => v !== null && v !== "");
+    const fields = flatten(event.normalized || {}).filter(([, v]) => v !== null && v !== "");
     const close = h("button", { type: "button", class: "secondary", onclick: () => { pane.hidden = true; row.querySelector("button").focus(); } }, "Close");
     replace(pane,
       h("div", { class: "page-head" }, h("h2", { id: "detail-title", tabindex: "-1" }, event.rule_name), close),
@@ -141,6 +141,14 @@ async function openDetail(pane, id, row) {
   } catch (problem) {
     replace(pane, h("p", { class: "status error" }, problem.message));
   }
+}
+
+/** {client: {ip: "…"}} → [["client.ip", "…"]]; arrays stay whole. */
+function flatten(value, prefix = "") {
+  return Object.entries(value).flatMap(([key, inner]) =>
+    inner && typeof inner === "object" && !Array.isArray(inner)
+      ? flatten(inner, `${prefix}${key}.`)
+      : [[`${prefix}${key}`, inner]]);
 }
 
 function fact(term, value) {

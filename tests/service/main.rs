@@ -8,6 +8,7 @@
 mod support;
 
 mod concurrency;
+mod console;
 mod fairness;
 mod feed;
 mod ingest;
