@@ -58,21 +58,15 @@ pub fn router() -> Router<Services> {
 }
 
 async fn index() -> Response {
-    page(
-        "text/html; charset=utf-8",
-        "no-cache",
-        INDEX_HTML.as_str(),
-    )
+    page("text/html; charset=utf-8", "no-cache", INDEX_HTML.as_str())
 }
 
 async fn asset(Path((version, name)): Path<(String, String)>) -> Response {
     let found = ASSETS.iter().find(|(asset, _, _)| *asset == name);
     match found {
-        Some((_, content_type, body)) if version == *VERSION => page(
-            content_type,
-            "public, max-age=31536000, immutable",
-            body,
-        ),
+        Some((_, content_type, body)) if version == *VERSION => {
+            page(content_type, "public, max-age=31536000, immutable", body)
+        }
         // An old page asking for an older version: a fresh index.html names the current one.
         _ => (StatusCode::NOT_FOUND, "no such asset; reload the console").into_response(),
     }

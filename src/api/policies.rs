@@ -266,7 +266,8 @@ struct DryRunBody {
 
 /// Runs rules over the tenant's recent raw events and answers what they would raise.
 ///
-/// A dry run: nothing is written and no detection state changes. Bounded: the newest 5,000
+/// For admins, who write the rules under test. A dry run: nothing is written and no
+/// detection state changes. Bounded: the newest 5,000
 /// events received since `since`, 2 s of evaluation, 1,000 detections (`truncated` says a
 /// bound was hit). Invalid rules are refused as `POST /api/v1/policies` refuses them.
 #[utoipa::path(
@@ -274,7 +275,7 @@ struct DryRunBody {
     path = "/api/v1/policies/test",
     operation_id = "testPolicy",
     tag = "policies",
-    security(("bearer" = [])),
+    security(("bearer" = ["admin"])),
     request_body = DryRunBody,
     responses(
         (status = 200, description = "What the rules would raise, oldest event first", body = schemas::PolicyTestResult),
@@ -283,10 +284,10 @@ struct DryRunBody {
 )]
 async fn dry_run(
     State(services): State<Services>,
-    caller: Caller,
+    admin: Admin,
     Json(body): Json<DryRunBody>,
 ) -> ApiResult<Json<Value>> {
-    let run = policies::dry_run(services.pool(), caller.tenant_id, &body.rules, body.since).await?;
+    let run = policies::dry_run(services.pool(), admin.tenant_id, &body.rules, body.since).await?;
     let detections: Vec<Value> = run
         .detections
         .iter()
@@ -348,7 +349,8 @@ fn rules_json(rules: &RuleSet, source: &str) -> Value {
             .rules()
             .iter()
             .map(|rule| {
-                let (condition, output) = texts.get(rule.name.as_str()).cloned().unwrap_or_default();
+                let (condition, output) =
+                    texts.get(rule.name.as_str()).cloned().unwrap_or_default();
                 json!({
                     "name": rule.name, "description": rule.desc, "priority": rule.priority.as_str(),
                     "tags": rule.tags, "enabled": rule.enabled,

@@ -11,11 +11,13 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use crate::detect::{self, Detection, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, RuleSet};
-use crate::okta::LogEvent;
+use crate::detect::{
+    self, Detection, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, RuleSet,
+};
 use crate::ids::{PolicyId, TenantId};
-use crate::store::policies::{self as store, CustomPolicy};
+use crate::okta::LogEvent;
 use crate::store::inbox::RecentEvent;
+use crate::store::policies::{self as store, CustomPolicy};
 use crate::store::{self as stores, StoreError};
 
 /// Policy texts above this are refused before compiling.
@@ -343,8 +345,7 @@ fn evaluate_recent(engine: &Engine, events: &[RecentEvent]) -> DryRun {
     let mut state = MemoryState::new();
     let mut run = DryRun::default();
     for recent in events {
-        if started.elapsed() > DRY_RUN_MAX_TIME || run.detections.len() >= DRY_RUN_MAX_DETECTIONS
-        {
+        if started.elapsed() > DRY_RUN_MAX_TIME || run.detections.len() >= DRY_RUN_MAX_DETECTIONS {
             run.truncated = true;
             break;
         }

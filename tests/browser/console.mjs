@@ -210,11 +210,13 @@ async function customPolicy(page) {
   log("the valid policy saves and fires on the next delivery");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByRole("heading", { name: "Locked accounts", level: 2 }).waitFor();
+  // The feed is open before the event arrives: it must show up by itself (polling).
+  await page.getByRole("link", { name: "Events" }).click();
+  await page.getByRole("button", { name: /Okta Brute Force Against a User/ }).first().waitFor();
   await deliver(ORG_A.url, [{
     uuid: `console-lock-${Date.now()}`, published: new Date().toISOString(), eventType: "user.account.lock",
     outcome: { result: "SUCCESS" }, actor: { id: "00u1", type: "User", alternateId: "zoe@acme.example" },
   }]);
-  await page.getByRole("link", { name: "Events" }).click();
   await until("the custom policy's detection in the feed", async () =>
     (await page.getByRole("button", { name: /locked zoe@acme\.example/ }).count()) > 0);
 }
