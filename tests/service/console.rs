@@ -53,3 +53,39 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_console_is_served_with_a_strict_csp_and_cacheable_assets(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let page = t.http.get(format!("{}/", t.base)).send().await.unwrap();
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(page.status(), 200);
+    assert_eq!(header(&page, "cache-control"), "no-cache");
+    let csp = header(&page, "content-security-policy");
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self';"));
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+    let html = page.text().await.unwrap();
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page loads a script");
+    assert!(script.starts_with("/assets/") && script.ends_with("/app.js"));
+
+    let asset = t
+        .http
+        .get(format!("{}{script}", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asset.status(), 200);
+    assert!(header(&asset, "content-type").starts_with("text/javascript"));
+    assert!(header(&asset, "cache-control").contains("immutable"));
+    let stale = format!("{}/assets/000000000000/app.js", t.base);
+    assert_eq!(t.http.get(stale).send().await.unwrap().status(), 404);
+}
