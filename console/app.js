@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the role, and the three pages behind hash routes.
 
-import { api, roleOf, session, Problem } from "./api.js";
+import { roleOf, session, Problem } from "./api.js";
 import { h, field, replace, status } from "./ui.js";
 import { integrationsPage } from "./integrations.js";
 import { feedPage } from "./feed.js";
@@ -105,4 +105,3 @@ async function boot() {
 }
 
 boot();
-export { api };

@@ -35,7 +35,9 @@ export function integrationsPage(root, context) {
     }
   }
   refresh();
-  const timer = setInterval(refresh, 15000);
+  // Health figures move; a form someone is typing in does not get replaced under them.
+  const busy = () => list.querySelector(".rotate-row") || list.contains(document.activeElement);
+  const timer = setInterval(() => busy() || refresh(), 15000);
   return () => clearInterval(timer);
 }
 

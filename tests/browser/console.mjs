@@ -135,6 +135,18 @@ async function wizardPaths(page) {
   await validateAlreadyInstalled(page, ORG_B, ORG_B.secret);
   await completeWizard(page, domainOf(ORG_B.url));
   await accessible(page, "integrations");
+
+  log("rotate org B's credentials: a wrong secret is refused at its field, the right one replaces");
+  const rowB = page.getByRole("row", { name: new RegExp(escape(domainOf(ORG_B.url))) });
+  await rowB.getByRole("button", { name: "Rotate credentials" }).click();
+  const rotate = page.getByRole("form", { name: `Rotate credentials of ${domainOf(ORG_B.url)}` });
+  await rotate.getByLabel("New Client Secret").fill("stale-secret");
+  await rotate.getByRole("button", { name: "Validate and replace" }).click();
+  await rotate.getByText("Okta rejected the Client Secret or Client ID.").waitFor();
+  await accessible(page, "rotation with a hint");
+  await rotate.getByLabel("New Client Secret").fill(ORG_B.secret);
+  await rotate.getByRole("button", { name: "Validate and replace" }).click();
+  await until("the rotation form to close", async () => (await rotate.count()) === 0);
 }
 
 async function feed(page) {
