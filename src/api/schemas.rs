@@ -158,6 +158,36 @@ pub struct Rule {
     pub priority: Priority,
     pub tags: Vec<String>,
     pub enabled: bool,
+    /// The condition as the rules file writes it (appended parts joined on).
+    pub condition: Option<String>,
+    /// The output template as the rules file writes it.
+    pub output: Option<String>,
+}
+
+/// `POST /api/v1/policies/test`: what rules would raise on the tenant's recent events.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyTestResult {
+    /// Events received since then were considered.
+    pub since: DateTime<Utc>,
+    /// Events the rules ran on.
+    pub events_scanned: u64,
+    /// A bound (5,000 events, 2 s, 1,000 detections) stopped the run early.
+    pub truncated: bool,
+    pub detections: Vec<PolicyTestDetection>,
+}
+
+/// A detection the rules under test would raise.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyTestDetection {
+    pub rule: String,
+    pub priority: Priority,
+    pub severity: Severity,
+    pub output: String,
+    pub tags: Vec<String>,
+    pub okta_event_uuid: String,
+    pub event_type: String,
+    /// Okta's `published` time of the event, as Okta wrote it.
+    pub published: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -120,8 +120,8 @@ impl Priority {
 }
 
 /// The event feed's severity: Falco's eight priorities folded into four.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     High,
     Medium,

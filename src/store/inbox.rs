@@ -254,3 +254,36 @@ pub async fn quarantined_count(
     .fetch_one(pool)
     .await?)
 }
+
+/// A stored raw event with the domain of the org that sent it ('' once the integration is gone).
+#[derive(Debug)]
+pub struct RecentEvent {
+    pub okta_domain: String,
+    pub raw: String,
+}
+
+/// The tenant's newest `limit` raw events received since `since`, oldest published first
+/// (the order the worker evaluates in). Deleted integrations' events are included.
+pub async fn recent_events(
+    pool: &sqlx::PgPool,
+    tenant_id: TenantId,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<RecentEvent>> {
+    Ok(sqlx::query_as!(
+        RecentEvent,
+        r#"SELECT okta_domain AS "okta_domain!", raw AS "raw!" FROM (
+             SELECT COALESCE(i.okta_domain, '') AS okta_domain, e.raw::text AS raw,
+                    e.published, e.received_at
+             FROM okta_events e
+             LEFT JOIN integrations i ON i.tenant_id = e.tenant_id AND i.id = e.integration_id
+             WHERE e.tenant_id = $1 AND e.received_at >= $2
+             ORDER BY e.received_at DESC LIMIT $3
+         ) recent ORDER BY published NULLS LAST, received_at"#,
+        tenant_id as _,
+        since,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?)
+}

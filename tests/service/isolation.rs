@@ -127,6 +127,7 @@ fn request_body(t: &TestApp, method: &str, path: &str) -> Option<Value> {
         }
         ("post", "/api/v1/policies") => okta_policy("theirs", EVERY_LOCK),
         ("patch", "/api/v1/policies/{id}") => json!({ "enabled": false }),
+        ("post", "/api/v1/policies/test") => json!({ "rules": EVERY_LOCK }),
         ("post", "/api/v1/tokens") => json!({ "role": "viewer" }),
         _ => panic!("{method} {path} is new: give it a valid body in isolation.rs"),
     };

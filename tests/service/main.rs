@@ -8,6 +8,7 @@
 mod support;
 
 mod concurrency;
+mod console;
 mod crash;
 mod fairness;
 mod feed;
