@@ -1,6 +1,7 @@
 //! `oauth2::AsyncHttpClient` over our own reqwest client (oauth2's `reqwest` feature would
-//! pull a second reqwest). 429 and 502/503/504 become adapter errors here, because oauth2's
-//! error type drops the response headers we need (`X-Rate-Limit-Reset`).
+//! pull a second reqwest). Every error answer becomes an adapter error here, because
+//! oauth2's error type drops the status (a 403 `access_denied` would read as a 400) and the
+//! headers we need (`X-Rate-Limit-Reset`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +18,9 @@ pub(crate) enum AdapterError {
     RateLimited { reset_epoch: Option<i64> },
     #[error("Okta answered {0}")]
     Down(u16),
+    /// Any other error answer: its status and body, parsed by `OktaError::from_oauth`.
+    #[error("Okta answered {status}")]
+    Refused { status: u16, body: Vec<u8> },
 }
 
 pub(crate) struct OAuthHttp<'a>(pub &'a reqwest::Client);
@@ -42,6 +46,13 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp<'_> {
             }
             if is_down_status(status) {
                 return Err(AdapterError::Down(status.as_u16()));
+            }
+            if !status.is_success() {
+                let body = response.bytes().await.unwrap_or_default().to_vec();
+                return Err(AdapterError::Refused {
+                    status: status.as_u16(),
+                    body,
+                });
             }
             to_http_response(response).await
         })

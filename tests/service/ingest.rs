@@ -11,7 +11,8 @@ use crate::support::{JSON, TestApp, count, database_url, envelope, execute, log_
 
 #[sqlx::test(migrations = "./migrations")]
 async fn scenario_from_both_wizard_directions_reaches_the_feed(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
+    // Okta's delivery model: batches redelivered, events out of order.
+    let t = TestApp::spawn_realistic(&pool).await;
     t.connect_from_sysdig().await;
     let events = okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now());
     let report = t.sim.deliver(events.clone()).await;
@@ -51,7 +52,8 @@ async fn scenario_from_both_wizard_directions_reaches_the_feed(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_same_batch_twice_creates_nothing_twice(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
+    // Okta's delivery model: batches redelivered, events out of order.
+    let t = TestApp::spawn_realistic(&pool).await;
     t.connect_from_sysdig().await;
     let events = okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now());
     t.sim.deliver(events.clone()).await;
@@ -409,7 +411,8 @@ async fn gap_fill_stores_a_nul_event_and_moves_on(pool: PgPool) {
 /// every later event of every tenant queued.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_huge_username_neither_blocks_the_queue_nor_escapes_detection(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
+    // Okta's delivery model: batches redelivered, events out of order.
+    let t = TestApp::spawn_realistic(&pool).await;
     t.connect_from_sysdig().await;
     let huge = format!("{}@acme.com", "x".repeat(2_700));
     let attempts: Vec<Value> = (0..12).map(|_| failed_sign_in(&huge)).collect();
