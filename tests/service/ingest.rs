@@ -472,3 +472,35 @@ async fn a_poison_event_is_quarantined_and_its_neighbours_processed(pool: PgPool
         "the other four were processed: {observed:?}"
     );
 }
+
+/// A small org's System Log budget (here 8 calls a window, the app's half is 4; windows of
+/// 2 s instead of a minute to keep the test short) and 6,500 events to recover: gap fill
+/// paces itself by the rate-limit headers and finishes without one 429.
+#[sqlx::test(migrations = "./migrations")]
+async fn gap_fill_finishes_within_realistic_rate_limits_without_a_429(pool: PgPool) {
+    let mut options = okta_ingest::sim::SimOptions::default().with_deterministic_delivery();
+    options.rate_limits.logs_per_window = 8;
+    options.rate_limits.window = Duration::from_secs(2);
+    let t = TestApp::spawn_with(&pool, options, |_| {}).await;
+    t.connect_from_sysdig().await;
+    let missed: Vec<Value> = (0..6_500)
+        .map(|i| log_event("user.session.start", &format!("u{i}@acme.com")))
+        .collect();
+    t.sim.append_log(missed);
+
+    let started = std::time::Instant::now();
+    let report = okta_ingest::ingest::gapfill::run_due(&t.app.services)
+        .await
+        .unwrap();
+    assert_eq!(report.inserted, 6_500, "{report:?}");
+    assert!(report.pages >= 7, "{report:?}");
+    let counters = t.sim.counters();
+    assert_eq!(counters.rate_limited, 0, "no 429 at all: {counters:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "it had to wait for a reset: {:?}",
+        started.elapsed()
+    );
+    let (_, shown) = t.integrations().await;
+    assert_eq!(shown["items"][0]["last_error"], Value::Null);
+}

@@ -12,6 +12,7 @@ mod fairness;
 mod feed;
 mod ingest;
 mod okta_client;
+mod okta_fixtures;
 mod openapi_contract;
 mod operations;
 mod policies;
