@@ -186,7 +186,7 @@ async fn keyword_search_with_q() {
     // Okta matches whole keywords: a part of a value finds nothing.
     let (status, events) = okta.get(&format!("{LOGS}?q=lock")).await;
     assert_eq!((status, events), (200, json!([])));
-    let eleven = vec!["a"; 11].join(" ");
+    let eleven = ["a"; 11].join(" ");
     let long = "x".repeat(41);
     for q in [eleven.as_str(), long.as_str()] {
         let (status, error) = okta
