@@ -182,6 +182,37 @@ async fn an_http_public_url_is_refused_with_its_own_code(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn an_unreachable_hook_url_is_hook_verification_failed(pool: PgPool) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let options = SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| {
+        c.public_url = format!("http://{closed}");
+    })
+    .await;
+    let id = t.launch_pending().await;
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
+    let (status, body) = t.complete(&id).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "hook_verification_failed", "{body}");
+    let (_, shown) = t.integration(&id).await;
+    assert_eq!(shown["status"], "validated");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_okta_server_error_is_okta_error(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let id = t.launch_pending().await;
+    t.sim.fail_next_with_500(1);
+    let (status, body) = t.validate(&id, t.creds()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "okta_error", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("500"), "{body}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn org_down_is_unreachable(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let id = t.launch_pending().await;
