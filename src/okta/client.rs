@@ -184,13 +184,22 @@ impl OktaClient {
         scopes: &[&str],
     ) -> Result<(SecretString, Option<Duration>), TokenFailure> {
         let token_url = join(&creds.domain, "/oauth2/v1/token")?;
+        let bucket = BucketKey::of(&token_url);
+        self.inner
+            .budgets
+            .acquire(&bucket, self.max_rate_limit_wait)
+            .await
+            .map_err(|retry_at| OktaError::RateLimited { retry_at })?;
         let client = BasicClient::new(ClientId::new(creds.client_id.clone()))
             .set_client_secret(ClientSecret::new(
                 creds.client_secret.expose_secret().to_string(),
             ))
             .set_auth_type(AuthType::BasicAuth)
             .set_token_uri(TokenUrl::from_url(token_url));
-        let adapter = OAuthHttp(&self.inner.http);
+        let adapter = OAuthHttp {
+            http: &self.inner.http,
+            budgets: &self.inner.budgets,
+        };
         let response = client
             .exchange_client_credentials()
             .add_scopes(scopes.iter().map(|s| Scope::new(s.to_string())))

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 
 use super::client::{is_down_status, rate_limit_reset};
+use super::rate_limit::{BucketKey, RateBudgets};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AdapterError {
@@ -23,7 +24,11 @@ pub(crate) enum AdapterError {
     Refused { status: u16, body: Vec<u8> },
 }
 
-pub(crate) struct OAuthHttp<'a>(pub &'a reqwest::Client);
+/// The token endpoint's answers report its rate-limit bucket too: `budgets` records them.
+pub(crate) struct OAuthHttp<'a> {
+    pub http: &'a reqwest::Client,
+    pub budgets: &'a RateBudgets,
+}
 
 impl<'c> AsyncHttpClient<'c> for OAuthHttp<'_> {
     type Error = AdapterError;
@@ -34,10 +39,12 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp<'_> {
             let request = reqwest::Request::try_from(request)
                 .map_err(|e| AdapterError::Transport(e.without_url().to_string()))?;
             let response = self
-                .0
+                .http
                 .execute(request)
                 .await
                 .map_err(|e| AdapterError::Transport(super::client::transport_reason(&e)))?;
+            self.budgets
+                .observe(&BucketKey::of(response.url()), response.headers());
             let status = response.status();
             if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                 return Err(AdapterError::RateLimited {
