@@ -48,7 +48,7 @@ async fn too_many_requests_in_flight_get_a_concurrency_429_with_limit_0() {
     })
     .await;
     let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
-    sim.set_latency(Duration::from_millis(300));
+    sim.set_latency(Duration::from_secs(1));
     let calls = (0..4).map(|_| okta.send(Method::GET, HOOKS, None));
     let answers = futures::future::join_all(calls).await;
     let refused: Vec<&reqwest::Response> = answers.iter().filter(|r| r.status() == 429).collect();
