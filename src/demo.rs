@@ -38,7 +38,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
     let sim = sim::spawn(
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        sim::SimOptions::default(),
+        sim::SimOptions::default().with_dev_loopback(config.dev_allow_loopback_okta),
     )
     .await?;
     let app = app::run(config, listener).await?;

@@ -134,7 +134,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-            let handle = sim::spawn(listener, sim::SimOptions::default()).await?;
+            // Loopback http hooks only with the service's dev switch, as for Okta domains.
+            let dev_loopback = std::env::var("OKTA_INGEST_DEV_ALLOW_LOOPBACK_OKTA")
+                .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+            let options = sim::SimOptions::default().with_dev_loopback(dev_loopback);
+            let handle = sim::spawn(listener, options).await?;
             println!(
                 "{}",
                 serde_json::json!({ "base_url": handle.base_url, "client_id": handle.client_id, "client_secret": handle.client_secret() })

@@ -177,7 +177,7 @@ async fn create_from_okta(
         (status = 200, description = "Active", body = schemas::Completed),
         (status = 404, description = "`not_found`: no such integration of this tenant"),
         (status = 409, description = "`validation_required` (validate first), `step_in_progress`"),
-        (status = 422, description = "`hook_verification_failed`, `invalid_domain`, or Okta refused a step: `org_unreachable`, `invalid_client`, `missing_scopes`, `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
+        (status = 422, description = "`hook_verification_failed`, `invalid_domain`, `public_url_not_https` (Okta calls https hook URLs only), or Okta refused a step: `org_unreachable`, `invalid_client`, `missing_scopes`, `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
             headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
     )
 )]

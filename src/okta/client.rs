@@ -1,12 +1,13 @@
 //! The Okta HTTP client: OAuth2 client-credentials tokens (cached), the request loop with
-//! one re-authentication on 401 and at most one rate-limit wait per call.
+//! one re-authentication on 401, pacing by the rate-limit headers (`rate_limit.rs`), one
+//! wait on a bucket's 429 and a few short back-offs on concurrency 429s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType};
+use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, StatusCode};
@@ -19,13 +20,19 @@ use url::Url;
 use super::domain::OktaDomain;
 use super::error::{OktaError, REQUIRED_SCOPES};
 use super::oauth_http::{AdapterError, OAuthHttp};
+use super::rate_limit::{BucketKey, Observed, RateBudgets, jitter};
 use super::resolver::PublicOnlyResolver;
 
 /// Refresh a cached token this long before Okta says it expires.
 const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
-/// The longest a single call waits for a rate-limit reset before giving up.
+/// The longest an interactive call (the wizard's) waits for a rate-limit reset.
 pub const DEFAULT_MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(10);
-const RATE_LIMIT_JITTER_MS: u64 = 500;
+/// Background callers (gap fill) wait out a whole window: Okta's are one minute.
+pub const BACKGROUND_MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(75);
+/// A bucket's 429 is waited out once per call; concurrency 429s a few times.
+const MAX_BUCKET_429S: u32 = 1;
+const MAX_CONCURRENCY_429S: u32 = 3;
+const CONCURRENCY_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const USER_AGENT: &str = concat!("okta-ingest/", env!("CARGO_PKG_VERSION"));
 
@@ -47,6 +54,7 @@ pub struct OktaClient {
 struct Inner {
     http: reqwest::Client,
     tokens: Mutex<HashMap<TokenKey, CachedToken>>,
+    budgets: RateBudgets,
 }
 
 /// A token belongs to (domain, client id, secret): a rotated secret gets its own token.
@@ -89,6 +97,7 @@ impl OktaClient {
             inner: Arc::new(Inner {
                 http,
                 tokens: Mutex::new(HashMap::new()),
+                budgets: RateBudgets::default(),
             }),
             max_rate_limit_wait: DEFAULT_MAX_RATE_LIMIT_WAIT,
         })
@@ -116,7 +125,19 @@ impl OktaClient {
         {
             return Ok(cached.token.clone());
         }
-        let (token, expires_in) = self.fetch_token(creds).await?;
+        let (token, expires_in) = match self.fetch_token(creds, &REQUIRED_SCOPES).await {
+            Err(OktaError::MissingScopes {
+                missing,
+                description,
+            }) if missing.is_empty() => {
+                let missing = self.probe_missing_scopes(creds).await;
+                return Err(OktaError::MissingScopes {
+                    missing,
+                    description,
+                });
+            }
+            other => other?,
+        };
         let lifetime = expires_in.unwrap_or(Duration::from_secs(3600));
         if let Some(fresh_for) = lifetime.checked_sub(TOKEN_EXPIRY_MARGIN) {
             let now = Instant::now();
@@ -132,10 +153,22 @@ impl OktaClient {
         Ok(token)
     }
 
-    async fn fetch_token(&self, creds: &Credentials) -> TokenResult {
+    /// `invalid_scope` does not say which scope is missing in a form to rely on: ask for
+    /// each one alone (two token requests, on this error path only).
+    async fn probe_missing_scopes(&self, creds: &Credentials) -> Vec<String> {
+        let mut missing = Vec::new();
+        for scope in REQUIRED_SCOPES {
+            if let Err(OktaError::MissingScopes { .. }) = self.fetch_token(creds, &[scope]).await {
+                missing.push(scope.to_string());
+            }
+        }
+        missing
+    }
+
+    async fn fetch_token(&self, creds: &Credentials, scopes: &[&str]) -> TokenResult {
         let mut waited = false;
         loop {
-            match self.request_token(creds).await {
+            match self.request_token(creds, scopes).await {
                 Err(TokenFailure::RateLimited(reset)) => {
                     self.rate_limit_wait(reset, &mut waited).await?;
                 }
@@ -148,23 +181,33 @@ impl OktaClient {
     async fn request_token(
         &self,
         creds: &Credentials,
+        scopes: &[&str],
     ) -> Result<(SecretString, Option<Duration>), TokenFailure> {
         let token_url = join(&creds.domain, "/oauth2/v1/token")?;
+        let bucket = BucketKey::of(&token_url);
+        self.inner
+            .budgets
+            .acquire(&bucket, self.max_rate_limit_wait)
+            .await
+            .map_err(|retry_at| OktaError::RateLimited { retry_at })?;
         let client = BasicClient::new(ClientId::new(creds.client_id.clone()))
             .set_client_secret(ClientSecret::new(
                 creds.client_secret.expose_secret().to_string(),
             ))
             .set_auth_type(AuthType::BasicAuth)
             .set_token_uri(TokenUrl::from_url(token_url));
-        let adapter = OAuthHttp(&self.inner.http);
+        let adapter = OAuthHttp {
+            http: &self.inner.http,
+            budgets: &self.inner.budgets,
+        };
         let response = client
             .exchange_client_credentials()
-            .add_scopes(REQUIRED_SCOPES.iter().map(|s| Scope::new(s.to_string())))
+            .add_scopes(scopes.iter().map(|s| Scope::new(s.to_string())))
             .request_async(&adapter)
             .await
             .map_err(map_token_error)?;
         if let Some(granted) = response.scopes() {
-            let missing = missing_scopes(granted.iter().map(|s| s.as_str()));
+            let missing = missing_scopes(scopes, granted.iter().map(|s| s.as_str()));
             if !missing.is_empty() {
                 return Err(OktaError::MissingScopes {
                     missing,
@@ -188,8 +231,7 @@ impl OktaClient {
             .and_then(|s| Utc.timestamp_opt(s, 0).single())
             .filter(|at| *at > now)
             .unwrap_or(now + chrono::Duration::seconds(1));
-        let jitter = Duration::from_millis(rand::random_range(0..RATE_LIMIT_JITTER_MS));
-        let delay = (retry_at - now).to_std().unwrap_or_default() + jitter;
+        let delay = (retry_at - now).to_std().unwrap_or_default() + jitter();
         if *waited || delay > self.max_rate_limit_wait {
             return Err(OktaError::RateLimited { retry_at });
         }
@@ -202,7 +244,8 @@ impl OktaClient {
         Ok(())
     }
 
-    /// Sends an authenticated API request; 2xx answers come back, the rest are errors.
+    /// Sends an authenticated API request as an interactive caller (the wizard's patience);
+    /// 2xx answers come back, the rest are errors.
     pub(crate) async fn send(
         &self,
         creds: &Credentials,
@@ -210,8 +253,28 @@ impl OktaClient {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<reqwest::Response, OktaError> {
-        let (mut waited, mut reauthenticated) = (false, false);
+        self.send_paced(creds, method, url, body, self.max_rate_limit_wait)
+            .await
+    }
+
+    /// `send`, waiting for a rate-limit reset at most `patience`.
+    pub(crate) async fn send_paced(
+        &self,
+        creds: &Credentials,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        patience: Duration,
+    ) -> Result<reqwest::Response, OktaError> {
+        let bucket = BucketKey::of(&url);
+        let mut reauthenticated = false;
+        let (mut bucket_429s, mut concurrency_429s) = (0, 0);
         loop {
+            self.inner
+                .budgets
+                .acquire(&bucket, patience)
+                .await
+                .map_err(|retry_at| OktaError::RateLimited { retry_at })?;
             let token = self.token(creds).await?;
             let mut request = self
                 .inner
@@ -231,15 +294,29 @@ impl OktaClient {
             let status = response.status();
             count_call(call_outcome(status));
             tracing::debug!(%method, path = url.path(), status = status.as_u16(), "okta api call");
+            let observed = self.inner.budgets.observe(&bucket, response.headers());
             match status {
                 s if s.is_success() => return Ok(response),
                 StatusCode::UNAUTHORIZED if !reauthenticated => {
                     reauthenticated = true;
                     self.invalidate(creds);
                 }
+                // Too many requests in flight: the bucket may be fine, so back off briefly.
+                StatusCode::TOO_MANY_REQUESTS
+                    if observed != Observed::Bucket && concurrency_429s < MAX_CONCURRENCY_429S =>
+                {
+                    concurrency_429s += 1;
+                    tokio::time::sleep(CONCURRENCY_BACKOFF + jitter()).await;
+                }
+                // The bucket is spent (now recorded): `acquire` waits for its reset.
+                StatusCode::TOO_MANY_REQUESTS if bucket_429s < MAX_BUCKET_429S => {
+                    bucket_429s += 1;
+                }
                 StatusCode::TOO_MANY_REQUESTS => {
-                    let reset = rate_limit_reset(response.headers());
-                    self.rate_limit_wait(reset, &mut waited).await?;
+                    let retry_at = rate_limit_reset(response.headers())
+                        .and_then(|s| Utc.timestamp_opt(s, 0).single())
+                        .unwrap_or_else(|| Utc::now() + chrono::Duration::seconds(1));
+                    return Err(OktaError::RateLimited { retry_at });
                 }
                 s if is_down_status(s) => {
                     return Err(OktaError::Unreachable {
@@ -311,7 +388,13 @@ impl From<OktaError> for TokenFailure {
 
 fn map_token_error(e: RequestTokenError<AdapterError, BasicErrorResponse>) -> TokenFailure {
     let error = match e {
-        RequestTokenError::ServerResponse(response) => map_oauth_error(&response),
+        RequestTokenError::ServerResponse(response) => {
+            let body = serde_json::to_vec(&response).unwrap_or_default();
+            OktaError::from_oauth(400, &body)
+        }
+        RequestTokenError::Request(AdapterError::Refused { status, body }) => {
+            OktaError::from_oauth(status, &body)
+        }
         RequestTokenError::Request(AdapterError::RateLimited { reset_epoch }) => {
             return TokenFailure::RateLimited(reset_epoch);
         }
@@ -331,41 +414,11 @@ fn map_token_error(e: RequestTokenError<AdapterError, BasicErrorResponse>) -> To
     TokenFailure::Error(error)
 }
 
-fn map_oauth_error(response: &BasicErrorResponse) -> OktaError {
-    let description = response.error_description().cloned();
-    match response.error() {
-        BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
-            OktaError::InvalidClient {
-                error: response.error().as_ref().to_string(),
-                description,
-            }
-        }
-        BasicErrorResponseType::InvalidScope => {
-            let named = description
-                .as_deref()
-                .unwrap_or_default()
-                .split([' ', ',', ':']);
-            let missing = REQUIRED_SCOPES
-                .iter()
-                .filter(|s| named.clone().any(|n| n == **s))
-                .map(|s| s.to_string())
-                .collect();
-            OktaError::MissingScopes {
-                missing,
-                description,
-            }
-        }
-        other => OktaError::Api {
-            status: 400,
-            error_code: Some(other.as_ref().to_string()),
-            summary: description,
-            causes: Vec::new(),
-        },
-    }
-}
-
-fn missing_scopes<'a>(granted: impl Iterator<Item = &'a str> + Clone) -> Vec<String> {
-    REQUIRED_SCOPES
+fn missing_scopes<'a>(
+    wanted: &[&str],
+    granted: impl Iterator<Item = &'a str> + Clone,
+) -> Vec<String> {
+    wanted
         .iter()
         .filter(|required| !granted.clone().any(|g| g == **required))
         .map(|s| s.to_string())
@@ -430,23 +483,10 @@ mod tests {
     #[test]
     fn missing_scopes_lists_what_was_not_granted() {
         assert_eq!(
-            missing_scopes(["okta.logs.read"].into_iter()),
+            missing_scopes(&REQUIRED_SCOPES, ["okta.logs.read"].into_iter()),
             vec!["okta.eventHooks.manage"]
         );
-        assert!(missing_scopes(REQUIRED_SCOPES.into_iter()).is_empty());
-    }
-
-    #[test]
-    fn invalid_scope_names_the_scopes_okta_refused() {
-        let response = BasicErrorResponse::new(
-            BasicErrorResponseType::InvalidScope,
-            Some("The following scopes are not permitted: okta.logs.read".into()),
-            None,
-        );
-        match map_oauth_error(&response) {
-            OktaError::MissingScopes { missing, .. } => assert_eq!(missing, vec!["okta.logs.read"]),
-            other => panic!("{other:?}"),
-        }
+        assert!(missing_scopes(&REQUIRED_SCOPES, REQUIRED_SCOPES.into_iter()).is_empty());
     }
 
     /// Handlers and background tasks need `Send` futures.

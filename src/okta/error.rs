@@ -3,7 +3,7 @@
 //! No variant ever holds a secret: Okta's own error texts and our descriptions only.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde_json::Value;
 
 /// The scopes the integration needs, in the form Okta shows them.
 pub const REQUIRED_SCOPES: [&str; 2] = ["okta.eventHooks.manage", "okta.logs.read"];
@@ -39,6 +39,9 @@ pub enum OktaError {
         summary: Option<String>,
         causes: Vec<String>,
     },
+    /// Okta refused the hook's URI: Okta calls https URLs only.
+    #[error("Okta refused the hook URL: {}", .causes.join("; "))]
+    HookUriNotHttps { causes: Vec<String> },
     /// Okta's verification GET to our hook endpoint did not get the right answer in time.
     #[error("Okta could not verify the event hook: {}", .causes.join("; "))]
     VerificationFailed { causes: Vec<String> },
@@ -57,6 +60,7 @@ impl OktaError {
             OktaError::InvalidClient { .. } => "invalid_client",
             OktaError::MissingScopes { .. } => "missing_scopes",
             OktaError::EventHookLimitReached { .. } => "event_hook_limit_reached",
+            OktaError::HookUriNotHttps { .. } => "public_url_not_https",
             OktaError::Unreachable { .. } => "org_unreachable",
             OktaError::RateLimited { .. } => "okta_rate_limited",
             OktaError::Api { .. }
@@ -72,6 +76,11 @@ impl OktaError {
             OktaError::InvalidClient { .. } => INVALID_CLIENT_DETAIL.to_string(),
             OktaError::MissingScopes { missing, .. } => missing_scopes_detail(missing),
             OktaError::EventHookLimitReached { causes } => limit_detail(causes),
+            OktaError::HookUriNotHttps { .. } => format!(
+                "{self}. Okta only calls https URLs: set OKTA_INGEST_PUBLIC_URL to the service's \
+                 public https URL (e.g. https://okta-ingest.example.com, with a certificate Okta \
+                 trusts), restart the service, then run Complete again."
+            ),
             OktaError::Unreachable { reason } => format!(
                 "Could not reach your Okta org ({reason}). Check that the Okta domain is \
                  correct (e.g. acme.okta.com, without -admin) and that Okta is up \
@@ -147,81 +156,146 @@ fn describe_api(code: &Option<String>, summary: &Option<String>, causes: &[Strin
     text
 }
 
-/// Okta's API error body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub(crate) struct ApiErrorBody {
-    pub error_code: Option<String>,
-    pub error_summary: Option<String>,
-    pub error_causes: Vec<ErrorCause>,
+/// What an error body says, read leniently: `errorCode` and `errorSummary` survive whatever
+/// shape `errorCauses` has (an array of objects or strings, one object, `null`, absent), and
+/// an OAuth-style `{"error","error_description"}` body is read the same way.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ErrorBody {
+    pub code: Option<String>,
+    pub summary: Option<String>,
+    pub causes: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub(crate) struct ErrorCause {
-    pub error_summary: String,
+impl ErrorBody {
+    pub fn parse(body: &[u8]) -> ErrorBody {
+        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+            return ErrorBody::default();
+        };
+        let text = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_string);
+        ErrorBody {
+            code: text("errorCode").or_else(|| text("error")),
+            summary: text("errorSummary").or_else(|| text("error_description")),
+            causes: fields
+                .get("errorCauses")
+                .map(cause_texts)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn cause_texts(causes: &Value) -> Vec<String> {
+    match causes {
+        Value::String(text) => vec![text.clone()],
+        Value::Object(cause) => cause
+            .get("errorSummary")
+            .and_then(Value::as_str)
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+        Value::Array(items) => items.iter().flat_map(cause_texts).collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl OktaError {
     /// Maps a non-success API answer (not 429, not 5xx-down) to an error.
     pub(crate) fn from_api(status: u16, body: &[u8]) -> OktaError {
-        let body: ApiErrorBody = serde_json::from_slice(body).unwrap_or_default();
-        let causes: Vec<String> = body
-            .error_causes
-            .into_iter()
-            .map(|c| c.error_summary)
-            .collect();
-        if status == 403 && body.error_code.as_deref() == Some("E0000006") {
+        let body = ErrorBody::parse(body);
+        if status == 403 && body.code.as_deref() == Some("E0000006") {
             return OktaError::MissingScopes {
                 missing: Vec::new(),
-                description: body.error_summary,
+                description: body.summary,
             };
         }
         OktaError::Api {
             status,
-            error_code: body.error_code,
-            summary: body.error_summary,
-            causes,
+            error_code: body.code,
+            summary: body.summary,
+            causes: body.causes,
         }
     }
 
-    /// On hook creation, a validation error about the number of hooks is the limit case.
+    /// Maps an error answer of the token endpoint, keeping its status and OAuth code.
+    pub(crate) fn from_oauth(status: u16, body: &[u8]) -> OktaError {
+        let body = ErrorBody::parse(body);
+        match body.code.as_deref() {
+            Some("invalid_client" | "unauthorized_client") => OktaError::InvalidClient {
+                error: body.code.unwrap_or_default(),
+                description: body.summary,
+            },
+            // Which scopes: the client asks Okta one scope at a time (`probe_missing_scopes`).
+            Some("invalid_scope") => OktaError::MissingScopes {
+                missing: Vec::new(),
+                description: body.summary,
+            },
+            _ => OktaError::Api {
+                status,
+                error_code: body.code,
+                summary: body.summary,
+                causes: body.causes,
+            },
+        }
+    }
+
+    /// Okta's validation error (400 `E0000001`): how it reports the hook limit, an http URI
+    /// and a failed verification alike.
+    pub(crate) fn is_validation_failure(&self) -> bool {
+        matches!(self, OktaError::Api { status: 400, error_code: Some(code), .. } if code == "E0000001")
+    }
+
+    /// A validation error whose causes name the hook URI's scheme.
+    pub(crate) fn into_https_refusal(self) -> OktaError {
+        match self {
+            OktaError::Api { ref causes, .. }
+                if self.is_validation_failure() && causes.iter().any(|c| names_https(c)) =>
+            {
+                OktaError::HookUriNotHttps {
+                    causes: causes.clone(),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The same error as the hook-limit case, with Okta's own words kept.
     pub(crate) fn into_hook_limit(self) -> OktaError {
         match self {
-            OktaError::Api {
-                status: 400,
-                error_code: Some(code),
-                summary,
-                causes,
-            } if code == "E0000001" && mentions_limit(summary.as_deref(), &causes) => {
+            OktaError::Api { causes, .. } | OktaError::VerificationFailed { causes } => {
                 OktaError::EventHookLimitReached { causes }
             }
             other => other,
         }
     }
-}
 
-impl OktaError {
     /// On `lifecycle/verify`, a validation error means Okta's GET to our endpoint failed.
     pub(crate) fn into_verification_failed(self) -> OktaError {
+        if !self.is_validation_failure() {
+            return self;
+        }
+        match self {
+            OktaError::Api { causes, .. } => OktaError::VerificationFailed { causes },
+            other => other,
+        }
+    }
+
+    /// Whether Okta's words mention a limit: a hint only, since Okta does not document them.
+    pub(crate) fn mentions_limit(&self) -> bool {
+        let hit = |text: &str| {
+            let text = text.to_ascii_lowercase();
+            text.contains("maximum") || text.contains("limit")
+        };
         match self {
             OktaError::Api {
-                status: 400,
-                error_code: Some(code),
-                causes,
-                ..
-            } if code == "E0000001" => OktaError::VerificationFailed { causes },
-            other => other,
+                summary, causes, ..
+            } => summary.as_deref().is_some_and(hit) || causes.iter().any(|c| hit(c)),
+            OktaError::VerificationFailed { causes } => causes.iter().any(|c| hit(c)),
+            _ => false,
         }
     }
 }
 
-fn mentions_limit(summary: Option<&str>, causes: &[String]) -> bool {
-    let hit = |text: &str| {
-        let text = text.to_ascii_lowercase();
-        text.contains("maximum") || text.contains("limit")
-    };
-    summary.is_some_and(hit) || causes.iter().any(|c| hit(c))
+fn names_https(cause: &str) -> bool {
+    let cause = cause.to_ascii_lowercase();
+    cause.contains("https") && (cause.contains("uri") || cause.contains("url"))
 }
 
 #[cfg(test)]
@@ -243,7 +317,9 @@ mod tests {
         assert!(e.detail().contains("okta.logs.read"));
 
         let body = br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: eventHook","errorCauses":[{"errorSummary":"Maximum number of allowed Event Hooks reached."}]}"#;
-        let e = OktaError::from_api(400, body).into_hook_limit();
+        let e = OktaError::from_api(400, body);
+        assert!(e.mentions_limit());
+        let e = e.into_hook_limit();
         assert_eq!(e.code(), "event_hook_limit_reached");
         assert!(e.detail().contains("(25)"));
         assert!(
@@ -251,15 +327,68 @@ mod tests {
                 .contains("Maximum number of allowed Event Hooks reached.")
         );
 
-        let body = br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: eventHook","errorCauses":[{"errorSummary":"channel.config.uri: must be https"}]}"#;
-        let e = OktaError::from_api(400, body).into_hook_limit();
-        assert_eq!(e.code(), "okta_error");
-        assert!(e.to_string().contains("must be https"), "{e}");
+        let body = br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: eventHook","errorCauses":{"errorSummary":"channel.config.uri: The URI must use HTTPS"}}"#;
+        let e = OktaError::from_api(400, body);
+        assert!(!e.mentions_limit());
+        let e = e.into_https_refusal();
+        assert_eq!(e.code(), "public_url_not_https");
+        assert!(
+            e.detail().contains("OKTA_INGEST_PUBLIC_URL"),
+            "{}",
+            e.detail()
+        );
 
         let e = OktaError::from_api(404, br#"{"errorCode":"E0000007"}"#);
         assert!(e.is_not_found());
         let e = OktaError::from_api(500, b"<html>");
         assert_eq!(e.code(), "okta_error");
         assert!(e.to_string().contains("500"));
+    }
+
+    #[test]
+    fn error_bodies_parse_whatever_error_causes_is() {
+        let parse = |body: &str| ErrorBody::parse(body.as_bytes());
+        let base = r#""errorCode":"E0000006","errorSummary":"You do not have permission""#;
+        for (causes, expected) in [
+            (
+                r#""errorCauses":[{"errorSummary":"a"},{"errorSummary":"b"}]"#,
+                vec!["a", "b"],
+            ),
+            (r#""errorCauses":{"errorSummary":"a"}"#, vec!["a"]),
+            (r#""errorCauses":["a"]"#, vec!["a"]),
+            (r#""errorCauses":null"#, vec![]),
+            (r#""errorCauses":[]"#, vec![]),
+            (r#""errorCauses":7"#, vec![]),
+            (r#""x":1"#, vec![]),
+        ] {
+            let body = parse(&format!("{{{base},{causes}}}"));
+            assert_eq!(body.code.as_deref(), Some("E0000006"), "{causes}");
+            assert_eq!(body.summary.as_deref(), Some("You do not have permission"));
+            assert_eq!(body.causes, expected, "{causes}");
+        }
+        assert_eq!(parse("<html>"), ErrorBody::default());
+        assert_eq!(parse("[1]"), ErrorBody::default());
+    }
+
+    #[test]
+    fn oauth_errors_keep_their_status_and_code() {
+        let e = OktaError::from_oauth(
+            403,
+            br#"{"error":"access_denied","error_description":"Policy evaluation failed"}"#,
+        );
+        match &e {
+            OktaError::Api {
+                status, error_code, ..
+            } => assert_eq!(
+                (*status, error_code.as_deref()),
+                (403, Some("access_denied"))
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("403"), "{e}");
+        let e = OktaError::from_oauth(401, br#"{"error":"invalid_client"}"#);
+        assert_eq!(e.code(), "invalid_client");
+        let e = OktaError::from_oauth(400, br#"{"error":"invalid_scope"}"#);
+        assert_eq!(e.code(), "missing_scopes");
     }
 }

@@ -8,6 +8,9 @@ use super::types::{EventHook, NewEventHook};
 
 const HOOKS: &str = "/api/v1/eventHooks";
 
+/// Okta's documented quota: at most 25 active and verified event hooks per org.
+pub const MAX_ACTIVE_EVENT_HOOKS: usize = 25;
+
 /// A path segment from Okta-issued ids only (`who…`): never lets an id reshape the URL.
 fn hook_path(id: &str, suffix: &str) -> Result<String, OktaError> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -24,16 +27,16 @@ impl OktaClient {
         self.json(creds, Method::GET, url, None::<&()>).await
     }
 
-    /// Creates a hook (ACTIVE, UNVERIFIED). The org's hook limit → `EventHookLimitReached`.
+    /// Creates a hook (ACTIVE, UNVERIFIED). The org's hook limit → `EventHookLimitReached`,
+    /// an http URI → `HookUriNotHttps`.
     pub async fn create_event_hook(
         &self,
         creds: &Credentials,
         hook: &NewEventHook,
     ) -> Result<EventHook, OktaError> {
         let url = join(&creds.domain, HOOKS)?;
-        self.json(creds, Method::POST, url, Some(hook))
-            .await
-            .map_err(OktaError::into_hook_limit)
+        let created = self.json(creds, Method::POST, url, Some(hook)).await;
+        self.explain_refusal(creds, None, created).await
     }
 
     pub async fn get_event_hook(
@@ -53,26 +56,65 @@ impl OktaClient {
         hook: &NewEventHook,
     ) -> Result<EventHook, OktaError> {
         let url = join(&creds.domain, &hook_path(id, "")?)?;
-        self.json(creds, Method::PUT, url, Some(hook)).await
+        let replaced = self.json(creds, Method::PUT, url, Some(hook)).await;
+        self.explain_refusal(creds, Some(id), replaced).await
     }
 
-    /// Has Okta send the verification GET to the hook's URI.
+    /// Has Okta send the verification GET to the hook's URI. A full hook quota →
+    /// `EventHookLimitReached`; any other validation error → `VerificationFailed`.
     pub async fn verify_event_hook(
         &self,
         creds: &Credentials,
         id: &str,
     ) -> Result<EventHook, OktaError> {
-        self.lifecycle(creds, id, "verify")
+        let verified = self.lifecycle(creds, id, "verify").await;
+        self.explain_refusal(creds, Some(id), verified)
             .await
             .map_err(OktaError::into_verification_failed)
     }
 
+    /// A full hook quota → `EventHookLimitReached`.
     pub async fn activate_event_hook(
         &self,
         creds: &Credentials,
         id: &str,
     ) -> Result<EventHook, OktaError> {
-        self.lifecycle(creds, id, "activate").await
+        let activated = self.lifecycle(creds, id, "activate").await;
+        self.explain_refusal(creds, Some(id), activated).await
+    }
+
+    /// Okta answers the hook quota, an http URI and a failed verification all with a 400
+    /// `E0000001`, and documents the words of none: an https complaint is recognised by its
+    /// cause, the quota by the org's own count of active and verified hooks (`ours`
+    /// excluded), or by Okta's words if the count cannot be had.
+    async fn explain_refusal<T>(
+        &self,
+        creds: &Credentials,
+        ours: Option<&str>,
+        result: Result<T, OktaError>,
+    ) -> Result<T, OktaError> {
+        let error = match result {
+            Err(error) if error.is_validation_failure() => error.into_https_refusal(),
+            other => return other,
+        };
+        if matches!(error, OktaError::HookUriNotHttps { .. }) {
+            return Err(error);
+        }
+        let full = self.quota_full(creds, ours).await;
+        if full == Some(true) || error.mentions_limit() {
+            return Err(error.into_hook_limit());
+        }
+        Err(error)
+    }
+
+    /// Whether the org has its maximum of active and verified hooks besides `ours`.
+    async fn quota_full(&self, creds: &Credentials, ours: Option<&str>) -> Option<bool> {
+        let hooks = self.list_event_hooks(creds).await.ok()?;
+        let live = hooks
+            .iter()
+            .filter(|h| h.is_live() && Some(h.id.as_str()) != ours)
+            .count();
+        Some(live >= MAX_ACTIVE_EVENT_HOOKS)
     }
 
     pub async fn deactivate_event_hook(

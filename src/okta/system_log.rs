@@ -50,7 +50,11 @@ impl OktaClient {
             }
             LogsStart::Next(next) => checked_next(&creds.domain, &next)?,
         };
-        let response = self.send(creds, Method::GET, url, None).await?;
+        // Gap fill runs in the background: it may wait out a whole rate-limit window.
+        let patience = super::client::BACKGROUND_MAX_RATE_LIMIT_WAIT;
+        let response = self
+            .send_paced(creds, Method::GET, url, None, patience)
+            .await?;
         let next = next_link(response.headers())
             .map(|n| checked_next(&creds.domain, &n).map(|u| u.to_string()))
             .transpose()?;

@@ -50,6 +50,11 @@ impl EventHook {
     pub fn is_verified(&self) -> bool {
         self.verification_status == Some(VerificationStatus::Verified)
     }
+
+    /// ACTIVE and VERIFIED: receives events, and counts towards the org's hook quota.
+    pub fn is_live(&self) -> bool {
+        self.status == HookStatus::Active && self.is_verified()
+    }
 }
 
 /// `{"type":"EVENT_TYPE","items":[…]}`.

@@ -6,14 +6,13 @@ use chrono::Utc;
 
 use super::error::IntegrationError;
 use crate::ids::HookKey;
+pub use crate::okta::MAX_ACTIVE_EVENT_HOOKS as MAX_EVENT_HOOKS;
 use crate::okta::{Credentials, EVENT_TYPES, EventHook, HookStatus, NewEventHook, OktaError};
 use crate::secrets::HookSecret;
 use crate::state::Services;
 use crate::store::integrations::{self, Integration, RotationTarget};
 use crate::store::{self, jobs::DeprovisionJob};
 
-/// Okta's limit of event hooks per org.
-pub const MAX_EVENT_HOOKS: usize = 25;
 const MAX_DEPROVISION_ATTEMPTS: i32 = 50;
 
 /// A hook that Okta verified and activated: what Complete leaves behind.
@@ -23,6 +22,30 @@ pub struct Provisioned {
 }
 
 impl Services {
+    /// Okta calls https hook URLs only; `http://` on loopback passes with the dev switch
+    /// (the simulator's side of the same switch accepts it).
+    fn check_https(&self, uri: &str) -> Result<(), OktaError> {
+        let Ok(url) = url::Url::parse(uri) else {
+            return Ok(());
+        };
+        let loopback = match url.host() {
+            Some(url::Host::Domain(name)) => name == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        let dev_loopback = loopback && self.config().dev_allow_loopback_okta;
+        if url.scheme() == "https" || dev_loopback {
+            return Ok(());
+        }
+        Err(OktaError::HookUriNotHttps {
+            causes: vec![format!(
+                "OKTA_INGEST_PUBLIC_URL is {}, not an https URL",
+                self.config().public_url
+            )],
+        })
+    }
+
     pub(super) fn hook_uri(&self, hook_key: &HookKey) -> String {
         format!("{}/hooks/okta/{hook_key}", self.config().public_url)
     }
@@ -46,6 +69,8 @@ impl Services {
     ) -> Result<Option<Provisioned>, IntegrationError> {
         let org = &current.org;
         let uri = self.hook_uri(&current.hook_key);
+        self.check_https(&uri)
+            .map_err(|e| IntegrationError::okta_at("event_hook_create", e))?;
         let existing = self
             .okta()
             .list_event_hooks(creds)
@@ -53,7 +78,7 @@ impl Services {
             .map_err(|e| IntegrationError::okta_at("event_hooks", e))?;
         let ours = existing.into_iter().find(|h| h.channel.config.uri == uri);
         if current.status == integrations::IntegrationStatus::Active
-            && ours.as_ref().is_some_and(is_live)
+            && ours.as_ref().is_some_and(EventHook::is_live)
         {
             return Ok(None);
         }
@@ -94,7 +119,7 @@ impl Services {
                 .await
                 .map_err(|e| IntegrationError::okta_at("event_hook_activate", e))?,
         };
-        if !is_live(&hook) {
+        if !hook.is_live() {
             return Err(IntegrationError::VerificationFailed {
                 uri,
                 cause: format!("Okta reports the hook as {}", status_label(&hook)),
@@ -206,10 +231,6 @@ impl Services {
         tracing::info!(integration_id = %org.id, "hook secret rotated");
         Ok(())
     }
-}
-
-fn is_live(hook: &EventHook) -> bool {
-    hook.status == HookStatus::Active && hook.is_verified()
 }
 
 /// Okta's view of the hook for the status page, e.g. `ACTIVE/VERIFIED`.

@@ -10,7 +10,7 @@ use super::credentials::ClientCredentials;
 use super::error::{Check, IntegrationError};
 use super::hooks::MAX_EVENT_HOOKS;
 use crate::ids::{HookKey, IntegrationId, TenantId};
-use crate::okta::{Credentials, OktaDomain, OktaError};
+use crate::okta::{Credentials, EventHook, OktaDomain, OktaError};
 use crate::state::Services;
 use crate::store::integrations::{
     self, Activation, Integration, IntegrationStatus, NewIntegration, OrgAccess,
@@ -124,19 +124,21 @@ impl Services {
             Ok(hooks) => hooks,
             Err(error) => return Err(failed(checks, "event_hooks", error)),
         };
-        let ours = hook_uri.is_some_and(|uri| hooks.iter().any(|h| h.channel.config.uri == uri));
-        if !ours && hooks.len() >= MAX_EVENT_HOOKS {
+        // Okta's quota counts active and verified hooks; ours does not take another slot.
+        let is_ours = |h: &&EventHook| hook_uri.is_some_and(|uri| h.channel.config.uri == uri);
+        let live = hooks.iter().filter(|h| h.is_live() && !is_ours(h)).count();
+        let ours_live = hooks.iter().any(|h| h.is_live() && is_ours(&h));
+        if !ours_live && live >= MAX_EVENT_HOOKS {
             let error = OktaError::EventHookLimitReached {
                 causes: vec![format!(
-                    "{} Event Hooks already exist in the org",
-                    hooks.len()
+                    "{live} active and verified Event Hooks already exist in the org"
                 )],
             };
             return Err(failed(checks, "event_hook_capacity", error));
         }
         checks.push(Check::ok(
             "event_hook_capacity",
-            format!("{} of {} Event Hooks in use", hooks.len(), MAX_EVENT_HOOKS),
+            format!("{live} of {MAX_EVENT_HOOKS} active and verified Event Hooks in use"),
         ));
         Ok(checks)
     }

@@ -1,7 +1,12 @@
-//! The hook delivery engine: Okta's envelope, batching, 3 s timeout, one retry on 5xx/timeout.
+//! The hook delivery engine: Okta's envelope, batching, 3 s timeout, one retry on 5xx/timeout;
+//! and, as `DeliveryOptions` says, a delay after verification, redelivery, reordering within
+//! a window and the org's daily cap.
 
 use std::sync::Arc;
 use std::time::Instant;
+
+use rand::Rng;
+use rand::seq::SliceRandom;
 
 use chrono::Utc;
 use futures::StreamExt;
@@ -37,6 +42,9 @@ pub struct HookDelivery {
     pub uri: String,
     pub delivered: usize,
     pub dropped: usize,
+    /// Events not delivered because the org's daily cap was reached (never replayed).
+    #[serde(default)]
+    pub over_daily_cap: usize,
     pub batches: Vec<BatchResult>,
 }
 
@@ -55,6 +63,9 @@ pub struct BatchResult {
     pub dropped: usize,
     /// How long the final attempt took to be answered (or to fail), in ms.
     pub latency_ms: u64,
+    /// The batch was delivered a second time, in a new envelope (at least once).
+    #[serde(default)]
+    pub redelivered: bool,
 }
 
 enum Attempt {
@@ -98,20 +109,28 @@ pub(crate) async fn deliver(
         };
         (appended, events, targets)
     };
-    let deliveries = targets
-        .iter()
-        .map(|hook| deliver_to_hook(shared, hook, &events));
-    let hooks: Vec<HookDelivery> = futures::future::join_all(deliveries)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    record_drops(shared, &targets, &hooks);
+    // Okta delivers on its own schedule: a caller that stops waiting stops nothing.
+    let task = tokio::spawn({
+        let shared = shared.clone();
+        async move {
+            let deliveries = targets
+                .iter()
+                .map(|hook| deliver_to_hook(&shared, hook, &events));
+            let hooks: Vec<HookDelivery> = futures::future::join_all(deliveries)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+            record_drops(&shared, &targets, &hooks);
+            hooks
+        }
+    });
+    let hooks = task.await.unwrap_or_default();
     DeliveryReport { appended, hooks }
 }
 
 async fn deliver_to_hook(shared: &Shared, hook: &Hook, events: &[Value]) -> Option<HookDelivery> {
-    let subscribed: Vec<&Value> = events
+    let mut subscribed: Vec<&Value> = events
         .iter()
         .filter(|e| {
             e.get("eventType")
@@ -122,6 +141,9 @@ async fn deliver_to_hook(shared: &Shared, hook: &Hook, events: &[Value]) -> Opti
     if subscribed.is_empty() {
         return None;
     }
+    let over_daily_cap = apply_daily_cap(shared, &mut subscribed);
+    wait_for_start(shared, hook).await;
+    reorder(&mut subscribed, shared.options.delivery.reorder_window);
     let batch_size = shared.options.batch_size.max(1);
     let pending: Vec<_> = subscribed
         .chunks(batch_size)
@@ -136,11 +158,62 @@ async fn deliver_to_hook(shared: &Shared, hook: &Hook, events: &[Value]) -> Opti
         uri: hook.uri.clone(),
         delivered: batches.iter().map(|b| b.delivered).sum(),
         dropped: batches.iter().map(|b| b.dropped).sum(),
+        over_daily_cap,
         batches,
     })
 }
 
+/// Keeps what the org's daily cap still allows; returns how many events it cut.
+fn apply_daily_cap(shared: &Shared, events: &mut Vec<&Value>) -> usize {
+    let wanted = events.len() as u64;
+    let mut inner = shared.lock();
+    let granted = inner
+        .delivered_today
+        .take(wanted, shared.options.delivery.daily_cap);
+    let cut = usize::try_from(wanted - granted).unwrap_or(usize::MAX);
+    inner.counters.events_over_daily_cap += wanted - granted;
+    events.truncate(events.len() - cut);
+    cut
+}
+
+/// A freshly verified hook receives nothing for `start_delay`.
+async fn wait_for_start(shared: &Shared, hook: &Hook) {
+    let start_delay = shared.options.delivery.start_delay;
+    if let Some(at) = hook.verified_at.map(|verified| verified + start_delay) {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// Shuffles events within consecutive windows of `window` events.
+fn reorder(events: &mut [&Value], window: usize) {
+    if window < 2 {
+        return;
+    }
+    let mut rng = rand::rng();
+    for chunk in events.chunks_mut(window) {
+        chunk.shuffle(&mut rng);
+    }
+}
+
 async fn deliver_batch(shared: &Shared, hook: &Hook, events: &[&Value]) -> BatchResult {
+    let (mut result, ok) = deliver_envelope(shared, hook, events).await;
+    if ok && redeliver(shared) {
+        let (again, _) = deliver_envelope(shared, hook, events).await;
+        result.redelivered = again.delivered > 0;
+        if result.redelivered {
+            shared.lock().counters.events_redelivered += events.len() as u64;
+        }
+    }
+    result
+}
+
+fn redeliver(shared: &Shared) -> bool {
+    let fraction = shared.options.delivery.redelivery_fraction;
+    fraction > 0.0 && rand::rng().random_bool(fraction.clamp(0.0, 1.0))
+}
+
+/// One envelope (a fresh `eventId`), with its one retry; whether it was delivered.
+async fn deliver_envelope(shared: &Shared, hook: &Hook, events: &[&Value]) -> (BatchResult, bool) {
     let event_id = uuid::Uuid::new_v4().to_string();
     let envelope = json!({
         "eventType": "com.okta.event_hook",
@@ -169,7 +242,7 @@ async fn deliver_batch(shared: &Shared, hook: &Hook, events: &[&Value]) -> Batch
         Attempt::Answered(status) => (Some(status), None),
         Attempt::Failed(error) => (None, Some(error)),
     };
-    BatchResult {
+    let result = BatchResult {
         event_id,
         events: events.len(),
         attempts,
@@ -178,7 +251,9 @@ async fn deliver_batch(shared: &Shared, hook: &Hook, events: &[&Value]) -> Batch
         delivered: if ok { events.len() } else { 0 },
         dropped: if ok { 0 } else { events.len() },
         latency_ms,
-    }
+        redelivered: false,
+    };
+    (result, ok)
 }
 
 async fn post_once(shared: &Shared, hook: &Hook, body: &str) -> Attempt {

@@ -1,5 +1,5 @@
-//! What every API call goes through: counting, org down, latency, injected faults,
-//! and Okta's per-endpoint rate limit with its `X-Rate-Limit-*` headers.
+//! What every API call goes through: counting, org down, the concurrency limit, latency,
+//! injected faults, and Okta's per-endpoint rate limits with their `X-Rate-Limit-*` headers.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +12,7 @@ use chrono::Utc;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::error::{internal_error, rate_limited};
+use super::shapes::vary_error_shape;
 use super::state::{DownMode, Fault, RateWindow, Shared};
 
 pub(crate) async fn api_layer(
@@ -32,6 +33,20 @@ pub(crate) async fn api_layer(
         DownMode::Unavailable => return unavailable(false),
         DownMode::Refuse => return unavailable(true),
     }
+    let in_flight = InFlight::enter(&shared);
+    if in_flight.over(shared.options.rate_limits.max_concurrent) {
+        return concurrency_limited(&shared);
+    }
+    let response = limited(&shared, &route, request, next).await;
+    if shared.options.vary_error_shapes {
+        vary_error_shape(&shared, response).await
+    } else {
+        response
+    }
+}
+
+/// Latency, injected faults, then the endpoint group's rate limit.
+async fn limited(shared: &Shared, route: &str, request: Request, next: Next) -> Response {
     let (fault, latency) = {
         let mut inner = shared.lock();
         (inner.faults.take(), inner.faults.latency_ms)
@@ -39,55 +54,148 @@ pub(crate) async fn api_layer(
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
+    let group = RateGroup::of(route);
+    let limit = group.app_limit(shared);
     match fault {
         Some(Fault::Hang) => {
             tokio::time::sleep(shared.options.hang_duration).await;
             return StatusCode::GATEWAY_TIMEOUT.into_response();
         }
         Some(Fault::RateLimited) => {
-            let reset = Utc::now().timestamp() + 1;
-            return with_rate_headers(
-                rate_limited().into_response(),
-                shared.options.rate_limit_per_minute,
-                0,
-                reset,
-            );
+            let reset = current_reset(shared, group);
+            shared.lock().counters.rate_limited += 1;
+            return with_rate_headers(rate_limited().into_response(), limit, 0, reset);
         }
         Some(Fault::ServerError) => return internal_error().into_response(),
         None => {}
     }
-    let limit = shared.options.rate_limit_per_minute;
-    let (remaining, reset) = match take_rate(&shared, &route) {
-        Ok(window) => window,
-        Err(reset) => return with_rate_headers(rate_limited().into_response(), limit, 0, reset),
-    };
-    with_rate_headers(next.run(request).await, limit, remaining, reset)
+    match take_rate(shared, group, limit) {
+        Ok((remaining, reset)) => {
+            with_rate_headers(next.run(request).await, limit, remaining, reset)
+        }
+        Err(reset) => {
+            shared.lock().counters.rate_limited += 1;
+            with_rate_headers(rate_limited().into_response(), limit, 0, reset)
+        }
+    }
 }
 
-/// Consumes one call of the endpoint's one-minute window: `Ok((remaining, reset))`,
-/// or `Err(reset)` when the window is used up.
-fn take_rate(shared: &Shared, route: &str) -> Result<(u32, i64), i64> {
+/// Okta's rate-limit buckets, as far as the simulated APIs go.
+#[derive(Debug, Clone, Copy)]
+enum RateGroup {
+    Logs,
+    Token,
+    /// "Most other API actions": `/api/v1/eventHooks*` here.
+    Api,
+}
+
+impl RateGroup {
+    fn of(route: &str) -> Self {
+        if route.starts_with("/api/v1/logs") {
+            Self::Logs
+        } else if route.starts_with("/oauth2/") {
+            Self::Token
+        } else {
+            Self::Api
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::Logs => "/api/v1/logs",
+            Self::Token => "/oauth2/v1/token",
+            Self::Api => "/api/v1",
+        }
+    }
+
+    /// The app's share of the org's limit for this group.
+    fn app_limit(self, shared: &Shared) -> u32 {
+        let limits = &shared.options.rate_limits;
+        let org = match self {
+            Self::Logs => limits.logs_per_window,
+            Self::Token => limits.token_per_window,
+            Self::Api => limits.api_per_window,
+        };
+        limits.app_share(org)
+    }
+}
+
+/// The group's current window, started now if there is none.
+fn window<'a>(
+    windows: &'a mut std::collections::HashMap<&'static str, RateWindow>,
+    group: RateGroup,
+    length_secs: i64,
+) -> &'a mut RateWindow {
     let now = Utc::now().timestamp();
-    let limit = shared.options.rate_limit_per_minute;
-    let mut inner = shared.lock();
-    let window = inner
-        .rate_windows
-        .entry(route.to_owned())
-        .or_insert(RateWindow {
-            reset_epoch: now + 60,
-            used: 0,
-        });
+    let window = windows.entry(group.key()).or_insert(RateWindow {
+        reset_epoch: now + length_secs,
+        used: 0,
+    });
     if now >= window.reset_epoch {
         *window = RateWindow {
-            reset_epoch: now + 60,
+            reset_epoch: now + length_secs,
             used: 0,
         };
     }
+    window
+}
+
+fn window_secs(shared: &Shared) -> i64 {
+    i64::try_from(shared.options.rate_limits.window.as_secs())
+        .unwrap_or(60)
+        .max(1)
+}
+
+fn current_reset(shared: &Shared, group: RateGroup) -> i64 {
+    let secs = window_secs(shared);
+    window(&mut shared.lock().rate_windows, group, secs).reset_epoch
+}
+
+/// Consumes one call of the group's window: `Ok((remaining, reset))`, or `Err(reset)` when
+/// the window is used up.
+fn take_rate(shared: &Shared, group: RateGroup, limit: u32) -> Result<(u32, i64), i64> {
+    let secs = window_secs(shared);
+    let mut inner = shared.lock();
+    let window = window(&mut inner.rate_windows, group, secs);
     if window.used >= limit {
         return Err(window.reset_epoch);
     }
     window.used += 1;
     Ok((limit - window.used, window.reset_epoch))
+}
+
+/// Okta's concurrency 429: the same error, with a limit of 0 in the headers.
+fn concurrency_limited(shared: &Shared) -> Response {
+    {
+        let mut inner = shared.lock();
+        inner.counters.rate_limited += 1;
+        inner.counters.concurrency_limited += 1;
+    }
+    let reset = Utc::now().timestamp() + 1;
+    with_rate_headers(rate_limited().into_response(), 0, 0, reset)
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    count: u32,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        let count = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        Self { shared, count }
+    }
+
+    fn over(&self, max: u32) -> bool {
+        self.count > max
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn with_rate_headers(mut response: Response, limit: u32, remaining: u32, reset: i64) -> Response {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, malformed_body, not_found, validation_failed};
+use super::options::HookLimitAt;
 use super::state::{
     AuthScheme, Hook, HookStatus, Shared, VerificationStatus, okta_id, okta_time, random_string,
 };
@@ -25,6 +26,7 @@ const MAX_EVENT_TYPES: usize = 300;
 #[serde(rename_all = "camelCase", default)]
 struct HookBody {
     name: Option<String>,
+    status: Option<String>,
     description: Option<String>,
     events: Option<EventsBody>,
     channel: Option<ChannelBody>,
@@ -80,6 +82,8 @@ struct HookSpec {
     headers: Vec<(String, String)>,
     /// `None` key: no auth scheme; `Some` with `None` value: keep the stored secret.
     auth: Option<(String, Option<String>)>,
+    /// `status` of a PUT body (create ignores it: a new hook is ACTIVE).
+    status: Option<HookStatus>,
 }
 
 pub(crate) async fn list(
@@ -113,11 +117,8 @@ pub(crate) async fn create(
     authorize(&shared, &headers, &[MANAGE])?;
     let spec = parse_spec(&shared, &body)?;
     let mut inner = shared.lock();
-    let max = shared.options.max_hooks;
-    if inner.hooks.len() >= max {
-        return Err(validation_failed(vec![format!(
-            "eventHook: The maximum number of allowed Event Hooks ({max}) has been reached for this org."
-        )]));
+    if shared.options.hook_limit_at == HookLimitAt::Create {
+        check_quota(&shared, &inner, None)?;
     }
     let now = Utc::now();
     let hook = Hook {
@@ -137,6 +138,7 @@ pub(crate) async fn create(
         last_updated: now,
         created_by: shared.options.client_id.clone(),
         foreign: false,
+        verified_at: None,
     };
     let rendered = render(&shared, &hook);
     inner.hooks.push(hook);
@@ -153,6 +155,14 @@ pub(crate) async fn replace(
     authorize(&shared, &headers, &[MANAGE])?;
     let spec = parse_spec(&shared, &body)?;
     let mut inner = shared.lock();
+    let Some(current) = inner.hook(&id) else {
+        return Err(not_found(&id));
+    };
+    let activating =
+        spec.status == Some(HookStatus::Active) && current.status != HookStatus::Active;
+    if activating && current.verification == VerificationStatus::Verified {
+        check_quota(&shared, &inner, Some(&id))?;
+    }
     let Some(hook) = inner.hook_mut(&id) else {
         return Err(not_found(&id));
     };
@@ -173,6 +183,7 @@ pub(crate) async fn replace(
     hook.uri = spec.uri;
     hook.headers = spec.headers;
     hook.auth = auth;
+    hook.status = spec.status.unwrap_or(hook.status);
     hook.last_updated = Utc::now();
     Ok(Json(render(&shared, hook)).into_response())
 }
@@ -213,6 +224,15 @@ pub(crate) async fn lifecycle(
 
 fn set_status(shared: &Shared, id: &str, status: HookStatus) -> Result<Response, ApiError> {
     let mut inner = shared.lock();
+    let Some(current) = inner.hook(id) else {
+        return Err(not_found(id));
+    };
+    let goes_live = status == HookStatus::Active
+        && current.status != HookStatus::Active
+        && current.verification == VerificationStatus::Verified;
+    if goes_live {
+        check_quota(shared, &inner, Some(id))?;
+    }
     let Some(hook) = inner.hook_mut(id) else {
         return Err(not_found(id));
     };
@@ -224,8 +244,15 @@ fn set_status(shared: &Shared, id: &str, status: HookStatus) -> Result<Response,
 }
 
 async fn verify(shared: &Shared, id: &str) -> Result<Response, ApiError> {
-    let Some(hook) = shared.lock().hook(id).cloned() else {
-        return Err(not_found(id));
+    let hook = {
+        let inner = shared.lock();
+        let Some(hook) = inner.hook(id).cloned() else {
+            return Err(not_found(id));
+        };
+        if hook.status == HookStatus::Active && hook.verification != VerificationStatus::Verified {
+            check_quota(shared, &inner, Some(id))?;
+        }
+        hook
     };
     let verified = verify_endpoint(shared, &hook).await;
     let mut inner = shared.lock();
@@ -250,6 +277,7 @@ async fn verify(shared: &Shared, id: &str) -> Result<Response, ApiError> {
         )]));
     }
     stored.verification = VerificationStatus::Verified;
+    stored.verified_at = Some(std::time::Instant::now());
     stored.last_updated = Utc::now();
     Ok(Json(render(shared, stored)).into_response())
 }
@@ -321,8 +349,17 @@ fn parse_spec(shared: &Shared, body: &[u8]) -> Result<HookSpec, ApiError> {
     }
     let config = channel.config.unwrap_or_default();
     let uri = config.uri.unwrap_or_default();
-    check_uri(&uri, shared.options.require_https, &mut causes);
+    check_uri(&uri, shared.options.allow_loopback_http_hooks, &mut causes);
     let auth = parse_auth(config.auth_scheme, &mut causes);
+    let status = match body.status.as_deref() {
+        None => None,
+        Some("ACTIVE") => Some(HookStatus::Active),
+        Some("INACTIVE") => Some(HookStatus::Inactive),
+        Some(_) => {
+            causes.push("status: The field must be ACTIVE or INACTIVE".to_owned());
+            None
+        }
+    };
     if !causes.is_empty() {
         return Err(validation_failed(causes));
     }
@@ -338,7 +375,28 @@ fn parse_spec(shared: &Shared, body: &[u8]) -> Result<HookSpec, ApiError> {
             .map(|h| (h.key, h.value))
             .collect(),
         auth,
+        status,
     })
+}
+
+/// Okta's quota counts active and verified hooks; `except` is the hook about to go live.
+fn check_quota(
+    shared: &Shared,
+    inner: &super::state::Inner,
+    except: Option<&str>,
+) -> Result<(), ApiError> {
+    let max = shared.options.max_hooks;
+    let live = inner
+        .hooks
+        .iter()
+        .filter(|h| h.is_live() && Some(h.id.as_str()) != except)
+        .count();
+    if live < max {
+        return Ok(());
+    }
+    Err(validation_failed(vec![format!(
+        "eventHook: This org already has the maximum of {max} active and verified event hooks."
+    )]))
 }
 
 fn check_event_types(items: &[String], causes: &mut Vec<String>) {
@@ -361,10 +419,17 @@ fn check_event_types(items: &[String], causes: &mut Vec<String>) {
     }
 }
 
-fn check_uri(uri: &str, require_https: bool, causes: &mut Vec<String>) {
+/// https only, as in Okta; `http://` on a loopback host only with the dev switch.
+fn check_uri(uri: &str, allow_loopback_http: bool, causes: &mut Vec<String>) {
+    let loopback = |url: &url::Url| match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
     match url::Url::parse(uri) {
         Ok(url) if url.scheme() == "https" => {}
-        Ok(url) if url.scheme() == "http" && !require_https => {}
+        Ok(url) if url.scheme() == "http" && allow_loopback_http && loopback(&url) => {}
         Ok(_) => causes.push("channel.config.uri: The URI must use HTTPS".to_owned()),
         Err(_) => causes.push("channel.config.uri: The URI is not valid".to_owned()),
     }
@@ -385,7 +450,7 @@ fn parse_auth(
     Some((key, auth.value))
 }
 
-/// The hook as Okta shows it: the auth secret never appears, its header key is lower-cased.
+/// The hook as Okta shows it: the auth secret never appears; the links follow the status.
 pub(crate) fn render(shared: &Shared, hook: &Hook) -> Value {
     let href = format!("{}/api/v1/eventHooks/{}", shared.base_url, hook.id);
     let headers: Vec<Value> = hook
@@ -396,10 +461,11 @@ pub(crate) fn render(shared: &Shared, hook: &Hook) -> Value {
     let auth = hook
         .auth
         .as_ref()
-        .map(|a| json!({ "type": "HEADER", "key": a.key.to_lowercase() }));
-    let toggle = match hook.status {
-        HookStatus::Active => "deactivate",
-        HookStatus::Inactive => "activate",
+        .map(|a| json!({ "type": "HEADER", "key": a.key }));
+    // Only an INACTIVE hook may be deleted; only the opposite lifecycle step is offered.
+    let (toggle, self_allows) = match hook.status {
+        HookStatus::Active => ("deactivate", json!(["GET", "PUT"])),
+        HookStatus::Inactive => ("activate", json!(["GET", "PUT", "DELETE"])),
     };
     json!({
         "id": hook.id,
@@ -417,7 +483,7 @@ pub(crate) fn render(shared: &Shared, hook: &Hook) -> Value {
             "config": { "uri": hook.uri, "headers": headers, "authScheme": auth, "method": "POST" }
         },
         "_links": {
-            "self": { "href": href, "hints": { "allow": ["GET", "PUT", "DELETE"] } },
+            "self": { "href": href, "hints": { "allow": self_allows } },
             "verify": { "href": format!("{href}/lifecycle/verify"), "hints": { "allow": ["POST"] } },
             toggle: { "href": format!("{href}/lifecycle/{toggle}"), "hints": { "allow": ["POST"] } }
         }

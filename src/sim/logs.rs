@@ -19,6 +19,9 @@ use super::token::authorize;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
+/// Okta's `q`: at most 10 keywords, each at most 40 characters.
+const MAX_KEYWORDS: usize = 10;
+const MAX_KEYWORD_CHARS: usize = 40;
 
 /// A parsed `GET /api/v1/logs` query.
 struct LogQuery {
@@ -42,13 +45,51 @@ impl LogQuery {
         self.filter.as_ref().is_none_or(|f| f.matches(&entry.event)) && self.has_keywords(entry)
     }
 
+    /// Okta matches whole keywords, case-insensitively: `lock` does not find
+    /// `user.account.lock`, and every keyword must be found.
     fn has_keywords(&self, entry: &LogEntry) -> bool {
         if self.keywords.is_empty() {
             return true;
         }
-        let text = entry.event.to_string().to_lowercase();
-        self.keywords.iter().all(|k| text.contains(k))
+        let mut words = std::collections::HashSet::new();
+        collect_words(&entry.event, &mut words);
+        self.keywords.iter().all(|k| words.contains(k))
     }
+}
+
+/// Every string value of the event, whole and split at whitespace, lower-cased.
+fn collect_words(value: &Value, words: &mut std::collections::HashSet<String>) {
+    match value {
+        Value::String(text) => {
+            let text = text.to_lowercase();
+            words.extend(text.split_whitespace().map(str::to_owned));
+            words.insert(text);
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_words(v, words)),
+        Value::Object(fields) => fields.values().for_each(|v| collect_words(v, words)),
+        _ => {}
+    }
+}
+
+fn parse_keywords(raw: &HashMap<String, String>) -> Result<Vec<String>, ApiError> {
+    let Some(q) = raw.get("q") else {
+        return Ok(Vec::new());
+    };
+    let keywords: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+    if keywords.len() > MAX_KEYWORDS {
+        return Err(bad_param(&format!(
+            "q: at most {MAX_KEYWORDS} keywords are allowed"
+        )));
+    }
+    if keywords
+        .iter()
+        .any(|k| k.chars().count() > MAX_KEYWORD_CHARS)
+    {
+        return Err(bad_param(&format!(
+            "q: a keyword may have at most {MAX_KEYWORD_CHARS} characters"
+        )));
+    }
+    Ok(keywords)
 }
 
 /// The opaque `after` value: a persistence sequence (polling) or a `published` key (bounded).
@@ -209,12 +250,11 @@ fn parse_query(raw: HashMap<String, String>) -> Result<LogQuery, ApiError> {
     };
     let filter = match raw.get("filter") {
         None => None,
-        Some(text) => Some(Filter::parse(text).ok_or_else(invalid_filter)?),
+        Some(text) => Some(
+            Filter::parse(text).ok_or_else(|| bad_param("filter: Invalid filter expression"))?,
+        ),
     };
-    let keywords = raw
-        .get("q")
-        .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
-        .unwrap_or_default();
+    let keywords = parse_keywords(&raw)?;
     Ok(LogQuery {
         since,
         until: parse_time(&raw, "until")?,
@@ -245,15 +285,6 @@ fn bad_param(cause: &str) -> ApiError {
         "E0000001",
         "Api validation failed: logs",
         vec![cause.to_owned()],
-    )
-}
-
-fn invalid_filter() -> ApiError {
-    okta_error(
-        StatusCode::BAD_REQUEST,
-        "E0000031",
-        "Invalid search criteria.",
-        Vec::new(),
     )
 }
 

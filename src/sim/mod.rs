@@ -13,18 +13,21 @@
 //! {"mode":"up"|"unavailable"|"refuse"}`, `POST /sim/credentials/rotate`, `PUT /sim/scopes
 //! {"scopes":[…]}`, `POST /sim/tokens/revoke`, `POST /sim/hooks/foreign {"count":N}`.
 //!
+//! Strict by default (see `options.rs` and the README's "Differences from real Okta"):
+//! per-endpoint rate limits of a small org with the app's 50 % share and a concurrency
+//! limit, the hook quota on active and verified hooks, https-only hook URIs (loopback http
+//! only with the dev switch), deliveries delayed after verification, at least once,
+//! reordered, capped per day, and error bodies in every shape Okta's spec shows.
+//!
 //! Where it knowingly differs from Okta:
 //! - access tokens are opaque strings, not JWTs; rotating the client secret leaves issued
 //!   tokens valid until they expire (as Okta does);
-//! - the hook limit counts every hook of the org, active or not (Okta: active and verified);
-//! - `http://` hook URIs are accepted unless `SimOptions::require_https`;
-//! - `/sim/deliver` delivers at once and answers when every batch is settled (Okta delivers
-//!   asynchronously, possibly minutes later); a hook only gets events of the types it
-//!   subscribed to; foreign hooks are never delivered to;
-//! - rate limits are one fixed one-minute window per endpoint, the same size for all;
+//! - `/sim/deliver` answers when every batch is settled (Okta gives no such receipt); a
+//!   hook only gets events of the types it subscribed to; foreign hooks are never delivered to;
+//! - rate limits are fixed windows per endpoint group (logs, other `/api/v1`, token);
 //! - the System Log keeps everything (no 90-day retention; `since` older than 180 days is
 //!   still a 400 `E0000053`); `filter` supports `eq ne sw co` joined by `and`/`or`, no
-//!   parentheses; `q` matches every keyword anywhere in the event's JSON.
+//!   parentheses; `q` matches whole words of the event's string values.
 
 mod control;
 mod delivery;
@@ -34,7 +37,9 @@ mod filter;
 mod hooks;
 mod logs;
 mod ops;
+mod options;
 pub mod scenario;
+mod shapes;
 mod state;
 mod token;
 
@@ -51,72 +56,13 @@ use tokio::task::JoinHandle;
 
 pub use control::SimState;
 pub use delivery::{BatchResult, DeliveryReport, HookDelivery};
+pub use options::{
+    DAILY_DELIVERY_CAP, DEFAULT_SCOPES, DeliveryOptions, HookLimitAt, MAX_ACTIVE_HOOKS, RateLimits,
+    SimOptions,
+};
 pub use state::{Counters, DownMode, Faults, HookStatus, HookView, VerificationStatus};
 
 use state::Shared;
-
-/// The scopes the service asks for; granted by default.
-pub const DEFAULT_SCOPES: [&str; 2] = ["okta.eventHooks.manage", "okta.logs.read"];
-
-#[derive(Clone)]
-pub struct SimOptions {
-    pub client_id: String,
-    pub client_secret: String,
-    pub granted_scopes: Vec<String>,
-    /// At most this many events per delivery request.
-    pub batch_size: usize,
-    /// How long a hook endpoint has to answer a delivery (Okta: 3 s).
-    pub delivery_timeout: Duration,
-    /// How long a hook endpoint has to answer the verification GET (Okta: 3 s).
-    pub verification_timeout: Duration,
-    /// Batches in flight per hook (results stay in batch order).
-    pub delivery_concurrency: usize,
-    /// Hooks per org (Okta: 25); creating one more is a 400 `E0000001`.
-    pub max_hooks: usize,
-    pub token_ttl: Duration,
-    /// Calls per endpoint per minute before a 429 `E0000047`.
-    pub rate_limit_per_minute: u32,
-    /// How long a "hang" fault holds the request (longer than any client timeout).
-    pub hang_duration: Duration,
-    /// Refuse `http://` hook URIs as Okta does (off: tests use loopback receivers).
-    pub require_https: bool,
-    /// Log a dropped delivery as an `event_hook.delivery` FAILURE event, as Okta does.
-    pub log_delivery_failures: bool,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        Self {
-            client_id: state::okta_id("0oa"),
-            client_secret: ops::new_client_secret(),
-            granted_scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-            batch_size: 50,
-            delivery_timeout: Duration::from_secs(3),
-            verification_timeout: Duration::from_secs(3),
-            delivery_concurrency: 4,
-            max_hooks: 25,
-            token_ttl: token::DEFAULT_TOKEN_TTL,
-            rate_limit_per_minute: 600,
-            hang_duration: Duration::from_secs(30),
-            require_https: false,
-            log_delivery_failures: true,
-        }
-    }
-}
-
-impl std::fmt::Debug for SimOptions {
-    // Hand-written so the client secret never shows.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimOptions")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
-            .field("granted_scopes", &self.granted_scopes)
-            .field("batch_size", &self.batch_size)
-            .field("delivery_timeout", &self.delivery_timeout)
-            .field("max_hooks", &self.max_hooks)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A running simulator. Clones share it; it stops when the last clone is dropped or on
 /// [`SimHandle::shutdown`].
@@ -280,7 +226,7 @@ impl SimHandle {
         self.shared.lock().faults.latency_ms = state::duration_ms(latency);
     }
 
-    /// The next `n` API calls answer 429 `E0000047` with `X-Rate-Limit-Reset` a second ahead.
+    /// The next `n` API calls answer 429 `E0000047`, resetting with the endpoint's window.
     pub fn fail_next_with_429(&self, n: u32) {
         self.shared.lock().faults.fail_429 = n;
     }

@@ -66,6 +66,7 @@ pub(crate) fn create_foreign_hooks(shared: &Shared, count: usize) -> Vec<String>
             last_updated: now,
             created_by: okta_id("00u"),
             foreign: true,
+            verified_at: Some(std::time::Instant::now()),
         });
     }
     ids

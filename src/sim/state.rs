@@ -1,7 +1,7 @@
 //! The simulated org's state: credentials, tokens, hooks, the System Log, faults, counters.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub http: reqwest::Client,
     /// Read by the listener before the mutex exists in its path (see `DownMode`).
     pub down: AtomicU8,
+    /// API requests being answered right now (Okta's concurrency limit).
+    pub in_flight: AtomicU32,
     inner: Mutex<Inner>,
 }
 
@@ -40,6 +42,7 @@ impl Shared {
             options,
             http,
             down: AtomicU8::new(DownMode::Up as u8),
+            in_flight: AtomicU32::new(0),
             inner: Mutex::new(inner),
         })
     }
@@ -92,7 +95,37 @@ pub(crate) struct Inner {
     pub logged: HashSet<String>,
     pub faults: Faults,
     pub counters: Counters,
-    pub rate_windows: HashMap<String, RateWindow>,
+    pub rate_windows: HashMap<&'static str, RateWindow>,
+    /// Events delivered in the current 24 h (Okta's daily cap).
+    pub delivered_today: DailyCount,
+    /// Picks the next error body shape when shapes vary.
+    pub error_shape_seq: u64,
+}
+
+/// Events delivered since `since`; a new count starts 24 h later.
+#[derive(Default)]
+pub(crate) struct DailyCount {
+    pub since: Option<Instant>,
+    pub events: u64,
+}
+
+impl DailyCount {
+    /// Takes up to `wanted` events of the day's `cap`; returns how many may be delivered.
+    pub fn take(&mut self, wanted: u64, cap: u64) -> u64 {
+        let now = Instant::now();
+        let fresh = self
+            .since
+            .is_none_or(|since| now.duration_since(since) >= Duration::from_secs(24 * 3600));
+        if fresh {
+            *self = Self {
+                since: Some(now),
+                events: 0,
+            };
+        }
+        let granted = wanted.min(cap.saturating_sub(self.events));
+        self.events += granted;
+        granted
+    }
 }
 
 impl Inner {
@@ -165,14 +198,19 @@ pub(crate) struct Hook {
     pub last_updated: DateTime<Utc>,
     pub created_by: String,
     pub foreign: bool,
+    /// When Okta last verified the hook: deliveries start a while after.
+    pub verified_at: Option<Instant>,
 }
 
 impl Hook {
     /// ACTIVE and VERIFIED. Foreign hooks only fill the org's hook quota: never delivered to.
     pub fn receives(&self) -> bool {
-        self.status == HookStatus::Active
-            && self.verification == VerificationStatus::Verified
-            && !self.foreign
+        self.is_live() && !self.foreign
+    }
+
+    /// ACTIVE and VERIFIED: what Okta's hook quota counts.
+    pub fn is_live(&self) -> bool {
+        self.status == HookStatus::Active && self.verification == VerificationStatus::Verified
     }
 
     pub fn view(&self) -> HookView {
@@ -300,10 +338,22 @@ pub struct Counters {
     pub batches_dropped: u64,
     pub events_delivered: u64,
     pub events_dropped: u64,
+    /// Events delivered a second time (at least once).
+    #[serde(default)]
+    pub events_redelivered: u64,
+    /// Events not delivered because the org's daily cap was reached.
+    #[serde(default)]
+    pub events_over_daily_cap: u64,
     pub log_events: u64,
+    /// 429s answered: rate limit, concurrency limit or an injected fault.
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// Of those, concurrency 429s (`X-Rate-Limit-Limit: 0`).
+    #[serde(default)]
+    pub concurrency_limited: u64,
 }
 
-/// A fixed one-minute rate-limit window for one endpoint.
+/// A fixed rate-limit window for one endpoint group.
 pub(crate) struct RateWindow {
     pub reset_epoch: i64,
     pub used: u32,

@@ -11,7 +11,8 @@ use crate::support::{JSON, TestApp, count, database_url, envelope, execute, log_
 
 #[sqlx::test(migrations = "./migrations")]
 async fn scenario_from_both_wizard_directions_reaches_the_feed(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
+    // Okta's delivery model: batches redelivered, events out of order.
+    let t = TestApp::spawn_realistic(&pool).await;
     t.connect_from_sysdig().await;
     let events = okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now());
     let report = t.sim.deliver(events.clone()).await;
@@ -51,7 +52,8 @@ async fn scenario_from_both_wizard_directions_reaches_the_feed(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_same_batch_twice_creates_nothing_twice(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
+    // Okta's delivery model: batches redelivered, events out of order.
+    let t = TestApp::spawn_realistic(&pool).await;
     t.connect_from_sysdig().await;
     let events = okta_ingest::sim::scenario::demo_scenario(chrono::Utc::now());
     t.sim.deliver(events.clone()).await;
@@ -409,7 +411,8 @@ async fn gap_fill_stores_a_nul_event_and_moves_on(pool: PgPool) {
 /// every later event of every tenant queued.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_huge_username_neither_blocks_the_queue_nor_escapes_detection(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
+    // Okta's delivery model: batches redelivered, events out of order.
+    let t = TestApp::spawn_realistic(&pool).await;
     t.connect_from_sysdig().await;
     let huge = format!("{}@acme.com", "x".repeat(2_700));
     let attempts: Vec<Value> = (0..12).map(|_| failed_sign_in(&huge)).collect();
@@ -468,4 +471,36 @@ async fn a_poison_event_is_quarantined_and_its_neighbours_processed(pool: PgPool
         4,
         "the other four were processed: {observed:?}"
     );
+}
+
+/// A small org's System Log budget (here 8 calls a window, the app's half is 4; windows of
+/// 2 s instead of a minute to keep the test short) and 6,500 events to recover: gap fill
+/// paces itself by the rate-limit headers and finishes without one 429.
+#[sqlx::test(migrations = "./migrations")]
+async fn gap_fill_finishes_within_realistic_rate_limits_without_a_429(pool: PgPool) {
+    let mut options = okta_ingest::sim::SimOptions::default().with_deterministic_delivery();
+    options.rate_limits.logs_per_window = 8;
+    options.rate_limits.window = Duration::from_secs(2);
+    let t = TestApp::spawn_with(&pool, options, |_| {}).await;
+    t.connect_from_sysdig().await;
+    let missed: Vec<Value> = (0..6_500)
+        .map(|i| log_event("user.session.start", &format!("u{i}@acme.com")))
+        .collect();
+    t.sim.append_log(missed);
+
+    let started = std::time::Instant::now();
+    let report = okta_ingest::ingest::gapfill::run_due(&t.app.services)
+        .await
+        .unwrap();
+    assert_eq!(report.inserted, 6_500, "{report:?}");
+    assert!(report.pages >= 7, "{report:?}");
+    let counters = t.sim.counters();
+    assert_eq!(counters.rate_limited, 0, "no 429 at all: {counters:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "it had to wait for a reset: {:?}",
+        started.elapsed()
+    );
+    let (_, shown) = t.integrations().await;
+    assert_eq!(shown["items"][0]["last_error"], Value::Null);
 }

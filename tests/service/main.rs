@@ -15,6 +15,7 @@ mod feed;
 mod ingest;
 mod isolation;
 mod okta_client;
+mod okta_fixtures;
 mod openapi_contract;
 mod operations;
 mod policies;

@@ -9,15 +9,30 @@ use okta_ingest::okta::{
     Credentials, DomainPolicy, EVENT_TYPES, HookStatus, LogsStart, NewEventHook, OktaClient,
     OktaDomain, OktaError,
 };
-use okta_ingest::sim::{self, DownMode, SimHandle, SimOptions};
+use okta_ingest::sim::{self, DownMode, HookLimitAt, RateLimits, SimHandle, SimOptions};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const HOOK_SECRET: &str = "hook-auth-secret-for-tests";
 
+/// The strict simulator; hooks on loopback http receivers pass through the dev switch, as
+/// `creds_with` below allows a loopback Okta domain.
 async fn start_sim(options: SimOptions) -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    sim::spawn(listener, options).await.unwrap()
+    sim::spawn(listener, options.with_dev_loopback(true))
+        .await
+        .unwrap()
+}
+
+/// Rate-limit windows of 2 s instead of Okta's minute, so that waiting one out is quick.
+fn short_windows() -> SimOptions {
+    SimOptions {
+        rate_limits: RateLimits {
+            window: Duration::from_secs(2),
+            ..RateLimits::default()
+        },
+        ..SimOptions::default()
+    }
 }
 
 fn creds_with(sim: &SimHandle, secret: &str) -> Credentials {
@@ -102,7 +117,11 @@ async fn missing_scope_is_missing_scopes() {
 
 #[tokio::test]
 async fn full_hook_quota_is_event_hook_limit_reached() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(SimOptions {
+        hook_limit_at: HookLimitAt::Create,
+        ..SimOptions::default()
+    })
+    .await;
     sim.create_foreign_hooks(25);
     let receiver = start_receiver().await;
     let err = client()
@@ -112,14 +131,68 @@ async fn full_hook_quota_is_event_hook_limit_reached() {
     assert_eq!(err.code(), "event_hook_limit_reached", "{err:?}");
     match &err {
         OktaError::EventHookLimitReached { causes } => {
-            assert!(
-                causes.iter().any(|c| c.contains("maximum number")),
-                "{causes:?}"
-            )
+            assert!(causes.iter().any(|c| c.contains("maximum")), "{causes:?}")
         }
         other => panic!("{other:?}"),
     }
     assert!(err.detail().contains("Workflow → Event Hooks"));
+}
+
+/// Okta enforces the quota of active and verified hooks where it likes and does not
+/// document its words: verify and activate are recognised by the org's count.
+#[tokio::test]
+async fn full_hook_quota_at_verify_or_activate_is_event_hook_limit_reached() {
+    let sim = start_sim(SimOptions::default()).await;
+    let (client, creds) = (client(), creds(&sim));
+    let receiver = start_receiver().await;
+    let ours = client
+        .create_event_hook(&creds, &new_hook(&receiver))
+        .await
+        .unwrap();
+    let foreign = sim.create_foreign_hooks(25);
+    let err = client
+        .verify_event_hook(&creds, &ours.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "event_hook_limit_reached", "{err:?}");
+
+    // A slot frees up: ours is verified; deactivated, it cannot come back while full.
+    client
+        .deactivate_event_hook(&creds, &foreign[0])
+        .await
+        .unwrap();
+    client.verify_event_hook(&creds, &ours.id).await.unwrap();
+    client
+        .deactivate_event_hook(&creds, &ours.id)
+        .await
+        .unwrap();
+    client
+        .activate_event_hook(&creds, &foreign[0])
+        .await
+        .unwrap();
+    let err = client
+        .activate_event_hook(&creds, &ours.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "event_hook_limit_reached", "{err:?}");
+}
+
+#[tokio::test]
+async fn an_http_hook_uri_is_public_url_not_https() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Okta itself: no dev switch, https only.
+    let sim = sim::spawn(listener, SimOptions::default()).await.unwrap();
+    let receiver = start_receiver().await;
+    let err = client()
+        .create_event_hook(&creds(&sim), &new_hook(&receiver))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "public_url_not_https", "{err:?}");
+    assert!(
+        err.detail().contains("OKTA_INGEST_PUBLIC_URL"),
+        "{}",
+        err.detail()
+    );
 }
 
 #[tokio::test]
@@ -137,7 +210,7 @@ async fn org_down_is_org_unreachable() {
 
 #[tokio::test]
 async fn rate_limit_is_waited_out_once() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(short_windows()).await;
     let (client, creds) = (client(), creds(&sim));
     client.check_credentials(&creds).await.unwrap();
     sim.fail_next_with_429(1);
@@ -285,7 +358,7 @@ async fn hanging_org_times_out_as_org_unreachable() {
 
 #[tokio::test]
 async fn token_endpoint_rate_limit_is_waited_out() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(short_windows()).await;
     sim.fail_next_with_429(1);
     client().check_credentials(&creds(&sim)).await.unwrap();
     assert_eq!(sim.counters().tokens_issued, 1);

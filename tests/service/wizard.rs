@@ -1,7 +1,7 @@
 //! The wizard against the Okta simulator: both directions, every error code, state machine,
 //! tenant isolation, roles, bad input, delete.
 
-use okta_ingest::sim::DownMode;
+use okta_ingest::sim::{DownMode, HookLimitAt, SimOptions};
 use okta_ingest::store::tenants::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -146,6 +146,73 @@ async fn hook_limit_reached_at_creation_surfaces_oktas_error(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn hook_limit_enforced_at_create_is_reported_too(pool: PgPool) {
+    let options = SimOptions {
+        hook_limit_at: HookLimitAt::Create,
+        ..SimOptions::default().with_deterministic_delivery()
+    };
+    let t = TestApp::spawn_with(&pool, options, |_| {}).await;
+    let id = t.launch_pending().await;
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
+    t.sim.create_foreign_hooks(25);
+    let (status, body) = t.complete(&id).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "event_hook_limit_reached", "{body}");
+    assert!(t.our_hooks().is_empty());
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_http_public_url_is_refused_with_its_own_code(pool: PgPool) {
+    let options = SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| {
+        c.public_url = "http://okta-ingest.example.com".into();
+    })
+    .await;
+    let id = t.launch_pending().await;
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
+    let (status, body) = t.complete(&id).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "public_url_not_https", "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("OKTA_INGEST_PUBLIC_URL") && detail.contains("https"),
+        "{detail}"
+    );
+    assert!(t.our_hooks().is_empty(), "nothing was created in Okta");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_unreachable_hook_url_is_hook_verification_failed(pool: PgPool) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let options = SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| {
+        c.public_url = format!("http://{closed}");
+    })
+    .await;
+    let id = t.launch_pending().await;
+    assert_eq!(t.validate(&id, t.creds()).await.0, StatusCode::OK);
+    let (status, body) = t.complete(&id).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "hook_verification_failed", "{body}");
+    let (_, shown) = t.integration(&id).await;
+    assert_eq!(shown["status"], "validated");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_okta_server_error_is_okta_error(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let id = t.launch_pending().await;
+    t.sim.fail_next_with_500(1);
+    let (status, body) = t.validate(&id, t.creds()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "okta_error", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("500"), "{body}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn org_down_is_unreachable(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let id = t.launch_pending().await;
@@ -157,7 +224,10 @@ async fn org_down_is_unreachable(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn rate_limit_is_waited_out_then_reported(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
+    // Windows of 2 s instead of Okta's minute: the one 429 is waited out quickly.
+    let mut options = SimOptions::default().with_deterministic_delivery();
+    options.rate_limits.window = std::time::Duration::from_secs(2);
+    let t = TestApp::spawn_with(&pool, options, |_| {}).await;
     let id = t.launch_pending().await;
     t.sim.fail_next_with_429(1);
     let (status, body) = t.validate(&id, t.creds()).await;

@@ -1,13 +1,13 @@
 //! The simulator's Okta APIs over real HTTP: token endpoint, Event Hooks API, verification.
 
-use okta_ingest::sim::{HookStatus, SimOptions, VerificationStatus};
+use okta_ingest::sim::{HookLimitAt, HookStatus, SimOptions, VerificationStatus};
 use serde_json::json;
 
 use crate::support::*;
 
 #[tokio::test]
 async fn token_endpoint_issues_tokens_with_basic_or_post_credentials() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let secret = sim.client_secret();
 
     let (status, body) =
@@ -35,7 +35,7 @@ async fn token_endpoint_issues_tokens_with_basic_or_post_credentials() {
 async fn basic_credentials_are_form_decoded_as_rfc_6749_says() {
     let sim = start_sim(SimOptions {
         client_secret: "with+plus/and%percent".to_owned(),
-        ..SimOptions::default()
+        ..sim_options()
     })
     .await;
     let encoded = "with%2Bplus%2Fand%25percent";
@@ -46,7 +46,7 @@ async fn basic_credentials_are_form_decoded_as_rfc_6749_says() {
 
 #[tokio::test]
 async fn token_endpoint_errors_like_okta() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let id = sim.client_id.clone();
     let secret = sim.client_secret();
     let both = [
@@ -130,7 +130,7 @@ async fn token_endpoint_errors_like_okta() {
 
 #[tokio::test]
 async fn rotated_secret_makes_the_old_one_invalid_client() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let old = sim.client_secret();
 
     // Over HTTP, like the CLI's users would.
@@ -153,7 +153,7 @@ async fn rotated_secret_makes_the_old_one_invalid_client() {
 
 #[tokio::test]
 async fn event_hook_crud_follows_okta_shapes() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let receiver = Receiver::start().await;
     let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
 
@@ -169,7 +169,8 @@ async fn event_hook_crud_follows_okta_shapes() {
     assert_eq!(config["uri"], receiver.url.as_str());
     assert_eq!(
         config["authScheme"],
-        json!({ "type": "HEADER", "key": "authorization" })
+        json!({ "type": "HEADER", "key": "Authorization" }),
+        "the key keeps the case it was given"
     );
     assert!(created["created"].is_string() && created["lastUpdated"].is_string());
     assert!(
@@ -179,6 +180,12 @@ async fn event_hook_crud_follows_okta_shapes() {
             .ends_with("/lifecycle/verify")
     );
     assert!(!created.to_string().contains("s3cret-value"));
+    // An ACTIVE hook offers deactivate and may not be deleted.
+    assert!(created["_links"]["deactivate"].is_object() && created["_links"]["activate"].is_null());
+    assert_eq!(
+        created["_links"]["self"]["hints"]["allow"],
+        json!(["GET", "PUT"])
+    );
 
     let (_, listed) = okta.get(HOOKS).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -199,6 +206,22 @@ async fn event_hook_crud_follows_okta_shapes() {
     assert_eq!(error["errorCode"], "E0000001");
     let (_, deactivated) = okta.lifecycle(&id, "deactivate").await;
     assert_eq!(deactivated["status"], "INACTIVE");
+    assert!(deactivated["_links"]["activate"].is_object());
+    assert_eq!(
+        deactivated["_links"]["self"]["hints"]["allow"],
+        json!(["GET", "PUT", "DELETE"])
+    );
+    // PUT honours `status`.
+    let mut active = hook_body("okta-ingest renamed", &receiver.url, "rotated-secret");
+    active["status"] = json!("ACTIVE");
+    let (status, reactivated) = okta.put(&hook, &active).await;
+    assert_eq!(
+        (status, reactivated["status"].as_str()),
+        (200, Some("ACTIVE"))
+    );
+    active["status"] = json!("INACTIVE");
+    let (_, inactive) = okta.put(&hook, &active).await;
+    assert_eq!(inactive["status"], "INACTIVE");
     assert_eq!(okta.delete(&hook).await.0, 204);
 
     let (status, error) = okta.get(&hook).await;
@@ -222,11 +245,12 @@ async fn event_hook_crud_follows_okta_shapes() {
         1
     );
     assert_eq!(counters.api_calls["DELETE /api/v1/eventHooks/{id}"], 2);
+    assert_eq!(counters.api_calls["PUT /api/v1/eventHooks/{id}"], 3);
 }
 
 #[tokio::test]
 async fn event_hooks_api_checks_token_and_scope() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
 
     let (status, anonymous) = SimClient::new(&sim).get(HOOKS).await;
     assert_eq!(status, 401);
@@ -247,7 +271,7 @@ async fn event_hooks_api_checks_token_and_scope() {
 
 #[tokio::test]
 async fn invalid_hook_bodies_list_their_causes() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
     let (status, error) = okta
         .post(HOOKS, &json!({ "name": "", "events": { "type": "EVENT_TYPE", "items": [] }, "channel": { "type": "HTTP", "version": "1.0.0", "config": { "uri": "not a uri" } } }))
@@ -257,40 +281,94 @@ async fn invalid_hook_bodies_list_their_causes() {
     assert_eq!(error["errorCauses"].as_array().unwrap().len(), 3, "{error}");
 }
 
+/// Okta's quota counts active and verified hooks: by default a hook is refused when it
+/// would become one too many (verify), not when it is created.
 #[tokio::test]
-async fn the_26th_hook_is_refused_with_okta_validation_error() {
-    let sim = start_sim(SimOptions::default()).await;
+async fn the_26th_live_hook_is_refused_at_verify() {
+    let sim = start_sim(sim_options()).await;
     let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
-    let foreign = sim.create_foreign_hooks(24);
-    assert_eq!(foreign.len(), 24);
-    okta.create_hook("https://example.com/hook", "s").await;
+    let receiver = Receiver::start().await;
+    assert_eq!(sim.create_foreign_hooks(24).len(), 24);
+    verified_hook(&sim, &receiver, "s").await;
 
+    let extra = okta.create_hook(&receiver.url, "s").await;
+    let extra = extra["id"].as_str().unwrap();
+    let (status, error) = okta.lifecycle(extra, "verify").await;
+    assert_eq!(status, 400);
+    assert_eq!(error["errorCode"], "E0000001");
+    assert_eq!(error["errorSummary"], "Api validation failed: eventHook");
+    assert_eq!(receiver.requests().len(), 1, "refused before Okta's GET");
+
+    // An inactive verified hook may not come back while the quota is full.
+    let live = sim.hooks().into_iter().find(|h| !h.foreign).unwrap().id;
+    okta.lifecycle(&live, "deactivate").await;
+    assert_eq!(
+        okta.lifecycle(extra, "verify").await.0,
+        200,
+        "a slot is free"
+    );
+    let (status, _) = okta.lifecycle(&live, "activate").await;
+    assert_eq!(status, 400, "activate would make 26");
+
+    let state = sim.state();
+    assert_eq!(state.hooks.len(), 26);
+    assert_eq!(state.counters.hooks_created, 2);
+}
+
+#[tokio::test]
+async fn with_the_quota_at_create_the_26th_hook_is_refused_at_create() {
+    let sim = start_sim(SimOptions {
+        hook_limit_at: HookLimitAt::Create,
+        ..sim_options()
+    })
+    .await;
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
+    sim.create_foreign_hooks(25);
     let (status, error) = okta
         .post(
             HOOKS,
             &hook_body("one too many", "https://example.com/hook", "s"),
         )
         .await;
-    assert_eq!(status, 400);
-    assert_eq!(error["errorCode"], "E0000001");
-    assert_eq!(error["errorSummary"], "Api validation failed: eventHook");
-    assert!(
-        error["errorCauses"][0]["errorSummary"]
-            .as_str()
-            .unwrap()
-            .contains("maximum")
+    assert_eq!(
+        (status, error["errorCode"].as_str()),
+        (400, Some("E0000001"))
     );
+    assert_eq!(sim.state().counters.hooks_created, 0);
+}
 
-    let state = sim.state();
-    assert_eq!(state.hooks.len(), 25);
-    assert_eq!(state.hooks.iter().filter(|h| h.foreign).count(), 24);
-    assert_eq!(state.counters.hooks_created, 1);
-    assert_eq!(state.counters.api_calls["POST /api/v1/eventHooks"], 2);
+#[tokio::test]
+async fn hook_uris_must_be_https_unless_the_dev_switch_allows_loopback() {
+    let okta_like = start_sim(SimOptions {
+        allow_loopback_http_hooks: false,
+        ..sim_options()
+    })
+    .await;
+    let okta = SimClient::with_scopes(&okta_like, ALL_SCOPES).await;
+    for uri in ["http://127.0.0.1:9/hooks/okta/k", "http://example.com/hook"] {
+        let (status, error) = okta.post(HOOKS, &hook_body("x", uri, "s")).await;
+        assert_eq!(status, 400, "{uri}");
+        let causes = error["errorCauses"].to_string();
+        assert!(causes.contains("HTTPS"), "{causes}");
+    }
+    okta.create_hook("https://example.com/hook", "s").await;
+
+    let dev = start_sim(sim_options()).await;
+    let okta = SimClient::with_scopes(&dev, ALL_SCOPES).await;
+    okta.create_hook("http://127.0.0.1:9/hooks/okta/k", "s")
+        .await;
+    let (status, _) = okta
+        .post(HOOKS, &hook_body("x", "http://example.com/hook", "s"))
+        .await;
+    assert_eq!(
+        status, 400,
+        "only loopback may be http, even with the dev switch"
+    );
 }
 
 #[tokio::test]
 async fn verification_sends_the_challenge_with_auth_and_custom_headers() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let receiver = Receiver::start().await;
     let id = verified_hook(&sim, &receiver, "hook-secret").await;
 
@@ -314,7 +392,7 @@ async fn verification_sends_the_challenge_with_auth_and_custom_headers() {
 async fn verification_failure_retries_once_then_answers_e0000001() {
     let sim = start_sim(SimOptions {
         verification_timeout: std::time::Duration::from_millis(300),
-        ..SimOptions::default()
+        ..sim_options()
     })
     .await;
     let receiver = Receiver::start().await;

@@ -9,7 +9,7 @@ use crate::support::*;
 
 /// A simulator with one verified hook; its receiver answers `replies` in order, then 200.
 async fn sim_with_hook(replies: impl IntoIterator<Item = Reply>) -> (SimHandle, Receiver) {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let receiver = Receiver::start().await;
     verified_hook(&sim, &receiver, "s").await;
     receiver.script(replies);
@@ -20,7 +20,7 @@ async fn sim_with_hook(replies: impl IntoIterator<Item = Reply>) -> (SimHandle, 
 async fn delivers_okta_envelopes_in_batches_with_the_auth_header() {
     let sim = start_sim(SimOptions {
         batch_size: 50,
-        ..SimOptions::default()
+        ..sim_options()
     })
     .await;
     let receiver = Receiver::start().await;
@@ -125,7 +125,7 @@ async fn a_4xx_is_never_retried() {
 async fn a_timeout_is_retried_once() {
     let sim = start_sim(SimOptions {
         delivery_timeout: Duration::from_millis(200),
-        ..SimOptions::default()
+        ..sim_options()
     })
     .await;
     let receiver = Receiver::start().await;
@@ -143,7 +143,7 @@ async fn a_timeout_is_retried_once() {
 
 #[tokio::test]
 async fn only_active_verified_hooks_receive() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let unverified = Receiver::start().await;
     let inactive = Receiver::start().await;
     let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;

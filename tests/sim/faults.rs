@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use okta_ingest::sim::{DownMode, SimOptions, SimState};
+use okta_ingest::sim::{DownMode, RateLimits, SimOptions, SimState};
 use reqwest::Method;
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn next_calls_answer_429_then_500_then_recover() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
     sim.fail_next_with_429(1);
     sim.fail_next_with_500(1);
@@ -23,7 +23,8 @@ async fn next_calls_answer_429_then_500_then_recover() {
         .parse()
         .unwrap();
     let now = chrono::Utc::now().timestamp();
-    assert!((now..=now + 2).contains(&reset), "reset {reset} now {now}");
+    // An injected 429 resets with the endpoint's one-minute window, as Okta's do.
+    assert!((now..=now + 60).contains(&reset), "reset {reset} now {now}");
     assert_eq!(limited.headers()["x-rate-limit-remaining"], "0");
     assert_eq!(
         limited.json::<serde_json::Value>().await.unwrap()["errorCode"],
@@ -41,7 +42,7 @@ async fn next_calls_answer_429_then_500_then_recover() {
 
 #[tokio::test]
 async fn the_token_endpoint_is_subject_to_faults_too() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     sim.fail_next_with_500(1);
     let secret = sim.client_secret();
     let (status, _) =
@@ -53,12 +54,20 @@ async fn the_token_endpoint_is_subject_to_faults_too() {
 #[tokio::test]
 async fn rate_limit_window_runs_out() {
     let sim = start_sim(SimOptions {
-        rate_limit_per_minute: 2,
-        ..SimOptions::default()
+        rate_limits: RateLimits {
+            logs_per_window: 4,
+            ..RateLimits::default()
+        },
+        ..sim_options()
     })
     .await;
     let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
     let first = okta.send(Method::GET, LOGS, None).await;
+    assert_eq!(
+        first.headers()["x-rate-limit-limit"],
+        "2",
+        "the app's 50 % of the org's 4"
+    );
     assert_eq!(first.headers()["x-rate-limit-remaining"], "1");
     okta.get(LOGS).await;
     assert_eq!(okta.get(LOGS).await.0, 429);
@@ -66,7 +75,7 @@ async fn rate_limit_window_runs_out() {
 
 #[tokio::test]
 async fn hang_outlasts_the_client_timeout_and_latency_delays() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     sim.hang_next(1);
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -86,7 +95,7 @@ async fn hang_outlasts_the_client_timeout_and_latency_delays() {
 
 #[tokio::test]
 async fn org_down_answers_503_or_refuses_connections() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let url = format!("{}/oauth2/v1/token", sim.base_url);
     sim.set_down(DownMode::Unavailable);
     let (status, _) = SimClient::new(&sim)
@@ -105,7 +114,7 @@ async fn org_down_answers_503_or_refuses_connections() {
 
 #[tokio::test]
 async fn control_api_over_http() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let control = SimClient::new(&sim);
 
     let (_, faults) = control
@@ -147,7 +156,7 @@ async fn control_api_over_http() {
 
 #[tokio::test]
 async fn shutdown_stops_the_server() {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let url = format!("{}/sim/state", sim.base_url);
     assert_eq!(SimClient::new(&sim).get("/sim/state").await.0, 200);
     sim.shutdown().await;

@@ -1,7 +1,7 @@
 //! The System Log API: polling mode, bounded mode, filters, scopes, paging links.
 
 use chrono::{Duration, SecondsFormat, Utc};
-use okta_ingest::sim::{SimHandle, SimOptions};
+use okta_ingest::sim::SimHandle;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -45,7 +45,7 @@ fn at(minutes_ago: i64, event_type: &str) -> Value {
 }
 
 async fn sim_with_token() -> (SimHandle, SimClient) {
-    let sim = start_sim(SimOptions::default()).await;
+    let sim = start_sim(sim_options()).await;
     let okta = SimClient::with_scopes(&sim, "okta.logs.read").await;
     (sim, okta)
 }
@@ -138,7 +138,10 @@ async fn bad_parameters_and_missing_scope() {
         "since=yesterday",
         "filter=eventType%20gt%20%22x%22",
     ] {
-        assert_eq!(okta.get(&format!("{LOGS}?{query}")).await.0, 400, "{query}");
+        let (status, error) = okta.get(&format!("{LOGS}?{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        // The System Log documents one error for bad parameters, filters included.
+        assert_eq!(error["errorCode"], "E0000001", "{query}");
     }
     let old = (Utc::now() - Duration::days(200)).to_rfc3339_opts(SecondsFormat::Secs, true);
     let response = okta
@@ -175,9 +178,24 @@ async fn keyword_search_with_q() {
     sim.append_log(vec![lock, event("user.session.start")]);
     let url = reqwest::Url::parse_with_params(
         &format!("{}/api/v1/logs", sim.base_url),
-        &[("q", "carol@example.com lock")],
+        &[("q", "carol@example.com user.account.lock")],
     )
     .unwrap();
     let (events, _) = page(&okta, url.as_str()).await;
     assert_eq!(events.len(), 1);
+    // Okta matches whole keywords: a part of a value finds nothing.
+    let (status, events) = okta.get(&format!("{LOGS}?q=lock")).await;
+    assert_eq!((status, events), (200, json!([])));
+    let eleven = ["a"; 11].join(" ");
+    let long = "x".repeat(41);
+    for q in [eleven.as_str(), long.as_str()] {
+        let (status, error) = okta
+            .get(&format!("{LOGS}?q={}", q.replace(' ', "%20")))
+            .await;
+        assert_eq!(
+            (status, error["errorCode"].as_str()),
+            (400, Some("E0000001")),
+            "{q}"
+        );
+    }
 }

@@ -10,3 +10,4 @@ mod api;
 mod delivery;
 mod faults;
 mod logs;
+mod realism;

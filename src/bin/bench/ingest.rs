@@ -78,7 +78,9 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
     for i in 0..load.tenants.max(1) {
         if i % TENANTS_PER_ORG == 0 {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            sims.push(sim::spawn(listener, sim::SimOptions::default()).await?);
+            // The wizard's hooks are loopback http: the simulator follows the dev switch.
+            let options = sim::SimOptions::default().with_dev_loopback(true);
+            sims.push(sim::spawn(listener, options).await?);
         }
         let sim = sims.last().context("a simulated org")?;
         let (_, token) = service::tokens::create_tenant(&pool, &format!("bench {i}")).await?;

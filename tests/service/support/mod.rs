@@ -67,8 +67,21 @@ pub async fn execute(pool: &PgPool, sql: &'static str) {
 }
 
 impl TestApp {
+    /// The service against a strict simulator, except for delivery: most tests assert on
+    /// what one delivery left behind right after it, so they opt into the deterministic
+    /// delivery (at once, once, in order). The delivery tests use [`TestApp::spawn_realistic`].
     pub async fn spawn(pool: &PgPool) -> TestApp {
-        Self::spawn_with(pool, SimOptions::default(), |_| {}).await
+        let options = SimOptions::default().with_deterministic_delivery();
+        Self::spawn_with(pool, options, |_| {}).await
+    }
+
+    /// Okta's delivery model: every batch may come twice and events out of order (the
+    /// start delay after verification is shortened so the test stays quick).
+    pub async fn spawn_realistic(pool: &PgPool) -> TestApp {
+        let mut options = SimOptions::default();
+        options.delivery.start_delay = Duration::from_millis(200);
+        options.delivery.redelivery_fraction = 0.5;
+        Self::spawn_with(pool, options, |_| {}).await
     }
 
     pub async fn spawn_with(
@@ -76,14 +89,6 @@ impl TestApp {
         sim_options: SimOptions,
         tweak: impl FnOnce(&mut Config),
     ) -> TestApp {
-        let sim = sim::spawn(
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind sim"),
-            sim_options,
-        )
-        .await
-        .expect("simulator starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -91,6 +96,14 @@ impl TestApp {
         let master_key = okta_ingest::vault::Vault::keygen();
         let mut config = test_config(pool, port, &master_key);
         tweak(&mut config);
+        let sim = sim::spawn(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind sim"),
+            sim_options.with_dev_loopback(config.dev_allow_loopback_okta),
+        )
+        .await
+        .expect("simulator starts");
         let app = app::run(config, listener).await.expect("service starts");
         let (tenant_id, admin) = tokens::create_tenant(pool, "acme").await.expect("tenant");
         TestApp {

@@ -14,6 +14,19 @@ pub use receiver::{Receiver, Reply};
 
 pub const ALL_SCOPES: &str = "okta.eventHooks.manage okta.logs.read";
 
+/// The options most simulator tests start from: the strict defaults, except that they read
+/// exact answers — hooks on loopback http receivers (the dev switch), the deterministic
+/// delivery (exact batches and order) and one error-body shape. The realism switches are
+/// tested on their own in `realism.rs`.
+pub fn sim_options() -> SimOptions {
+    SimOptions {
+        vary_error_shapes: false,
+        ..SimOptions::default()
+            .with_dev_loopback(true)
+            .with_deterministic_delivery()
+    }
+}
+
 pub async fn start_sim(options: SimOptions) -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     sim::spawn(listener, options).await.unwrap()
