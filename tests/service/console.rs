@@ -15,7 +15,11 @@ use crate::support::TestApp;
 async fn the_console_connects_searches_and_manages_policies_in_chromium(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let org_b = sim::spawn(listener, SimOptions::default()).await.unwrap();
+    // A second org, as permissive as the test app's own (loopback hooks, delivery at once).
+    let options = SimOptions::default()
+        .with_dev_loopback(true)
+        .with_deterministic_delivery();
+    let org_b = sim::spawn(listener, options).await.unwrap();
     let viewer = t.token(Role::Viewer).await;
     let work = tempfile_dir();
     let scenario = work.join("scenario.json");
