@@ -42,7 +42,7 @@ pub async fn insert_batch(
              RETURNING event_uuid
          ), stored AS (
              INSERT INTO okta_events (tenant_id, integration_id, event_uuid, received_at, published, event_type, raw)
-             SELECT $1, $2, b.event_uuid, now(), b.published, b.event_type, b.raw::jsonb
+             SELECT $1, $2, b.event_uuid, now(), b.published, b.event_type, b.raw
              FROM batch b JOIN new_keys k USING (event_uuid)
              RETURNING event_uuid, received_at
          ), queued AS (
@@ -103,12 +103,13 @@ pub async fn quarantine(
     raw: &str,
 ) -> Result<()> {
     sqlx::query!(
-"INSERT INTO quarantined_events (tenant_id, integration_id, reason, raw) VALUES ($1, $2, $3, $4)",
-tenant_id as _,
-integration_id as _,
-reason,
-raw,
-)
+        "INSERT INTO quarantined_events (tenant_id, integration_id, reason, raw)
+         VALUES ($1, $2, $3, $4)",
+        tenant_id as _,
+        integration_id as _,
+        reason,
+        raw,
+    )
     .execute(conn)
     .await?;
     Ok(())
@@ -155,7 +156,7 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, after: Option<TenantId>)
          )
          SELECT c.tenant_id AS "tenant_id!: _", c.integration_id AS "integration_id!: _",
                 COALESCE(i.okta_domain, '') AS "okta_domain!", c.event_uuid AS "event_uuid!",
-                c.received_at AS "received_at!", e.raw::text AS "raw!"
+                c.received_at AS "received_at!", e.raw AS "raw!"
          FROM claimed c
          JOIN okta_events e ON e.tenant_id = c.tenant_id AND e.integration_id = c.integration_id AND e.event_uuid = c.event_uuid
                             AND e.received_at = c.received_at
@@ -273,7 +274,7 @@ pub async fn recent_events(
     Ok(sqlx::query_as!(
         RecentEvent,
         r#"SELECT okta_domain AS "okta_domain!", raw AS "raw!" FROM (
-             SELECT COALESCE(i.okta_domain, '') AS okta_domain, e.raw::text AS raw,
+             SELECT COALESCE(i.okta_domain, '') AS okta_domain, e.raw,
                     e.published, e.received_at
              FROM okta_events e
              LEFT JOIN integrations i ON i.tenant_id = e.tenant_id AND i.id = e.integration_id

@@ -24,7 +24,7 @@ async fn a_small_tenants_event_is_served_while_a_big_backlog_drains(pool: PgPool
                     jsonb_build_object('uuid', 'b' || i, 'eventType', 'user.session.start',
                         'published', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
                         'actor', jsonb_build_object('alternateId', 'user' || (i % 500) || '@big.example'),
-                        'outcome', jsonb_build_object('result', 'SUCCESS'))
+                        'outcome', jsonb_build_object('result', 'SUCCESS'))::text
              FROM generate_series(1, $3) AS i
              RETURNING tenant_id, integration_id, event_uuid, received_at
          )

@@ -366,7 +366,7 @@ async fn nul_and_lone_surrogates_cost_no_event(pool: PgPool) {
     assert_eq!(status, StatusCode::OK);
     t.wait_processed().await;
     let actors: Vec<String> = sqlx::query_scalar(
-        "SELECT raw->'actor'->>'alternateId' FROM okta_events ORDER BY raw->'actor'->>'alternateId'",
+        "SELECT raw::jsonb->'actor'->>'alternateId' FROM okta_events ORDER BY 1",
     )
     .fetch_all(&pool)
     .await
