@@ -415,16 +415,16 @@ impl GeoVelocity {
 }
 
 fn location(ctx: &Ctx<'_>, at: i64, uuid: &str) -> Option<GeoPoint> {
-    let client = ctx.event.client.as_ref()?;
-    let geo = client.geographical_context.as_ref()?;
+    let geo = super::fields::geo(ctx.event)?;
     let loc = geo.geolocation?;
+    let ip = ctx.event.client.as_ref().and_then(|c| c.ip_address.clone());
     Some(GeoPoint {
         at_ms: at,
         lat: loc.lat?,
         lon: loc.lon?,
         country: geo.country.clone().unwrap_or_default(),
         city: geo.city.clone().unwrap_or_default(),
-        ip: client.ip_address.clone().unwrap_or_default(),
+        ip: ip.unwrap_or_default(),
         event_uuid: uuid.to_owned(),
     })
 }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{Extras, Field, FieldArg, FieldId as F, Val};
+use super::{Extras, Field, FieldArg, FieldId as F, Val, signals};
 use crate::okta::LogEvent;
 use crate::okta::log_event::Target;
 
@@ -17,7 +17,7 @@ impl Field {
 
     fn extract_raw<'a>(&self, ev: &'a LogEvent, org: &'a str, extras: &Extras) -> Val<'a> {
         let client = ev.client.as_ref();
-        let geo = client.and_then(|c| c.geographical_context.as_ref());
+        let geo = super::geo(ev);
         let ua = client.and_then(|c| c.user_agent.as_ref());
         let actor = ev.actor.as_ref();
         let auth = ev.authentication_context.as_ref();
@@ -90,8 +90,8 @@ impl Field {
             F::AuthInterface => s(auth.and_then(|a| a.interface.as_ref())),
             F::AuthIssuerId => s(auth.and_then(|a| a.issuer.as_ref()?.id.as_ref())),
             F::AuthIssuerType => s(auth.and_then(|a| a.issuer.as_ref()?.kind.as_ref())),
-            F::RiskLevel => risk(ev, "level"),
-            F::RiskReasons => risk(ev, "reasons"),
+            F::RiskLevel => owned(signals::risk(ev, "level")),
+            F::RiskReasons => owned(signals::risk(ev, "reasons")),
             F::TargetsId => targets(ev, |t| t.id.as_ref()),
             F::TargetsType => targets(ev, |t| t.kind.as_ref()),
             F::TargetsAlternateId => targets(ev, |t| t.alternate_id.as_ref()),
@@ -103,6 +103,17 @@ impl Field {
             F::IpChainCountry => {
                 ip_chain(ev, |e| e.geographical_context.as_ref()?.country.as_ref())
             }
+            F::DtHash => debug(ev, "dtHash"),
+            F::ThreatSuspected => {
+                signals::threat_suspected(ev).map_or(Val::Absent, |v| Val::Str(Cow::Borrowed(v)))
+            }
+            F::BehaviorsPositive => positive_behaviors(ev),
+            F::Behavior => owned(
+                signals::behaviors(ev)
+                    .into_iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(self.key()))
+                    .map(|(_, v)| v),
+            ),
         }
     }
 
@@ -194,35 +205,21 @@ fn principal<'a>(ev: &'a LogEvent, key: &str) -> Val<'a> {
     value.map_or(Val::Absent, |v| Val::Str(Cow::Borrowed(v)))
 }
 
-fn risk<'a>(ev: &'a LogEvent, key: &str) -> Val<'a> {
-    let from_security = ev
-        .security_context
-        .as_ref()
-        .and_then(|s| s.risk.as_ref())
-        .and_then(|r| r.get(key));
-    match from_security {
-        Some(serde_json::Value::String(v)) => Val::Str(Cow::Borrowed(v)),
-        Some(serde_json::Value::Null) | None => risk_from_debug(ev, key),
-        Some(other) => Val::Str(Cow::Owned(other.to_string())),
-    }
+fn owned<'a>(v: Option<String>) -> Val<'a> {
+    v.map_or(Val::Absent, |v| Val::Str(Cow::Owned(v)))
 }
 
-/// Okta also writes risk into debugData as `{level=HIGH, reasons=...}`.
-fn risk_from_debug<'a>(ev: &'a LogEvent, key: &str) -> Val<'a> {
-    let Some(text) = ev.debug_data("risk") else {
-        return Val::Absent;
-    };
-    let needle = format!("{key}=");
-    let Some(start) = text.find(&needle) else {
-        return Val::Absent;
-    };
-    let rest = &text[start + needle.len()..];
-    let end = if key == "reasons" {
-        rest.rfind('}').unwrap_or(rest.len())
+fn positive_behaviors<'a>(ev: &LogEvent) -> Val<'a> {
+    let names: Vec<Cow<'a, str>> = signals::behaviors(ev)
+        .into_iter()
+        .filter(|(_, v)| v.eq_ignore_ascii_case("POSITIVE"))
+        .map(|(k, _)| Cow::Owned(k))
+        .collect();
+    if names.is_empty() {
+        Val::Absent
     } else {
-        rest.find([',', '}']).unwrap_or(rest.len())
-    };
-    Val::Str(Cow::Owned(rest[..end].trim().to_owned()))
+        Val::List(names)
+    }
 }
 
 fn target<'a>(

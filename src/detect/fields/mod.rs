@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use crate::okta::LogEvent;
+use crate::okta::log_event::GeographicalContext;
 
 /// What a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,9 +105,14 @@ pub enum FieldId {
     Debug,
     IpChainIp,
     IpChainCountry,
+    DtHash,
+    ThreatSuspected,
+    BehaviorsPositive,
+    Behavior,
 }
 
 mod extract;
+mod signals;
 mod specs;
 
 use specs::SPECS;
@@ -221,6 +227,22 @@ impl Val<'_> {
 pub struct Extras {
     /// Precomputed MFA counters: (deny?, seconds, count).
     pub mfa_counts: Vec<(bool, u64, u64)>,
+}
+
+/// Where the client was: `client.geographicalContext`, or, when Okta left it out (as it
+/// does on many events), the first `request.ipChain` entry that has one.
+pub fn geo(ev: &LogEvent) -> Option<&GeographicalContext> {
+    ev.client
+        .as_ref()
+        .and_then(|c| c.geographical_context.as_ref())
+        .or_else(|| {
+            ev.request
+                .as_ref()?
+                .ip_chain
+                .as_deref()?
+                .iter()
+                .find_map(|e| e.geographical_context.as_ref())
+        })
 }
 
 /// What kind of MFA event the plugin's counters track, if any.

@@ -279,13 +279,13 @@ pub(super) static SPECS: &[Spec] = &[
         "okta.security.risk.level",
         F::RiskLevel,
         T::Str,
-        "securityContext.risk.level, else debugData.risk's level",
+        "securityContext.risk.level, else debugData.risk, else logOnlySecurityData.risk",
     ),
     extra(
         "okta.security.risk.reasons",
         F::RiskReasons,
         T::Str,
-        "securityContext.risk.reasons",
+        "securityContext.risk.reasons, else debugData.risk, else logOnlySecurityData.risk",
     ),
     extra(
         "okta.targets.id",
@@ -352,5 +352,32 @@ pub(super) static SPECS: &[Spec] = &[
         F::IpChainCountry,
         T::List,
         "request.ipChain[*].geographicalContext.country",
+    ),
+    extra(
+        "okta.dthash",
+        F::DtHash,
+        T::Str,
+        "debugData.dtHash: the device token's hash",
+    ),
+    extra(
+        "okta.threatsuspected",
+        F::ThreatSuspected,
+        T::Str,
+        "debugData.threatSuspected (ThreatInsight) as true/false",
+    ),
+    extra(
+        "okta.behaviors.positive",
+        F::BehaviorsPositive,
+        T::List,
+        "names of the behaviors Okta rated POSITIVE (debugData.behaviors, else logOnlySecurityData)",
+    ),
+    with_arg(
+        extra(
+            "okta.behavior",
+            F::Behavior,
+            T::Str,
+            "[name]: that behavior's rating, e.g. okta.behavior[New Device] = POSITIVE",
+        ),
+        ArgKind::ReqKey,
     ),
 ];
