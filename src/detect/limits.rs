@@ -15,6 +15,10 @@ pub const MAX_EXPANDED: usize = 100_000;
 pub const MAX_ITEMS: usize = 2_000;
 /// Length of a rule, macro or list name.
 pub const MAX_NAME_LEN: usize = 200;
+/// Length of one `regex` pattern, and the size it may compile to: with the regex crate's
+/// linear-time matching, this bounds both the compile time and the cost per event.
+pub const MAX_REGEX_LEN: usize = 1_000;
+pub const MAX_REGEX_SIZE: usize = 256 * 1024;
 /// Wall-clock time to compile one policy.
 pub const MAX_COMPILE_TIME: Duration = Duration::from_secs(2);
 

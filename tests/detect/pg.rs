@@ -41,6 +41,12 @@ const RULES: &str = r#"
   sequence: {window: 10m, group_by: [okta.actor.alternateid], after: okta.result = DENY, count: 3}
   output: "%state.count"
   priority: CRITICAL
+- rule: proxy sign-in
+  desc: d
+  condition: okta.evt.type = user.session.start and okta.security.isproxy = true
+  dedup: {window: 6h, by: [okta.actor.alternateid]}
+  output: "%okta.client.ip"
+  priority: WARNING
 - rule: falco counter
   desc: d
   condition: okta.mfa.deny.countlast[300] = 3
@@ -249,4 +255,33 @@ async fn late_steps_complete_a_sequence_in_postgres(pool: PgPool) {
     }
     let names: Vec<_> = fired.iter().map(|d| d.rule.as_str()).collect();
     assert!(names.contains(&"fatigue then success"), "{names:?}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn dedup_quiet_periods_survive_restarts(pool: PgPool) {
+    let tenant = TenantId::new();
+    let proxy = |uuid: &str, hour: u32| {
+        event(
+            json!({"uuid": uuid, "published": format!("2026-01-01T{hour:02}:00:00Z"),
+            "securityContext": {"isProxy": true}}),
+        )
+    };
+    // Every call is a fresh process that reloads the checkpoint.
+    let fired = |d: Vec<Detection>| d.iter().any(|d| d.rule == "proxy sign-in");
+    assert!(fired(
+        process(&pool, &engine(), tenant, &proxy("p1", 1)).await
+    ));
+    assert!(!fired(
+        process(&pool, &engine(), tenant, &proxy("p2", 4)).await
+    ));
+    assert!(
+        !fired(process(&pool, &engine(), tenant, &proxy("p1", 1)).await),
+        "a redelivered alert is not raised again"
+    );
+    assert!(fired(
+        process(&pool, &engine(), tenant, &proxy("p3", 8)).await
+    ));
+    let mut conn = pool.acquire().await.expect("conn");
+    let rows = detect_state::load(&mut conn, tenant).await.expect("load");
+    assert!(rows.iter().any(|r| r.kind == StateKind::Alerts));
 }

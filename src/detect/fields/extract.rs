@@ -15,6 +15,18 @@ impl Field {
         }
     }
 
+    /// The value as outputs show it: absent whenever the event lacks the source, even for the
+    /// plugin fields that conditions read as `""`, so an output says `<NA>` rather than
+    /// leaving a blank a reader could take for an empty value (Falco's `<NA>`).
+    pub fn extract_for_output<'a>(
+        &self,
+        ev: &'a LogEvent,
+        org: &'a str,
+        extras: &Extras,
+    ) -> Val<'a> {
+        self.extract_raw(ev, org, extras)
+    }
+
     fn extract_raw<'a>(&self, ev: &'a LogEvent, org: &'a str, extras: &Extras) -> Val<'a> {
         let client = ev.client.as_ref();
         let geo = super::geo(ev);

@@ -7,6 +7,7 @@ use super::load::{ExceptionDef, ListDef, Loader, RuleDef};
 use super::source::CondText;
 use crate::detect::LoadError;
 use crate::detect::condition::{self, Ast, Rhs};
+use crate::detect::dedup::Dedup;
 use crate::detect::eval::{Check, Expr};
 use crate::detect::fields::{self, Field};
 use crate::detect::limits::{self, Budget};
@@ -113,6 +114,10 @@ impl<'l> Compiler<'l> {
             Some((kind, node, file)) => Some(Stateful::compile(self, kind, node, *file)?),
             None => None,
         };
+        let dedup = match &def.dedup {
+            Some((node, file)) => Some(Dedup::compile(self, node, *file)?),
+            None => None,
+        };
         Ok(Rule {
             name: def.name.clone(),
             desc: def.desc.clone(),
@@ -122,6 +127,7 @@ impl<'l> Compiler<'l> {
             expr,
             output,
             stateful,
+            dedup,
         })
     }
 
