@@ -7,6 +7,7 @@
 mod support;
 
 mod cli;
+mod corpus;
 mod extensions;
 mod fuzz_regressions;
 mod hostile;
