@@ -357,6 +357,23 @@ fn chores(log: &mut Log, people: &[Person]) {
         json!({"outcome": {"reason": "User reset OKTA_VERIFY_PUSH factor"}}),
     );
     log.push("benign", at(18, 30), factor);
+    // An admin mints a token for a new integration; the help desk resets the factors of
+    // someone who lost their phone (no password reset involved).
+    let token = with(
+        base(admin, "system.api_token.create", "SUCCESS", "idxadmin"),
+        json!({"target": [{"id": "00Tci", "type": "Token", "displayName": "hr-sync"}]}),
+    );
+    log.push("benign", at(18, 0), token);
+    log.push(
+        "benign",
+        at(18, 10),
+        admin_action(
+            helpdesk,
+            "user.mfa.factor.reset_all",
+            &people[21],
+            json!({}),
+        ),
+    );
     // A busy integration trips a rate limit once.
     let limit = with(
         base(
