@@ -397,6 +397,11 @@ impl FirstSeenRule {
         };
         let (mut entity_known, mut all_new) = (false, true);
         for value in &values {
+            // An item the event lacks says nothing about novelty: not new, not recorded.
+            let Some(value) = value else {
+                all_new = false;
+                continue;
+            };
             let seen = state.first_seen(key, value, at, self.history_ms).await?;
             entity_known |= seen.entity_known;
             all_new &= !seen.value_known;
@@ -410,23 +415,24 @@ impl FirstSeenRule {
         }))
     }
 
-    /// Each item's value; with several items, tagged with the item's position so that equal
-    /// text in two items (an IP and a user agent never are, but a custom rule may) stays apart.
-    fn item_values(&self, ctx: &Ctx<'_>) -> Option<Vec<String>> {
+    /// Each item's value (`None` where the event lacks one of its fields); with several
+    /// items, tagged with the item's position so that equal text in two items stays apart.
+    /// `None` overall when no item has a value.
+    fn item_values(&self, ctx: &Ctx<'_>) -> Option<Vec<Option<String>>> {
         if let [only] = self.values.as_slice() {
-            return group_key(only, ctx).map(|v| vec![v.into_owned()]);
+            return group_key(only, ctx).map(|v| vec![Some(v.into_owned())]);
         }
-        self.values
+        let values: Vec<Option<String>> = self
+            .values
             .iter()
             .enumerate()
-            .map(|(i, fields)| {
-                let value = lenient_key(fields, ctx)?;
-                Some(format!("{i}\u{1e}{value}"))
-            })
-            .collect()
+            .map(|(i, fields)| group_key(fields, ctx).map(|v| format!("{i}\u{1e}{v}")))
+            .collect();
+        values.iter().any(Option::is_some).then_some(values)
     }
 
-    fn shown(&self, values: Vec<String>) -> String {
+    fn shown(&self, values: Vec<Option<String>>) -> String {
+        let values: Vec<String> = values.into_iter().flatten().collect();
         if self.values.len() == 1 {
             return values.into_iter().next().unwrap_or_default();
         }
@@ -437,24 +443,6 @@ impl FirstSeenRule {
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-/// Like [`group_key`], but a missing field reads as empty; `None` only when all are missing
-/// (a user agent without an OS is still a user agent).
-fn lenient_key(fields: &[Field], ctx: &Ctx<'_>) -> Option<String> {
-    let texts: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            ctx.value(f)
-                .as_text()
-                .map(|t| t.into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
-    texts
-        .iter()
-        .any(|t| !t.is_empty())
-        .then(|| texts.join("\u{1f}"))
 }
 
 impl GeoVelocity {

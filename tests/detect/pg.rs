@@ -285,3 +285,65 @@ async fn dedup_quiet_periods_survive_restarts(pool: PgPool) {
     let rows = detect_state::load(&mut conn, tenant).await.expect("load");
     assert!(rows.iter().any(|r| r.kind == StateKind::Alerts));
 }
+
+/// The managed policies (dedup, all_new first-seen, thresholds, sequences) give the same
+/// detections whether one process holds the state in memory or every event is handled by a
+/// fresh process that reloads the checkpoint.
+#[sqlx::test(migrations = "./migrations")]
+async fn managed_rules_agree_in_memory_and_across_restarts(pool: PgPool) {
+    let tenant = TenantId::new();
+    let engine = okta_ingest::detect::managed_engine();
+    let mut events = Vec::new();
+    for i in 0..40u32 {
+        let minute = i * 7;
+        let mut ev = json!({"uuid": format!("m{i}"),
+            "published": format!("2026-01-01T{:02}:{:02}:00Z", 8 + minute / 60, minute % 60),
+            "authenticationContext": {"externalSessionId": "idxS"},
+            "securityContext": {"asNumber": 7922, "isProxy": i % 9 == 0}});
+        match i % 5 {
+            0 => ev["eventType"] = json!("system.org.rate_limit.violation"),
+            1 => {
+                ev["eventType"] = json!("user.account.lock");
+                ev["actor"] = json!({"alternateId": format!("u{}@x.example", i / 10)});
+            }
+            2 => {
+                ev["eventType"] = json!("user.authentication.sso");
+                ev["client"] = json!({"ipAddress": format!("203.0.113.{}", i % 4),
+                    "userAgent": {"os": if i % 4 == 3 { "Linux" } else { "Mac OS X" }, "browser": "CHROME"}});
+            }
+            3 => {
+                ev["outcome"] =
+                    json!({"result": "FAILURE", "reason": "User rejected Okta push verify"});
+                ev["eventType"] = json!("user.authentication.auth_via_mfa");
+                ev["debugContext"] = json!({"debugData": {"factor": "OKTA_VERIFY_PUSH"}});
+            }
+            _ => ev["outcome"] = json!({"result": if i % 2 == 0 { "FAILURE" } else { "SUCCESS" }}),
+        }
+        events.push(event(ev));
+    }
+    let mut memory = MemoryState::new();
+    let mut expected = Vec::new();
+    let mut restarted = Vec::new();
+    for ev in &events {
+        expected.extend(engine.evaluate_in_memory(ev, "acme", &mut memory));
+        restarted.extend(process(&pool, &engine, tenant, ev).await);
+    }
+    let count = |rule: &str| expected.iter().filter(|d| d.rule == rule).count();
+    assert_eq!(
+        count("Okta Rate Limit Violation"),
+        1,
+        "8 violations, one per day: {:?}",
+        names(&expected)
+    );
+    assert_eq!(
+        count("Okta Account Locked"),
+        4,
+        "two locks 35 min apart per user, one alert each"
+    );
+    assert_eq!(
+        count("Okta Session Used From a New IP and Device"),
+        1,
+        "the session moves to a new IP and OS once"
+    );
+    assert_eq!(names(&restarted), names(&expected));
+}
