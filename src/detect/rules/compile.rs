@@ -173,6 +173,11 @@ impl<'l> Compiler<'l> {
                         .map_err(|r| self.error_at(cond, *pos, r))?;
                     return Ok(Expr::Check(Box::new(check)));
                 }
+                if *op == condition::Op::Regex {
+                    self.budget
+                        .spend_regex()
+                        .map_err(|r| self.error_at(cond, *pos, r))?;
+                }
                 let (values, is_list) = self.operand(rhs, op.takes_list(), cond)?;
                 let check = Check::new(field, *op, values, is_list)
                     .map_err(|r| self.error_at(cond, *pos, r))?;
@@ -411,6 +416,13 @@ impl<'l> Compiler<'l> {
                 format!("unknown comparison '{comp}' for '{name}'"),
             )
         })?;
+        if op == condition::Op::Regex {
+            for _ in 0..values.len() {
+                self.budget
+                    .spend_regex()
+                    .map_err(|r| self.error(file, at.mark, r))?;
+            }
+        }
         let mut expanded = Vec::new();
         for v in values {
             if op.takes_list() && self.lists.contains_key(&v) {
