@@ -656,6 +656,26 @@ fn attacks(log: &mut Log, people: &[Person]) -> Vec<(&'static str, Vec<&'static 
         "mass-mfa-removal",
         vec!["Okta MFA Factors Removed From Many Users"],
     ));
+
+    // 15. A sign-in Okta itself rates HIGH risk: new device, new place, anomalous.
+    let mut risky = people[33].clone();
+    risky.ip = "102.89.34.7".into();
+    risky.asn = 29465;
+    risky.isp = "MTN Nigeria";
+    let mut start = foreign(base(&risky, "user.session.start", "SUCCESS", "idxrisky"));
+    start["debugContext"]["debugData"]["risk"] =
+        json!("{reasons=Anomalous Device, Anomalous Location, level=HIGH}");
+    start["debugContext"]["debugData"]["behaviors"] = json!(
+        "{New Geo-Location=POSITIVE, New Device=POSITIVE, New IP=POSITIVE, New State=POSITIVE, New Country=POSITIVE, Velocity=POSITIVE, New City=POSITIVE}"
+    );
+    log.push("okta-high-risk", at(22, 45), start);
+    scenarios.push((
+        "okta-high-risk",
+        vec![
+            "Okta Sign-In Rated High Risk by Okta",
+            "Okta Sign-In With a New Device From a New Place",
+        ],
+    ));
     scenarios
 }
 
