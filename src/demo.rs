@@ -78,6 +78,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             started.elapsed(),
         );
         print_next_steps(&base, &token, &tenant_id.to_string(), &integration);
+        print_console(&base, &sim);
     }
     if options.exit {
         app.shutdown().await;
@@ -85,7 +86,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!(
-        "\nServing on {base} (simulator on {}). Ctrl-C to stop.",
+        "\nServing on {base} (console at {base}/, simulator on {}). Ctrl-C to stop.",
         sim.base_url
     );
     app.serve_until_signal().await;
@@ -285,6 +286,17 @@ fn truncate(text: &str, width: usize) -> String {
     }
     let cut: String = text.chars().take(width.saturating_sub(1)).collect();
     format!("{cut}…")
+}
+
+/// The console's URL, and what its wizard needs to connect the simulator as a second org.
+fn print_console(base: &str, sim: &sim::SimHandle) {
+    println!("\nWeb console: {base}/  (sign in with the admin token above)");
+    println!(
+        "  to add an integration there, the simulated Okta org is: Okta domain {}, Client ID {}, Client Secret {}",
+        sim.base_url,
+        sim.client_id,
+        sim.client_secret()
+    );
 }
 
 fn print_next_steps(base: &str, token: &str, tenant_id: &str, integration: &Value) {

@@ -5,7 +5,8 @@
 //! ```text
 //! main.rs, cli, rules_cli, demo      binaries' edges: commands, files, anyhow
 //! app                                boot: run(config, listener) → API + background tasks
-//! api/                               axum routers and the one problem+json error
+//! api/        console                axum routers and the one problem+json error | the
+//!                                    web console's embedded files (calls only api/v1)
 //! service/   ingest/                 peers: the wizard, credentials, hooks, policies, status,
 //!                                    tokens | hook envelope, inbox writes, worker, gap fill
 //! state                              Services: pool, config, vault, Okta client (shared)
@@ -19,6 +20,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod detect;
 pub mod ids;

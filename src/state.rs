@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sqlx::PgPool;
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::okta::{DomainPolicy, OktaClient};
@@ -20,6 +21,7 @@ struct Inner {
     vault: Vault,
     okta: OktaClient,
     worker_heartbeat: AtomicI64,
+    events_queued: Notify,
 }
 
 impl Services {
@@ -30,6 +32,7 @@ impl Services {
             vault,
             okta,
             worker_heartbeat: AtomicI64::new(0),
+            events_queued: Notify::new(),
         }))
     }
 
@@ -65,5 +68,17 @@ impl Services {
 
     pub fn worker_last_beat(&self) -> i64 {
         self.0.worker_heartbeat.load(Ordering::Relaxed)
+    }
+
+    /// Says new events were committed to the inbox. The workers of every replica are told
+    /// by one NOTIFY per burst (see `ingest::worker`), never from inside the delivery's
+    /// transaction: a NOTIFY there would serialize the commits of all deliveries.
+    pub fn events_queued(&self) {
+        self.0.events_queued.notify_one();
+    }
+
+    /// Resolves after [`Services::events_queued`] (at once if it was called meanwhile).
+    pub async fn wait_events_queued(&self) {
+        self.0.events_queued.notified().await;
     }
 }

@@ -139,27 +139,21 @@ async fn handle_delivery(
         ),
         _ => ApiError::bad_request("malformed_envelope", e.to_string()),
     })?;
-    let stored = match inbox::store_batch(
-        services.pool(),
-        target.tenant_id,
-        target.integration_id,
-        &batch,
-    )
-    .await
-    {
-        Ok(stored) => stored,
-        Err(error) => {
-            // Okta retries a 5xx once; whatever it then drops, gap fill recovers.
-            let _ = integrations::record_delivery_error(
-                services.pool(),
-                target.tenant_id,
-                target.integration_id,
-                "delivery not stored: database unavailable",
-            )
-            .await;
-            return Err(error.into());
-        }
-    };
+    let stored =
+        match inbox::store_batch(services, target.tenant_id, target.integration_id, &batch).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                // Okta retries a 5xx once; whatever it then drops, gap fill recovers.
+                let _ = integrations::record_delivery_error(
+                    services.pool(),
+                    target.tenant_id,
+                    target.integration_id,
+                    "delivery not stored: database unavailable",
+                )
+                .await;
+                return Err(error.into());
+            }
+        };
     metrics::histogram!("okta_ingest_hook_ack_seconds").record(started.elapsed().as_secs_f64());
     tracing::debug!(integration_id = %target.integration_id, accepted = stored.accepted, duplicates = stored.duplicates, quarantined = stored.quarantined, "delivery stored");
     Ok(StatusCode::OK.into_response())

@@ -28,6 +28,7 @@ pub fn router(services: Services) -> Router {
         .merge(policies::router())
         .merge(tokens::router())
         .merge(openapi::router())
+        .merge(crate::console::router())
         // After every route: it applies to the routes registered so far. axum adds `Allow`.
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

@@ -1,7 +1,8 @@
 //! The JSON the handlers write, as OpenAPI schemas.
 //!
-//! The handlers build their bodies from the service's and the store's own types (which know
-//! nothing of OpenAPI); these structs only describe those bodies and are never constructed.
+//! Where a handler writes a service or store type as it is, that type derives its own schema
+//! (re-exported here); the structs below describe bodies the handlers assemble, and are
+//! never constructed.
 //! `tests/service/openapi_contract.rs` checks real responses against them, and schemathesis in
 //! `.ci/run` checks every response it provokes, so a shape cannot drift unnoticed.
 #![allow(dead_code)]
@@ -11,7 +12,11 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+pub use crate::detect::{Priority, Severity};
 use crate::ids::{IntegrationId, PolicyId, TokenId};
+pub use crate::service::status::{IntegrationView as Integration, LastError};
+pub use crate::store::integrations::IntegrationStatus;
+pub use crate::store::runtime_events::RuntimeEvent;
 
 /// An RFC 9457 problem document (`application/problem+json`): every error of the API.
 #[derive(Serialize, ToSchema)]
@@ -58,16 +63,6 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Where an integration is in the wizard.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum IntegrationStatus {
-    Pending,
-    Validated,
-    Active,
-    Deleted,
-}
-
 /// `launch`: the integration, pending, and where to install the "Sysdig" app in Okta.
 #[derive(Serialize, ToSchema)]
 pub struct Launched {
@@ -96,92 +91,9 @@ pub struct Completed {
     pub event_hook_id: Option<String>,
 }
 
-/// An integration's status and health.
-#[derive(Serialize, ToSchema)]
-pub struct Integration {
-    pub id: IntegrationId,
-    pub status: IntegrationStatus,
-    /// `sysdig` (launched here) or `okta` (created from Okta's side).
-    pub created_from: String,
-    pub okta_domain: String,
-    /// Only while pending: where to install the app in Okta.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub install_url: Option<String>,
-    pub client_id: Option<String>,
-    pub event_hook_id: Option<String>,
-    pub hook_status: Option<String>,
-    pub events_received: i64,
-    pub last_event_at: Option<DateTime<Utc>>,
-    pub activated_at: Option<DateTime<Utc>>,
-    pub processing_lag_seconds: f64,
-    pub quarantined_events: i64,
-    pub last_error: Option<LastError>,
-    pub last_delivery_error: Option<String>,
-    /// What an admin should act on, e.g. no event within 5 minutes of going active.
-    pub warnings: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The last failed step of an integration.
-#[derive(Serialize, ToSchema)]
-pub struct LastError {
-    pub code: String,
-    pub detail: String,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct IntegrationList {
     pub items: Vec<Integration>,
-}
-
-/// The feed's four severities (Falco's eight priorities folded).
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    High,
-    Medium,
-    Low,
-    Info,
-}
-
-/// Falco's eight priorities.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    Emergency,
-    Alert,
-    Critical,
-    Error,
-    Warning,
-    Notice,
-    Informational,
-    Debug,
-}
-
-/// A detection: a rule of a policy fired on an Okta event.
-#[derive(Serialize, ToSchema)]
-pub struct RuntimeEvent {
-    pub id: i64,
-    pub integration_id: IntegrationId,
-    #[schema(example = "okta")]
-    pub source: String,
-    pub policy_id: PolicyId,
-    pub policy_name: String,
-    pub rule_name: String,
-    pub severity: Severity,
-    pub priority: Priority,
-    pub output: String,
-    pub tags: Vec<String>,
-    pub okta_event_uuid: String,
-    pub event_type: String,
-    pub actor: String,
-    pub target: String,
-    pub okta_domain: String,
-    /// Okta's `published` time of the event.
-    pub published: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
 }
 
 /// A runtime event with the event's normalized fields and the raw Okta LogEvent.
@@ -246,6 +158,36 @@ pub struct Rule {
     pub priority: Priority,
     pub tags: Vec<String>,
     pub enabled: bool,
+    /// The condition as the rules file writes it (appended parts joined on).
+    pub condition: Option<String>,
+    /// The output template as the rules file writes it.
+    pub output: Option<String>,
+}
+
+/// `POST /api/v1/policies/test`: what rules would raise on the tenant's recent events.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyTestResult {
+    /// Events received since then were considered.
+    pub since: DateTime<Utc>,
+    /// Events the rules ran on.
+    pub events_scanned: u64,
+    /// A bound (5,000 events, 2 s, 1,000 detections) stopped the run early.
+    pub truncated: bool,
+    pub detections: Vec<PolicyTestDetection>,
+}
+
+/// A detection the rules under test would raise.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyTestDetection {
+    pub rule: String,
+    pub priority: Priority,
+    pub severity: Severity,
+    pub output: String,
+    pub tags: Vec<String>,
+    pub okta_event_uuid: String,
+    pub event_type: String,
+    /// Okta's `published` time of the event, as Okta wrote it.
+    pub published: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

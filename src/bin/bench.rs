@@ -35,6 +35,17 @@ enum Command {
         /// Without it, closed loop at the maximum.
         #[arg(long)]
         rate: Option<f64>,
+        /// `okta-ingest serve` processes on the one database; tenants spread over them.
+        #[arg(long, default_value_t = 1)]
+        processes: usize,
+        /// Distinct users per tenant (each with detection state); the generator's own
+        /// users otherwise.
+        #[arg(long)]
+        users: Option<usize>,
+        /// The `okta-ingest` binary to measure (e.g. a build of another commit, for a
+        /// before/after in one session); the one beside this bench by default.
+        #[arg(long)]
+        service: Option<std::path::PathBuf>,
     },
     /// Managed detection rules over generated events on one core, against a parse-only baseline.
     Detect {
@@ -53,12 +64,18 @@ fn main() -> anyhow::Result<()> {
             seconds,
             tenants,
             rate,
+            processes,
+            users,
+            service,
         } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let load = ingest::Load {
                 seconds: seconds.max(1),
                 tenants: tenants.max(1),
                 rate: rate.filter(|r| *r > 0.0),
+                processes: processes.max(1),
+                users,
+                service,
             };
             let figures = runtime.block_on(ingest::run(load))?;
             println!("{figures}");

@@ -63,7 +63,9 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// Falco's eight priorities, most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Emergency,
@@ -119,7 +121,8 @@ impl Priority {
 }
 
 /// The event feed's severity: Falco's eight priorities folded into four.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     High,
     Medium,

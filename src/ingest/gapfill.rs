@@ -90,8 +90,7 @@ pub async fn fill(
         let subscribed = storable_subscribed(&page.events);
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
         let stored =
-            inbox::store_batch(services.pool(), target.org.tenant_id, target.org.id, &batch)
-                .await?;
+            inbox::store_batch(services, target.org.tenant_id, target.org.id, &batch).await?;
         report.inserted += stored.accepted;
         let caught_up = page.events.len() < PAGE_SIZE as usize;
         match page.next {

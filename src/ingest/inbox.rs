@@ -1,7 +1,7 @@
 //! Writing a delivery into the inbox: one transaction, deduplicated, quarantine beside it.
 
 use crate::ids::{IntegrationId, TenantId};
-use sqlx::PgPool;
+use crate::state::Services;
 
 use super::envelope::Batch;
 use crate::store::{self, inbox::NewEvent};
@@ -13,9 +13,11 @@ pub struct Stored {
     pub quarantined: u64,
 }
 
-/// Commits the batch; when this returns Ok every accepted event is durable.
+/// Commits the batch; when this returns Ok every accepted event is durable. The health
+/// counters are updated after the commit, so deliveries to one integration do not queue on
+/// its row while they wait for their commits.
 pub async fn store_batch(
-    pool: &PgPool,
+    services: &Services,
     tenant_id: TenantId,
     integration_id: IntegrationId,
     batch: &Batch<'_>,
@@ -30,6 +32,7 @@ pub async fn store_batch(
             raw: e.raw,
         })
         .collect();
+    let pool = services.pool();
     let mut tx = pool.begin().await?;
     let accepted = store::inbox::insert_batch(&mut tx, tenant_id, integration_id, &events).await?;
     let (reasons, raws): (Vec<&str>, Vec<&str>) = batch
@@ -38,11 +41,18 @@ pub async fn store_batch(
         .map(|r| (r.reason.as_str(), r.raw))
         .unzip();
     store::inbox::quarantine_many(&mut tx, tenant_id, integration_id, &reasons, &raws).await?;
-    if accepted > 0 {
-        store::integrations::record_received(&mut tx, tenant_id, integration_id, accepted as i64)
-            .await?;
-    }
     tx.commit().await?;
+    if accepted > 0 {
+        services.events_queued();
+        // The events are durable: a counter that misses one delivery is no reason for Okta
+        // to send it again.
+        let counted =
+            store::integrations::record_received(pool, tenant_id, integration_id, accepted as i64)
+                .await;
+        if let Err(error) = counted {
+            tracing::warn!(%error, %integration_id, "could not count a delivery");
+        }
+    }
     let stored = Stored {
         accepted,
         duplicates: events.len() as u64 - accepted + batch.repeated as u64,

@@ -15,12 +15,13 @@ use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::owned::TenantStates;
+use super::owned::{Owned, TenantStates};
 use crate::detect::{Detection, Engine, MemoryState};
 use crate::ingest::normalize;
 use crate::okta::LogEvent;
 use crate::service::policies::Engines;
 use crate::state::Services;
+use crate::store::detect_state::TenantCheckpoint;
 use crate::store::inbox::Claimed;
 use crate::store::runtime_events::NewRuntimeEvent;
 use crate::store::{self, StoreError};
@@ -42,6 +43,10 @@ pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::
             cancel.clone(),
         )),
     ];
+    handles.push(tokio::spawn(announce_queued_events(
+        services.clone(),
+        cancel.clone(),
+    )));
     for _ in 0..services.config().worker_tasks {
         handles.push(tokio::spawn(run_loop(
             services.clone(),
@@ -62,6 +67,21 @@ async fn evict_idle_states(states: TenantStates, idle: Duration, cancel: Cancell
         let evicted = states.evict_idle(idle);
         if evicted > 0 {
             metrics::counter!("okta_ingest_detect_state_evictions_total").increment(evicted as u64);
+        }
+    }
+}
+
+/// One NOTIFY per burst of committed deliveries: `events_queued` keeps a single permit, so
+/// the deliveries committed while a NOTIFY is on its way share the next one.
+async fn announce_queued_events(services: Services, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = services.wait_events_queued() => {}
+        }
+        if let Err(error) = store::inbox::notify_workers(services.pool()).await {
+            // The workers poll too; a lost wake-up costs at most one poll interval.
+            tracing::debug!(%error, "could not notify the workers");
         }
     }
 }
@@ -262,54 +282,56 @@ async fn process_batch_in(
     let mut tenants: Vec<TenantId> = claimed.iter().map(|c| c.tenant_id).collect();
     tenants.dedup();
     let sequences = store::detect_state::sequences(&mut tx, &tenants).await?;
+    let batch_engines = engines.for_tenants(pool, &tenants).await?;
     let mut owned = HashMap::new();
-    let mut batch_engines = HashMap::new();
     for tenant_id in &tenants {
         let seq = sequences.get(tenant_id).copied().unwrap_or(0);
         owned.insert(*tenant_id, states.checkout(&mut tx, *tenant_id, seq).await?);
-        batch_engines.insert(*tenant_id, engines.for_tenant(pool, *tenant_id).await?);
     }
+    let (claimed, mut owned, outcomes) = match mode {
+        Mode::Batch => {
+            // Parsing and rules are CPU work: off the async threads, which answer Okta.
+            let evaluated = tokio::task::spawn_blocking(move || {
+                let outcomes = evaluate_all(&claimed, &batch_engines, &mut owned);
+                outcomes.map(|outcomes| (claimed, owned, outcomes))
+            })
+            .await
+            .map_err(|_| WorkerError::Panicked)?;
+            evaluated?
+        }
+        Mode::EventByEvent => {
+            evaluate_one_by_one(&mut tx, &claimed, &batch_engines, &mut owned).await?;
+            (claimed, owned, Vec::new())
+        }
+    };
     let mut detected = Vec::new();
-    for item in &claimed {
-        let (Some(engine), Some(tenant)) = (
-            batch_engines.get(&item.tenant_id),
-            owned.get_mut(&item.tenant_id),
-        ) else {
-            continue;
-        };
-        match mode {
-            Mode::Batch => match evaluate(item, engine, &mut tenant.state)? {
-                Ok(found) => detected.push(found),
-                Err(reason) => quarantine(&mut tx, item, &reason).await?,
-            },
-            Mode::EventByEvent => {
-                let before = tenant.state.clone();
-                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-                let outcome = match evaluate(item, engine, &mut tenant.state) {
-                    Ok(Ok(found)) => write_detections(&mut savepoint, &[found]).await,
-                    Ok(Err(reason)) => Err(WorkerError::Unprocessable(reason)),
-                    Err(error) => Err(error),
-                };
-                match outcome {
-                    Ok(()) => savepoint.commit().await?,
-                    Err(error) if error.is_transient() => return Err(error),
-                    Err(error) => {
-                        savepoint.rollback().await?;
-                        tenant.state = before;
-                        quarantine(&mut tx, item, &format!("detection failed: {error}")).await?;
-                    }
-                }
-            }
+    for (item, outcome) in claimed.iter().zip(outcomes) {
+        match outcome {
+            Ok(Evaluated { event, detections }) => detected.push(Detected {
+                item,
+                event,
+                detections,
+            }),
+            Err(reason) => quarantine(&mut tx, item, &reason).await?,
         }
     }
     write_detections(&mut tx, &detected).await?;
+    let mut deltas = Vec::with_capacity(owned.len());
     for (tenant_id, tenant) in &mut owned {
         tenant.seq += 1;
-        let delta = tenant.state.take_delta();
-        store::detect_state::checkpoint(&mut tx, *tenant_id, &delta, tenant.seq).await?;
+        deltas.push((*tenant_id, tenant.state.take_delta(), tenant.seq));
         metrics::counter!("okta_ingest_detect_state_forgotten_total")
             .increment(tenant.state.take_forgotten());
     }
+    let checkpoints: Vec<_> = deltas
+        .iter()
+        .map(|(tenant_id, delta, seq)| TenantCheckpoint {
+            tenant_id: *tenant_id,
+            delta,
+            seq: *seq,
+        })
+        .collect();
+    store::detect_state::checkpoint(&mut tx, &checkpoints).await?;
     tx.commit().await?;
     for (tenant_id, tenant) in owned {
         states.checkin(tenant_id, tenant);
@@ -334,13 +356,81 @@ struct Detected<'c> {
     detections: Vec<Detection>,
 }
 
+/// An event parsed and judged.
+struct Evaluated {
+    event: LogEvent,
+    detections: Vec<Detection>,
+}
+
+/// Every event of a batch through its tenant's engine and state, in order: per event, what
+/// it raised or why it must be quarantined. `Err` is a panic in detection (the batch is
+/// retried event by event).
+fn evaluate_all(
+    claimed: &[Claimed],
+    engines: &HashMap<TenantId, Arc<Engine>>,
+    owned: &mut HashMap<TenantId, Owned>,
+) -> Result<Vec<Result<Evaluated, String>>, WorkerError> {
+    let mut outcomes = Vec::with_capacity(claimed.len());
+    for item in claimed {
+        let (Some(engine), Some(tenant)) =
+            (engines.get(&item.tenant_id), owned.get_mut(&item.tenant_id))
+        else {
+            outcomes.push(Err("no engine or state for the tenant".into()));
+            continue;
+        };
+        outcomes.push(evaluate(item, engine, &mut tenant.state)?);
+    }
+    Ok(outcomes)
+}
+
+/// The slow path after a failed batch: a savepoint per event, so the event that fails is
+/// rolled back (its state change too) and quarantined, and its neighbours commit.
+async fn evaluate_one_by_one(
+    tx: &mut sqlx::PgConnection,
+    claimed: &[Claimed],
+    engines: &HashMap<TenantId, Arc<Engine>>,
+    owned: &mut HashMap<TenantId, Owned>,
+) -> Result<(), WorkerError> {
+    for item in claimed {
+        let (Some(engine), Some(tenant)) =
+            (engines.get(&item.tenant_id), owned.get_mut(&item.tenant_id))
+        else {
+            continue;
+        };
+        let before = tenant.state.clone();
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        let outcome = match evaluate(item, engine, &mut tenant.state) {
+            Ok(Ok(Evaluated { event, detections })) => {
+                let found = Detected {
+                    item,
+                    event,
+                    detections,
+                };
+                write_detections(&mut savepoint, &[found]).await
+            }
+            Ok(Err(reason)) => Err(WorkerError::Unprocessable(reason)),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(()) => savepoint.commit().await?,
+            Err(error) if error.is_transient() => return Err(error),
+            Err(error) => {
+                savepoint.rollback().await?;
+                tenant.state = before;
+                quarantine(tx, item, &format!("detection failed: {error}")).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs one claimed event through its tenant's engine. The inner `Err` is a reason to
 /// quarantine the event; the outer one a panic in detection.
-fn evaluate<'c>(
-    item: &'c Claimed,
+fn evaluate(
+    item: &Claimed,
     engine: &Engine,
     state: &mut MemoryState,
-) -> Result<Result<Detected<'c>, String>, WorkerError> {
+) -> Result<Result<Evaluated, String>, WorkerError> {
     let event: LogEvent = match serde_json::from_str(&item.raw) {
         Ok(event) => event,
         Err(error) => return Ok(Err(format!("stored event is not a LogEvent: {error}"))),
@@ -349,11 +439,7 @@ fn evaluate<'c>(
         engine.evaluate_in_memory(&event, &item.okta_domain, state)
     }))
     .map_err(|_| WorkerError::Panicked)?;
-    Ok(Ok(Detected {
-        item,
-        event,
-        detections,
-    }))
+    Ok(Ok(Evaluated { event, detections }))
 }
 
 async fn quarantine(
@@ -382,6 +468,10 @@ async fn write_detections(
     conn: &mut sqlx::PgConnection,
     detected: &[Detected<'_>],
 ) -> Result<(), WorkerError> {
+    let detected: Vec<&Detected> = detected
+        .iter()
+        .filter(|d| !d.detections.is_empty())
+        .collect();
     let columns: Vec<EventColumns> = detected
         .iter()
         .map(|d| EventColumns {

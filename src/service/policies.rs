@@ -4,12 +4,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use crate::detect::{self, Engine, LoadError, ManagedPolicy, PolicyRef, RuleSet};
+use crate::detect::{
+    self, Detection, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, RuleSet,
+};
 use crate::ids::{PolicyId, TenantId};
+use crate::okta::LogEvent;
+use crate::store::inbox::RecentEvent;
 use crate::store::policies::{self as store, CustomPolicy};
 use crate::store::{self as stores, StoreError};
 
@@ -277,6 +284,89 @@ pub async fn compile_custom(name: &str, rules: &str) -> Result<RuleSet, LoadErro
     })
 }
 
+/// A dry run looks at most this far back, at this many of the newest events, and evaluates
+/// for at most this long: it answers an admin's click, so it stays a quick sample.
+pub const DRY_RUN_DEFAULT_LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+pub const DRY_RUN_MAX_EVENTS: i64 = 5_000;
+pub const DRY_RUN_MAX_DETECTIONS: usize = 1_000;
+pub const DRY_RUN_MAX_TIME: Duration = Duration::from_secs(2);
+
+/// What rules under test would have raised on the tenant's recent events.
+#[derive(Debug, Default)]
+pub struct DryRun {
+    pub since: DateTime<Utc>,
+    pub events_scanned: usize,
+    /// A bound stopped the run before the last event in range.
+    pub truncated: bool,
+    pub detections: Vec<DryRunDetection>,
+}
+
+#[derive(Debug)]
+pub struct DryRunDetection {
+    pub okta_event_uuid: String,
+    pub event_type: String,
+    pub published: Option<String>,
+    pub detection: Detection,
+}
+
+/// Runs `rules` over the tenant's raw events received since `since` (default: the last
+/// [`DRY_RUN_DEFAULT_LOOKBACK`]), with fresh in-memory state: nothing is written, and the
+/// worker's state is untouched. Invalid rules are refused exactly as on create.
+pub async fn dry_run(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    rules: &str,
+    since: Option<DateTime<Utc>>,
+) -> Result<DryRun, PolicyError> {
+    let rules = compile_checked("test", rules).await?;
+    let since = since.unwrap_or_else(|| Utc::now() - DRY_RUN_DEFAULT_LOOKBACK);
+    let events = stores::inbox::recent_events(pool, tenant_id, since, DRY_RUN_MAX_EVENTS).await?;
+    // A full sample may have left older events in range out.
+    let full_sample = events.len() as i64 == DRY_RUN_MAX_EVENTS;
+    let policy = PolicyRef {
+        id: uuid::Uuid::nil(),
+        name: "test".into(),
+    };
+    let engine = Engine::new(vec![(policy, Arc::new(rules))]);
+    let run = tokio::task::spawn_blocking(move || evaluate_recent(&engine, &events)).await;
+    let mut run = run.map_err(|_| {
+        invalid(
+            "invalid_rules",
+            "evaluating these rules failed on a recent event; they were not run",
+        )
+    })?;
+    run.since = since;
+    run.truncated |= full_sample;
+    Ok(run)
+}
+
+fn evaluate_recent(engine: &Engine, events: &[RecentEvent]) -> DryRun {
+    let started = Instant::now();
+    let mut state = MemoryState::new();
+    let mut run = DryRun::default();
+    for recent in events {
+        if started.elapsed() > DRY_RUN_MAX_TIME || run.detections.len() >= DRY_RUN_MAX_DETECTIONS {
+            run.truncated = true;
+            break;
+        }
+        run.events_scanned += 1;
+        // Stored events passed the hook's checks; one that no longer parses is skipped here
+        // as the worker quarantines it.
+        let Ok(event) = serde_json::from_str::<LogEvent>(&recent.raw) else {
+            continue;
+        };
+        for detection in engine.evaluate_in_memory(&event, &recent.okta_domain, &mut state) {
+            run.detections.push(DryRunDetection {
+                okta_event_uuid: event.uuid.clone(),
+                event_type: event.event_type.clone(),
+                published: event.published.clone(),
+                detection,
+            });
+        }
+    }
+    run
+}
+
 /// Compiled engines per tenant, refreshed when the tenant's policy set changes.
 #[derive(Default, Clone)]
 pub struct Engines(Arc<Mutex<HashMap<TenantId, CachedEngine>>>);
@@ -285,20 +375,26 @@ pub struct Engines(Arc<Mutex<HashMap<TenantId, CachedEngine>>>);
 type CachedEngine = (String, Arc<Engine>);
 
 impl Engines {
-    pub async fn for_tenant(
+    /// The engine of each tenant, compiled again only for those whose policies changed.
+    pub async fn for_tenants(
         &self,
         pool: &PgPool,
-        tenant_id: TenantId,
-    ) -> stores::Result<Arc<Engine>> {
-        let version = store::version(pool, tenant_id).await?;
+        tenants: &[TenantId],
+    ) -> stores::Result<HashMap<TenantId, Arc<Engine>>> {
+        let versions = store::versions(pool, tenants).await?;
+        let mut engines = HashMap::with_capacity(tenants.len());
         let mut cache = self.0.lock().await;
-        if let Some((cached, engine)) = cache.get(&tenant_id)
-            && *cached == version
-        {
-            return Ok(engine.clone());
+        for (tenant_id, version) in versions {
+            let engine = match cache.get(&tenant_id) {
+                Some((cached, engine)) if *cached == version => engine.clone(),
+                _ => {
+                    let engine = Arc::new(engine_for_tenant(pool, tenant_id).await?);
+                    cache.insert(tenant_id, (version, engine.clone()));
+                    engine
+                }
+            };
+            engines.insert(tenant_id, engine);
         }
-        let engine = Arc::new(engine_for_tenant(pool, tenant_id).await?);
-        cache.insert(tenant_id, (version, engine.clone()));
-        Ok(engine)
+        Ok(engines)
     }
 }

@@ -13,14 +13,19 @@ use crate::store::{
     integrations::{Integration, IntegrationStatus},
 };
 
-/// The status view: state, hook, health counters and warnings.
-#[derive(Debug, Serialize)]
+/// An integration's status and health.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Integration)]
 pub struct IntegrationView {
     pub id: IntegrationId,
     pub status: IntegrationStatus,
+    /// `sysdig` (launched here) or `okta` (created from Okta's side).
     pub created_from: String,
+    #[schema(value_type = String, example = "acme.okta.com")]
     pub okta_domain: OktaDomain,
+    /// Only while pending: where to install the app in Okta.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub install_url: Option<String>,
     pub client_id: Option<String>,
     pub event_hook_id: Option<String>,
@@ -32,12 +37,14 @@ pub struct IntegrationView {
     pub quarantined_events: i64,
     pub last_error: Option<LastError>,
     pub last_delivery_error: Option<String>,
+    /// What an admin should act on, e.g. no event within 5 minutes of going active.
     pub warnings: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+/// The last failed step of an integration.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LastError {
     pub code: String,
     pub detail: String,

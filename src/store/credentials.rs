@@ -1,11 +1,11 @@
 //! Encrypted credential rows (the vault's output); plaintext never reaches this module.
 
 use crate::ids::{IntegrationId, TenantId};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use super::Result;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct SealedRow {
     pub key_id: String,
     pub nonce: Vec<u8>,
@@ -19,18 +19,18 @@ pub async fn put(
     field: &str,
     row: &SealedRow,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO credentials (tenant_id, integration_id, field, key_id, nonce, ciphertext)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (tenant_id, integration_id, field) DO UPDATE
          SET key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext, updated_at = now()",
+        tenant_id as _,
+        integration_id as _,
+        field,
+        row.key_id,
+        row.nonce,
+        row.ciphertext,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(field)
-    .bind(&row.key_id)
-    .bind(&row.nonce)
-    .bind(&row.ciphertext)
     .execute(conn)
     .await?;
     Ok(())
@@ -42,13 +42,14 @@ pub async fn get(
     integration_id: IntegrationId,
     field: &str,
 ) -> Result<Option<SealedRow>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        SealedRow,
         "SELECT key_id, nonce, ciphertext FROM credentials
          WHERE tenant_id = $1 AND integration_id = $2 AND field = $3",
+        tenant_id as _,
+        integration_id as _,
+        field,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(field)
     .fetch_optional(pool)
     .await?)
 }
@@ -58,16 +59,18 @@ pub async fn delete_all(
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> Result<()> {
-    sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2")
-        .bind(tenant_id)
-        .bind(integration_id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2",
+        tenant_id as _,
+        integration_id as _,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// One stored credential, for `vault rotate`.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct CredentialRef {
     pub tenant_id: TenantId,
     pub integration_id: IntegrationId,
@@ -78,8 +81,11 @@ pub struct CredentialRef {
 }
 
 pub async fn all(pool: &PgPool) -> Result<Vec<CredentialRef>> {
-    Ok(sqlx::query_as(
-        "SELECT tenant_id, integration_id, field, key_id, nonce, ciphertext FROM credentials ORDER BY integration_id, field",
+    Ok(sqlx::query_as!(
+        CredentialRef,
+        r#"SELECT tenant_id AS "tenant_id: _", integration_id AS "integration_id: _", field,
+               key_id, nonce, ciphertext
+           FROM credentials ORDER BY integration_id, field"#,
     )
     .fetch_all(pool)
     .await?)
@@ -91,17 +97,17 @@ pub async fn replace_if_unchanged(
     old: &CredentialRef,
     new: &SealedRow,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE credentials SET key_id = $5, nonce = $6, ciphertext = $7, updated_at = now()
          WHERE tenant_id = $1 AND integration_id = $2 AND field = $3 AND ciphertext = $4",
+        old.tenant_id as _,
+        old.integration_id as _,
+        old.field,
+        old.ciphertext,
+        new.key_id,
+        new.nonce,
+        new.ciphertext,
     )
-    .bind(old.tenant_id)
-    .bind(old.integration_id)
-    .bind(&old.field)
-    .bind(&old.ciphertext)
-    .bind(&new.key_id)
-    .bind(&new.nonce)
-    .bind(&new.ciphertext)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)

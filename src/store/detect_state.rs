@@ -17,118 +17,148 @@ pub async fn sequences(
     conn: &mut PgConnection,
     tenants: &[TenantId],
 ) -> Result<HashMap<TenantId, i64>> {
-    let rows: Vec<(TenantId, i64)> = sqlx::query_as(
-        "SELECT t.tenant_id, COALESCE(c.seq, 0) FROM unnest($1::uuid[]) AS t(tenant_id)
-         LEFT JOIN detect_checkpoints c USING (tenant_id)",
+    let rows = sqlx::query!(
+        r#"SELECT t.tenant_id AS "tenant_id!: TenantId", COALESCE(c.seq, 0) AS "seq!"
+           FROM unnest($1::uuid[]) AS t(tenant_id)
+           LEFT JOIN detect_checkpoints c USING (tenant_id)"#,
+        tenants as _,
     )
-    .bind(tenants)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Every state entry of the tenant.
-pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> Result<Vec<StateRow>> {
-    let rows: Vec<(i16, i64, i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT kind, rule_fp, group_fp, state FROM detect_state WHERE tenant_id = $1",
-    )
-    .bind(tenant_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(kind, rule, group, state)| {
+        .map(|row| (row.tenant_id, row.seq))
+        .collect())
+}
+
+/// Every state entry of the tenant.
+pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> Result<Vec<StateRow>> {
+    let rows = sqlx::query!(
+        "SELECT kind, rule_fp, group_fp, state FROM detect_state WHERE tenant_id = $1",
+        tenant_id as _,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
             Some(StateRow {
-                kind: StateKind::from_i16(kind)?,
-                rule: rule as u64,
-                group: group as u64,
-                state: Some(state),
+                kind: StateKind::from_i16(row.kind)?,
+                rule: row.rule_fp as u64,
+                group: row.group_fp as u64,
+                state: Some(row.state),
             })
         })
         .collect())
 }
 
-/// Writes a batch's delta (upserts, and deletes of forgotten entries) in two statements and
-/// moves the tenant's checkpoint to `seq`.
+/// What one tenant's batch changed, and the checkpoint it moves to.
+pub struct TenantCheckpoint<'a> {
+    pub tenant_id: TenantId,
+    pub delta: &'a [StateRow],
+    pub seq: i64,
+}
+
+/// Writes the deltas of every tenant of a batch (upserts, and deletes of forgotten entries)
+/// and moves their checkpoints: three statements, however many tenants.
 pub async fn checkpoint(
     conn: &mut PgConnection,
-    tenant_id: TenantId,
-    delta: &[StateRow],
-    seq: i64,
+    checkpoints: &[TenantCheckpoint<'_>],
 ) -> Result<()> {
-    let (mut kinds, mut rules, mut groups, mut states) = (vec![], vec![], vec![], vec![]);
-    let (mut gone_kinds, mut gone_rules, mut gone_groups) = (vec![], vec![], vec![]);
-    for row in delta {
-        let (kind, rule, group) = (row.kind as i16, row.rule as i64, row.group as i64);
-        match &row.state {
-            Some(state) => {
-                kinds.push(kind);
-                rules.push(rule);
-                groups.push(group);
-                states.push(state.as_slice());
-            }
-            None => {
-                gone_kinds.push(kind);
-                gone_rules.push(rule);
-                gone_groups.push(group);
+    let mut kept = Columns::default();
+    let mut gone = Columns::default();
+    let mut states = Vec::new();
+    for checkpoint in checkpoints {
+        for row in checkpoint.delta {
+            match &row.state {
+                Some(state) => {
+                    kept.push(checkpoint.tenant_id, row);
+                    states.push(state.as_slice());
+                }
+                None => gone.push(checkpoint.tenant_id, row),
             }
         }
     }
-    if !kinds.is_empty() {
-        sqlx::query(
+    if !kept.kinds.is_empty() {
+        sqlx::query!(
             "INSERT INTO detect_state (tenant_id, kind, rule_fp, group_fp, state)
-             SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::int8[], $5::bytea[])
+             SELECT * FROM unnest($1::uuid[], $2::int2[], $3::int8[], $4::int8[], $5::bytea[])
              ON CONFLICT (tenant_id, kind, rule_fp, group_fp)
              DO UPDATE SET state = excluded.state, updated_at = now()",
+            kept.tenants as _,
+            &kept.kinds,
+            &kept.rules,
+            &kept.groups,
+            states as _,
         )
-        .bind(tenant_id)
-        .bind(&kinds)
-        .bind(&rules)
-        .bind(&groups)
-        .bind(&states)
         .execute(&mut *conn)
         .await?;
     }
-    if !gone_kinds.is_empty() {
-        sqlx::query(
-            "DELETE FROM detect_state d USING unnest($2::int2[], $3::int8[], $4::int8[])
-                 AS g(kind, rule_fp, group_fp)
-             WHERE d.tenant_id = $1 AND d.kind = g.kind AND d.rule_fp = g.rule_fp
+    if !gone.kinds.is_empty() {
+        sqlx::query!(
+            "DELETE FROM detect_state d
+             USING unnest($1::uuid[], $2::int2[], $3::int8[], $4::int8[])
+                 AS g(tenant_id, kind, rule_fp, group_fp)
+             WHERE d.tenant_id = g.tenant_id AND d.kind = g.kind AND d.rule_fp = g.rule_fp
                AND d.group_fp = g.group_fp",
+            gone.tenants as _,
+            &gone.kinds,
+            &gone.rules,
+            &gone.groups,
         )
-        .bind(tenant_id)
-        .bind(&gone_kinds)
-        .bind(&gone_rules)
-        .bind(&gone_groups)
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(
-        "INSERT INTO detect_checkpoints (tenant_id, seq) VALUES ($1, $2)
+    let tenants: Vec<TenantId> = checkpoints.iter().map(|c| c.tenant_id).collect();
+    let seqs: Vec<i64> = checkpoints.iter().map(|c| c.seq).collect();
+    sqlx::query!(
+        "INSERT INTO detect_checkpoints (tenant_id, seq) SELECT * FROM unnest($1::uuid[], $2::int8[])
          ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
+        tenants as _,
+        &seqs,
     )
-    .bind(tenant_id)
-    .bind(seq)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// State keys as the columns `unnest` takes.
+#[derive(Default)]
+struct Columns {
+    tenants: Vec<TenantId>,
+    kinds: Vec<i16>,
+    rules: Vec<i64>,
+    groups: Vec<i64>,
+}
+
+impl Columns {
+    fn push(&mut self, tenant_id: TenantId, row: &StateRow) {
+        self.tenants.push(tenant_id);
+        self.kinds.push(row.kind as i16);
+        // Fingerprints are u64; Postgres stores their bits as int8.
+        self.rules.push(row.rule as i64);
+        self.groups.push(row.group as i64);
+    }
 }
 
 /// Deletes state entries untouched since `before` (pick it beyond the longest window or
 /// history in use), and bumps the affected tenants' checkpoints so owners reload without
 /// them. For a periodic maintenance task; returns the number of entries removed.
 pub async fn prune(conn: &mut PgConnection, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
-    let pruned: Vec<TenantId> =
-        sqlx::query_scalar("DELETE FROM detect_state WHERE updated_at < $1 RETURNING tenant_id")
-            .bind(before)
-            .fetch_all(&mut *conn)
-            .await?;
+    let pruned = sqlx::query_scalar!(
+        r#"DELETE FROM detect_state WHERE updated_at < $1 RETURNING tenant_id AS "tenant_id: TenantId""#,
+        before,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut tenants = pruned.clone();
     tenants.sort_unstable();
     tenants.dedup();
-    sqlx::query("UPDATE detect_checkpoints SET seq = seq + 1 WHERE tenant_id = ANY($1)")
-        .bind(&tenants)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE detect_checkpoints SET seq = seq + 1 WHERE tenant_id = ANY($1)",
+        tenants as _,
+    )
+    .execute(conn)
+    .await?;
     Ok(pruned.len() as u64)
 }

@@ -2,7 +2,7 @@
 
 use crate::ids::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 
 use super::Result;
 
@@ -17,7 +17,7 @@ pub struct NewEvent<'a> {
 pub const NOTIFY_CHANNEL: &str = "okta_inbox";
 
 /// Inserts a batch (uuids unique within it) in one statement; events already known for the
-/// integration are skipped. Returns how many were new. Notifies the workers on commit.
+/// integration are skipped. Returns how many were new.
 pub async fn insert_batch(
     conn: &mut PgConnection,
     tenant_id: TenantId,
@@ -31,8 +31,8 @@ pub async fn insert_batch(
     let published: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.published).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
     let raws: Vec<&str> = events.iter().map(|e| e.raw).collect();
-    let inserted: i64 = sqlx::query_scalar(
-        "WITH batch AS (
+    let inserted = sqlx::query_scalar!(
+        r#"WITH batch AS (
              SELECT * FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::text[])
                  AS t(event_uuid, published, event_type, raw)
          ), new_keys AS (
@@ -50,23 +50,25 @@ pub async fn insert_batch(
              SELECT $1, $2, event_uuid, received_at FROM stored
              RETURNING 1
          )
-         SELECT count(*) FROM queued",
+         SELECT count(*) AS "count!" FROM queued"#,
+        tenant_id as _,
+        integration_id as _,
+        uuids as _,
+        published as _,
+        types as _,
+        raws as _,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(&uuids)
-    .bind(&published)
-    .bind(&types)
-    .bind(&raws)
     .fetch_one(&mut *conn)
     .await?;
-    if inserted > 0 {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(NOTIFY_CHANNEL)
-            .execute(&mut *conn)
-            .await?;
-    }
     Ok(inserted as u64)
+}
+
+/// Wakes the workers listening on [`NOTIFY_CHANNEL`], in every replica.
+pub async fn notify_workers(pool: &sqlx::PgPool) -> Result<()> {
+    sqlx::query!("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Quarantines many events in one statement (`reasons` and `raws` pair up).
@@ -80,14 +82,14 @@ pub async fn quarantine_many(
     if raws.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO quarantined_events (tenant_id, integration_id, reason, raw)
          SELECT $1, $2, reason, raw FROM unnest($3::text[], $4::text[]) AS t(reason, raw)",
+        tenant_id as _,
+        integration_id as _,
+        reasons as _,
+        raws as _,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(reasons)
-    .bind(raws)
     .execute(conn)
     .await?;
     Ok(())
@@ -100,20 +102,20 @@ pub async fn quarantine(
     reason: &str,
     raw: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO quarantined_events (tenant_id, integration_id, reason, raw) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(reason)
-    .bind(raw)
+    sqlx::query!(
+"INSERT INTO quarantined_events (tenant_id, integration_id, reason, raw) VALUES ($1, $2, $3, $4)",
+tenant_id as _,
+integration_id as _,
+reason,
+raw,
+)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// An inbox event claimed by a worker, with what detection needs.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct Claimed {
     pub tenant_id: TenantId,
     pub integration_id: IntegrationId,
@@ -140,8 +142,9 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, after: Option<TenantId>)
         return Ok(Claim::default());
     };
     let share = (limit / tenants.len() as i64).max(1);
-    let events = sqlx::query_as(
-        "WITH claimed AS (
+    let events = sqlx::query_as!(
+        Claimed,
+        r#"WITH claimed AS (
              DELETE FROM event_queue WHERE (tenant_id, id) IN (
                  SELECT t.tenant_id, q.id FROM unnest($2::uuid[]) AS t(tenant_id)
                  CROSS JOIN LATERAL (
@@ -150,16 +153,17 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, after: Option<TenantId>)
                      FOR UPDATE SKIP LOCKED) q)
              RETURNING tenant_id, integration_id, event_uuid, received_at
          )
-         SELECT c.tenant_id, c.integration_id, COALESCE(i.okta_domain, '') AS okta_domain,
-                c.event_uuid, c.received_at, e.raw::text AS raw
+         SELECT c.tenant_id AS "tenant_id!: _", c.integration_id AS "integration_id!: _",
+                COALESCE(i.okta_domain, '') AS "okta_domain!", c.event_uuid AS "event_uuid!",
+                c.received_at AS "received_at!", e.raw::text AS "raw!"
          FROM claimed c
          JOIN okta_events e ON e.tenant_id = c.tenant_id AND e.integration_id = c.integration_id AND e.event_uuid = c.event_uuid
                             AND e.received_at = c.received_at
          LEFT JOIN integrations i ON i.tenant_id = c.tenant_id AND i.id = c.integration_id
-         ORDER BY c.tenant_id, e.published NULLS LAST",
+         ORDER BY c.tenant_id, e.published NULLS LAST"#,
+        share,
+        tenants as _,
     )
-    .bind(share)
-    .bind(&tenants)
     .fetch_all(conn)
     .await?;
     Ok(Claim {
@@ -179,38 +183,31 @@ pub struct Claim {
 const TENANTS_PER_BATCH: usize = 16;
 
 /// Locks up to [`TENANTS_PER_BATCH`] tenants with queued work, in round-robin order after
-/// `after`.
+/// `after`, in one statement: a skip scan over (tenant_id, id) finds the tenants with work
+/// (one index probe each, however long the queue), ordered from just after `after` round to
+/// it; the lock is tried on them in that order until enough are held (the `LIMIT` stops the
+/// scan of the materialized list, so no tenant is locked that the batch will not serve).
 async fn lock_tenants(conn: &mut PgConnection, after: Option<TenantId>) -> Result<Vec<TenantId>> {
-    // A skip scan over (tenant_id, id): one index probe per tenant, however long the queue.
-    let queued: Vec<TenantId> = sqlx::query_scalar(
-        "WITH RECURSIVE tenants AS (
+    Ok(sqlx::query_scalar!(
+        r#"WITH RECURSIVE tenants AS (
              (SELECT tenant_id FROM event_queue ORDER BY tenant_id LIMIT 1)
              UNION ALL
              SELECT (SELECT q.tenant_id FROM event_queue q WHERE q.tenant_id > t.tenant_id
                      ORDER BY q.tenant_id LIMIT 1)
              FROM tenants t WHERE t.tenant_id IS NOT NULL
+         ), round AS MATERIALIZED (
+             SELECT tenant_id FROM tenants WHERE tenant_id IS NOT NULL
+             ORDER BY COALESCE(tenant_id <= $2, false), tenant_id
          )
-         SELECT tenant_id FROM tenants WHERE tenant_id IS NOT NULL",
+         SELECT tenant_id AS "tenant_id!: TenantId" FROM round
+         WHERE pg_try_advisory_xact_lock($1, hashtext(tenant_id::text))
+         LIMIT $3"#,
+        TENANT_LOCK_SPACE,
+        after as _,
+        TENANTS_PER_BATCH as i64,
     )
-    .fetch_all(&mut *conn)
-    .await?;
-    let start = after.map_or(0, |last| queued.partition_point(|t| *t <= last));
-    let mut locked = Vec::new();
-    for tenant_id in queued[start..].iter().chain(&queued[..start]) {
-        let mine: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2::text))")
-                .bind(TENANT_LOCK_SPACE)
-                .bind(tenant_id)
-                .fetch_one(&mut *conn)
-                .await?;
-        if mine {
-            locked.push(*tenant_id);
-            if locked.len() == TENANTS_PER_BATCH {
-                break;
-            }
-        }
-    }
-    Ok(locked)
+    .fetch_all(conn)
+    .await?)
 }
 
 pub struct QueueStats {
@@ -219,14 +216,12 @@ pub struct QueueStats {
 }
 
 pub async fn queue_stats(pool: &sqlx::PgPool) -> Result<QueueStats> {
-    let (depth, oldest): (i64, Option<DateTime<Utc>>) =
-        sqlx::query_as("SELECT count(*), min(received_at) FROM event_queue")
-            .fetch_one(pool)
-            .await?;
-    Ok(QueueStats {
-        depth,
-        oldest_received_at: oldest,
-    })
+    Ok(sqlx::query_as!(
+        QueueStats,
+        r#"SELECT count(*) AS "depth!", min(received_at) AS oldest_received_at FROM event_queue"#,
+    )
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Processing lag of one integration: age of its oldest unprocessed event.
@@ -235,12 +230,12 @@ pub async fn integration_lag_secs(
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> Result<Option<f64>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "SELECT EXTRACT(EPOCH FROM now() - min(received_at))::float8 FROM event_queue
          WHERE tenant_id = $1 AND integration_id = $2",
+        tenant_id as _,
+        integration_id as _,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
     .fetch_one(pool)
     .await?)
 }
@@ -250,11 +245,45 @@ pub async fn quarantined_count(
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM quarantined_events WHERE tenant_id = $1 AND integration_id = $2",
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM quarantined_events
+           WHERE tenant_id = $1 AND integration_id = $2"#,
+        tenant_id as _,
+        integration_id as _,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
     .fetch_one(pool)
+    .await?)
+}
+
+/// A stored raw event with the domain of the org that sent it ('' once the integration is gone).
+#[derive(Debug)]
+pub struct RecentEvent {
+    pub okta_domain: String,
+    pub raw: String,
+}
+
+/// The tenant's newest `limit` raw events received since `since`, oldest published first
+/// (the order the worker evaluates in). Deleted integrations' events are included.
+pub async fn recent_events(
+    pool: &sqlx::PgPool,
+    tenant_id: TenantId,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<RecentEvent>> {
+    Ok(sqlx::query_as!(
+        RecentEvent,
+        r#"SELECT okta_domain AS "okta_domain!", raw AS "raw!" FROM (
+             SELECT COALESCE(i.okta_domain, '') AS okta_domain, e.raw::text AS raw,
+                    e.published, e.received_at
+             FROM okta_events e
+             LEFT JOIN integrations i ON i.tenant_id = e.tenant_id AND i.id = e.integration_id
+             WHERE e.tenant_id = $1 AND e.received_at >= $2
+             ORDER BY e.received_at DESC LIMIT $3
+         ) recent ORDER BY published NULLS LAST, received_at"#,
+        tenant_id as _,
+        since,
+        limit,
+    )
+    .fetch_all(pool)
     .await?)
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
-use sqlx::{FromRow, PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
 
 use super::Result;
 use crate::ids::{HookKey, IntegrationId, TenantId};
@@ -15,7 +15,7 @@ use crate::okta::OktaDomain;
 use crate::secrets::HookSecretHashes;
 
 /// Where an integration is in the wizard's state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum IntegrationStatus {
@@ -37,18 +37,32 @@ impl fmt::Display for IntegrationStatus {
 }
 
 /// How to reach an integration's org: whose it is, where it is, which app to sign in as.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct OrgAccess {
     pub tenant_id: TenantId,
     pub id: IntegrationId,
-    #[sqlx(rename = "okta_domain")]
     pub domain: OktaDomain,
     pub client_id: Option<String>,
 }
 
-#[derive(Debug, Clone, FromRow)]
+impl OrgAccess {
+    pub fn new(
+        tenant_id: TenantId,
+        id: IntegrationId,
+        domain: OktaDomain,
+        client_id: Option<String>,
+    ) -> OrgAccess {
+        OrgAccess {
+            tenant_id,
+            id,
+            domain,
+            client_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Integration {
-    #[sqlx(flatten)]
     pub org: OrgAccess,
     pub status: IntegrationStatus,
     pub created_from: String,
@@ -66,10 +80,6 @@ pub struct Integration {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, tenant_id, status, created_from, okta_domain, client_id, event_hook_id, \
-    hook_key, hook_status, events_received, last_event_at, activated_at, last_error_code, \
-    last_error, last_delivery_error, last_delivery_error_at, created_at, updated_at";
-
 pub struct NewIntegration<'a> {
     pub id: IntegrationId,
     pub status: IntegrationStatus,
@@ -84,25 +94,25 @@ pub async fn insert(
     tenant_id: TenantId,
     new: &NewIntegration<'_>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO integrations (id, tenant_id, status, created_from, okta_domain, client_id, hook_key)
+    sqlx::query!(
+"INSERT INTO integrations (id, tenant_id, status, created_from, okta_domain, client_id, hook_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(new.id)
-    .bind(tenant_id)
-    .bind(new.status)
-    .bind(new.created_from)
-    .bind(new.okta_domain)
-    .bind(new.client_id)
-    .bind(new.hook_key)
+new.id as _,
+tenant_id as _,
+new.status as _,
+new.created_from,
+new.okta_domain as _,
+new.client_id,
+new.hook_key as _,
+)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO hook_routes (hook_key, tenant_id, integration_id) VALUES ($1, $2, $3)",
+        new.hook_key as _,
+        tenant_id as _,
+        new.id as _,
     )
-    .bind(new.hook_key)
-    .bind(tenant_id)
-    .bind(new.id)
     .execute(conn)
     .await?;
     Ok(())
@@ -114,24 +124,78 @@ pub async fn get(
     tenant_id: TenantId,
     id: IntegrationId,
 ) -> Result<Option<Integration>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND id = $2 AND status <> 'deleted'"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?)
+    Ok(select_live(pool, tenant_id, Some(id)).await?.pop())
 }
 
 pub async fn list(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<Integration>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 AND status <> 'deleted' ORDER BY created_at, id"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .fetch_all(pool)
-        .await?)
+    select_live(pool, tenant_id, None).await
+}
+
+/// The tenant's live integrations, or the one with `id`.
+async fn select_live(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: Option<IntegrationId>,
+) -> Result<Vec<Integration>> {
+    let rows = sqlx::query_as!(
+        IntegrationRow,
+        r#"SELECT id AS "id: _", tenant_id AS "tenant_id: _", status AS "status: _", created_from,
+               okta_domain AS "okta_domain: _", client_id, event_hook_id, hook_key AS "hook_key: _",
+               hook_status, events_received, last_event_at, activated_at, last_error_code,
+               last_error, last_delivery_error, last_delivery_error_at, created_at, updated_at
+           FROM integrations
+           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id = $2) AND status <> 'deleted'
+           ORDER BY created_at, id"#,
+        tenant_id as _,
+        id as _,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Integration::from).collect())
+}
+
+/// The flat row `query_as!` fills; [`Integration`] nests the org access.
+struct IntegrationRow {
+    id: IntegrationId,
+    tenant_id: TenantId,
+    status: IntegrationStatus,
+    created_from: String,
+    okta_domain: OktaDomain,
+    client_id: Option<String>,
+    event_hook_id: Option<String>,
+    hook_key: HookKey,
+    hook_status: Option<String>,
+    events_received: i64,
+    last_event_at: Option<DateTime<Utc>>,
+    activated_at: Option<DateTime<Utc>>,
+    last_error_code: Option<String>,
+    last_error: Option<String>,
+    last_delivery_error: Option<String>,
+    last_delivery_error_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<IntegrationRow> for Integration {
+    fn from(row: IntegrationRow) -> Self {
+        Integration {
+            org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
+            status: row.status,
+            created_from: row.created_from,
+            event_hook_id: row.event_hook_id,
+            hook_key: row.hook_key,
+            hook_status: row.hook_status,
+            events_received: row.events_received,
+            last_event_at: row.last_event_at,
+            activated_at: row.activated_at,
+            last_error_code: row.last_error_code,
+            last_error: row.last_error,
+            last_delivery_error: row.last_delivery_error,
+            last_delivery_error_at: row.last_delivery_error_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
 }
 
 /// Stores validated credentials' domain and client id, and the state they lead to.
@@ -140,16 +204,16 @@ pub async fn set_validated(
     org: &OrgAccess,
     status: IntegrationStatus,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET status = $3, okta_domain = $4, client_id = $5,
              last_error_code = NULL, last_error = NULL, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
+        org.tenant_id as _,
+        org.id as _,
+        status as _,
+        org.domain as _,
+        org.client_id,
     )
-    .bind(org.tenant_id)
-    .bind(org.id)
-    .bind(status)
-    .bind(&org.domain)
-    .bind(&org.client_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -167,18 +231,18 @@ pub async fn set_active(
     id: IntegrationId,
     a: &Activation<'_>,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET status = 'active', event_hook_id = $3, hook_status = $4,
              hook_secret_hash = $5, hook_secret_prev_hash = NULL, hook_secret_prev_until = NULL,
              hook_secret_rotated_at = now(), activated_at = COALESCE(activated_at, now()),
              last_error_code = NULL, last_error = NULL, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
+        a.event_hook_id,
+        a.hook_status,
+        a.hook_secret_hash,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(a.event_hook_id)
-    .bind(a.hook_status)
-    .bind(a.hook_secret_hash)
     .execute(conn)
     .await?;
     Ok(())
@@ -192,14 +256,14 @@ pub async fn set_error(
     code: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET last_error_code = $3, last_error = $4, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
+        code,
+        detail,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(code)
-    .bind(detail)
     .execute(pool)
     .await?;
     Ok(())
@@ -211,12 +275,12 @@ pub async fn clear_gapfill_error(
     tenant_id: TenantId,
     id: IntegrationId,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET last_error_code = NULL, last_error = NULL, updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND last_error LIKE 'System Log gap fill:%'",
+        tenant_id as _,
+        id as _,
     )
-    .bind(tenant_id)
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(())
@@ -227,21 +291,21 @@ pub async fn mark_deleted(
     tenant_id: TenantId,
     id: IntegrationId,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET status = 'deleted', deleted_at = now(),
              hook_secret_hash = NULL, hook_secret_prev_hash = NULL, gapfill_cursor = NULL,
              updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
     )
-    .bind(tenant_id)
-    .bind(id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// What the hook endpoint needs to authenticate a delivery.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct HookTarget {
     pub tenant_id: TenantId,
     pub integration_id: IntegrationId,
@@ -262,14 +326,15 @@ impl HookTarget {
 }
 
 pub async fn find_by_hook_key(pool: &PgPool, hook_key: &str) -> Result<Option<HookTarget>> {
-    Ok(sqlx::query_as(
-        "SELECT i.tenant_id, i.id AS integration_id, i.status, i.hook_secret_hash,
-                i.hook_secret_prev_hash, i.hook_secret_prev_until
-         FROM hook_routes r
-         JOIN integrations i ON i.tenant_id = r.tenant_id AND i.id = r.integration_id
-         WHERE r.hook_key = $1",
+    Ok(sqlx::query_as!(
+        HookTarget,
+        r#"SELECT i.tenant_id AS "tenant_id: _", i.id AS "integration_id: _", i.status AS "status: _",
+                  i.hook_secret_hash, i.hook_secret_prev_hash, i.hook_secret_prev_until
+           FROM hook_routes r
+           JOIN integrations i ON i.tenant_id = r.tenant_id AND i.id = r.integration_id
+           WHERE r.hook_key = $1"#,
+        hook_key,
     )
-    .bind(hook_key)
     .fetch_optional(pool)
     .await?)
 }
@@ -283,17 +348,17 @@ pub async fn set_hook_secret(
     secret_hash: &[u8],
     prev_until: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE integrations SET
+    sqlx::query!(
+"UPDATE integrations SET
              hook_secret_prev_hash = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE hook_secret_hash END,
              hook_secret_prev_until = $4, hook_secret_hash = $3, hook_secret_rotated_at = now(),
              updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(secret_hash)
-    .bind(prev_until)
+tenant_id as _,
+id as _,
+secret_hash,
+prev_until,
+)
     .execute(pool)
     .await?;
     Ok(())
@@ -306,34 +371,34 @@ pub async fn set_hook_state(
     event_hook_id: &str,
     hook_status: &str,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET event_hook_id = $3, hook_status = $4, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
+        event_hook_id,
+        hook_status,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(event_hook_id)
-    .bind(hook_status)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 pub async fn record_received(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     tenant_id: TenantId,
     integration_id: IntegrationId,
     accepted: i64,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET events_received = events_received + $3, last_event_at = now(),
              last_delivery_error = NULL
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        integration_id as _,
+        accepted,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(accepted)
-    .execute(conn)
+    .execute(pool)
     .await?;
     Ok(())
 }
@@ -345,22 +410,21 @@ pub async fn record_delivery_error(
     integration_id: IntegrationId,
     error: &str,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET last_delivery_error = $3, last_delivery_error_at = now(),
              gapfill_needed = true
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        integration_id as _,
+        error,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(error)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct GapFillTarget {
-    #[sqlx(flatten)]
     pub org: OrgAccess,
     pub gapfill_cursor: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
@@ -368,14 +432,24 @@ pub struct GapFillTarget {
 
 /// Active integrations whose System Log poll is due (interval elapsed, or a delivery failed).
 pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<GapFillTarget>> {
-    Ok(sqlx::query_as(
-        "SELECT tenant_id, id, okta_domain, client_id, gapfill_cursor, activated_at FROM integrations
-         WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
-               OR gapfill_last_run_at < now() - make_interval(secs => $1))",
+    let rows = sqlx::query!(
+        r#"SELECT tenant_id AS "tenant_id: TenantId", id AS "id: IntegrationId",
+               okta_domain AS "okta_domain: OktaDomain", client_id, gapfill_cursor, activated_at
+           FROM integrations
+           WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
+                 OR gapfill_last_run_at < now() - make_interval(secs => $1))"#,
+        interval_secs as f64,
     )
-    .bind(interval_secs as f64)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| GapFillTarget {
+            org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
+            gapfill_cursor: row.gapfill_cursor,
+            activated_at: row.activated_at,
+        })
+        .collect())
 }
 
 pub async fn save_gapfill_cursor(
@@ -385,23 +459,22 @@ pub async fn save_gapfill_cursor(
     cursor: &str,
     done: bool,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET gapfill_cursor = $3, gapfill_last_run_at = now(),
              gapfill_needed = gapfill_needed AND NOT $4
          WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
+        tenant_id as _,
+        id as _,
+        cursor,
+        done,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(cursor)
-    .bind(done)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct RotationTarget {
-    #[sqlx(flatten)]
     pub org: OrgAccess,
     pub event_hook_id: Option<String>,
     pub hook_key: HookKey,
@@ -411,14 +484,25 @@ pub async fn due_for_secret_rotation(
     pool: &PgPool,
     every_secs: i64,
 ) -> Result<Vec<RotationTarget>> {
-    Ok(sqlx::query_as(
-        "SELECT tenant_id, id, okta_domain, client_id, event_hook_id, hook_key FROM integrations
-         WHERE status = 'active' AND event_hook_id IS NOT NULL
-           AND hook_secret_rotated_at < now() - make_interval(secs => $1)",
+    let rows = sqlx::query!(
+        r#"SELECT tenant_id AS "tenant_id: TenantId", id AS "id: IntegrationId",
+               okta_domain AS "okta_domain: OktaDomain", client_id, event_hook_id,
+               hook_key AS "hook_key: HookKey"
+           FROM integrations
+           WHERE status = 'active' AND event_hook_id IS NOT NULL
+             AND hook_secret_rotated_at < now() - make_interval(secs => $1)"#,
+        every_secs as f64,
     )
-    .bind(every_secs as f64)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| RotationTarget {
+            org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
+            event_hook_id: row.event_hook_id,
+            hook_key: row.hook_key,
+        })
+        .collect())
 }
 
 /// How to reach an integration's org, deleted or not (for background jobs).
@@ -427,12 +511,13 @@ pub async fn org_access(
     tenant_id: TenantId,
     id: IntegrationId,
 ) -> Result<OrgAccess> {
-    Ok(sqlx::query_as(
-        "SELECT tenant_id, id, okta_domain, client_id FROM integrations
-         WHERE tenant_id = $1 AND id = $2",
+    Ok(sqlx::query_as!(
+        OrgAccess,
+        r#"SELECT tenant_id AS "tenant_id: _", id AS "id: _", okta_domain AS "domain: _", client_id
+           FROM integrations WHERE tenant_id = $1 AND id = $2"#,
+        tenant_id as _,
+        id as _,
     )
-    .bind(tenant_id)
-    .bind(id)
     .fetch_one(pool)
     .await?)
 }
@@ -447,15 +532,15 @@ pub async fn lease_step(
     holder: uuid::Uuid,
     until: DateTime<Utc>,
 ) -> Result<bool> {
-    let leased = sqlx::query(
+    let leased = sqlx::query!(
         "UPDATE integrations SET step_lease_holder = $3, step_lease_until = $4
          WHERE tenant_id = $1 AND id = $2
            AND (step_lease_until IS NULL OR step_lease_until < now())",
+        tenant_id as _,
+        id as _,
+        holder,
+        until,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(holder)
-    .bind(until)
     .execute(pool)
     .await?;
     Ok(leased.rows_affected() == 1)
@@ -467,13 +552,13 @@ pub async fn release_step(
     id: IntegrationId,
     holder: uuid::Uuid,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE integrations SET step_lease_holder = NULL, step_lease_until = NULL
          WHERE tenant_id = $1 AND id = $2 AND step_lease_holder = $3",
+        tenant_id as _,
+        id as _,
+        holder,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(holder)
     .execute(pool)
     .await?;
     Ok(())

@@ -1,11 +1,11 @@
 //! Okta calls owed after the local state moved on: deprovisioning a deleted integration's hook.
 
 use crate::ids::{IntegrationId, TenantId};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 
 use super::Result;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeprovisionJob {
     pub id: i64,
     pub tenant_id: TenantId,
@@ -20,12 +20,12 @@ pub async fn enqueue_deprovision(
     integration_id: IntegrationId,
     event_hook_id: &str,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO okta_jobs (tenant_id, integration_id, kind, event_hook_id) VALUES ($1, $2, 'deprovision_hook', $3)",
+        tenant_id as _,
+        integration_id as _,
+        event_hook_id,
     )
-    .bind(tenant_id)
-    .bind(integration_id)
-    .bind(event_hook_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -33,20 +33,25 @@ pub async fn enqueue_deprovision(
 
 /// Claims one due job; it stays locked by the caller's transaction while Okta is called.
 pub async fn claim_due(conn: &mut PgConnection) -> Result<Option<DeprovisionJob>> {
-    Ok(sqlx::query_as(
-        "SELECT id, tenant_id, integration_id, event_hook_id, attempts FROM okta_jobs
-         WHERE run_after <= now() ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED",
+    Ok(sqlx::query_as!(
+        DeprovisionJob,
+        r#"SELECT id, tenant_id AS "tenant_id: _", integration_id AS "integration_id: _",
+               event_hook_id, attempts
+           FROM okta_jobs
+           WHERE run_after <= now() ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED"#,
     )
     .fetch_optional(conn)
     .await?)
 }
 
 pub async fn finish(conn: &mut PgConnection, job: &DeprovisionJob) -> Result<()> {
-    sqlx::query("DELETE FROM okta_jobs WHERE tenant_id = $1 AND id = $2")
-        .bind(job.tenant_id)
-        .bind(job.id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM okta_jobs WHERE tenant_id = $1 AND id = $2",
+        job.tenant_id as _,
+        job.id,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -56,24 +61,24 @@ pub async fn retry_later(
     delay_secs: i64,
     error: &str,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE okta_jobs SET attempts = attempts + 1, last_error = $4,
              run_after = now() + make_interval(secs => $3) WHERE tenant_id = $1 AND id = $2",
+        job.tenant_id as _,
+        job.id,
+        delay_secs as f64,
+        error,
     )
-    .bind(job.tenant_id)
-    .bind(job.id)
-    .bind(delay_secs as f64)
-    .bind(error)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn pending_for_tenant(conn: &mut PgConnection, tenant_id: TenantId) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM okta_jobs WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM okta_jobs WHERE tenant_id = $1"#,
+        tenant_id as _,
     )
+    .fetch_one(conn)
+    .await?)
 }

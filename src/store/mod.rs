@@ -82,7 +82,8 @@ pub async fn migrate(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
-/// True when every migration this binary knows is applied.
+/// True when every migration this binary knows is applied. Checked at run time: the table is
+/// the migrator's, not part of the schema `query!` is checked against.
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool> {
     let latest: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")

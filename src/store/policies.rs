@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use crate::ids::{PolicyId, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 
 use super::Result;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct CustomPolicy {
     pub id: PolicyId,
     pub tenant_id: TenantId,
@@ -20,14 +20,16 @@ pub struct CustomPolicy {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, tenant_id, name, description, rules, enabled, created_at, updated_at";
-
 pub async fn list_custom(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<CustomPolicy>> {
-    let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 ORDER BY name");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .fetch_all(pool)
-        .await?)
+    Ok(sqlx::query_as!(
+        CustomPolicy,
+        r#"SELECT id AS "id: _", tenant_id AS "tenant_id: _", name, description, rules, enabled,
+               created_at, updated_at
+           FROM policies WHERE tenant_id = $1 ORDER BY name"#,
+        tenant_id as _,
+    )
+    .fetch_all(pool)
+    .await?)
 }
 
 pub async fn get_custom(
@@ -35,53 +37,59 @@ pub async fn get_custom(
     tenant_id: TenantId,
     id: PolicyId,
 ) -> Result<Option<CustomPolicy>> {
-    let sql = format!("SELECT {COLUMNS} FROM policies WHERE tenant_id = $1 AND id = $2");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?)
+    Ok(sqlx::query_as!(
+        CustomPolicy,
+        r#"SELECT id AS "id: _", tenant_id AS "tenant_id: _", name, description, rules, enabled,
+               created_at, updated_at
+           FROM policies WHERE tenant_id = $1 AND id = $2"#,
+        tenant_id as _,
+        id as _,
+    )
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// Inserts a custom policy; false when the tenant already has a policy of that name.
 pub async fn insert_custom(pool: &PgPool, p: &CustomPolicy) -> Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "INSERT INTO policies (id, tenant_id, name, description, policy_type, rules, enabled)
          VALUES ($1, $2, $3, $4, 'okta', $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING",
+        p.id as _,
+        p.tenant_id as _,
+        p.name,
+        p.description,
+        p.rules,
+        p.enabled,
     )
-    .bind(p.id)
-    .bind(p.tenant_id)
-    .bind(&p.name)
-    .bind(&p.description)
-    .bind(&p.rules)
-    .bind(p.enabled)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn update_custom(pool: &PgPool, p: &CustomPolicy) -> Result<()> {
-    sqlx::query(
-        "UPDATE policies SET name = $3, description = $4, rules = $5, enabled = $6, updated_at = now()
+    sqlx::query!(
+"UPDATE policies SET name = $3, description = $4, rules = $5, enabled = $6, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(p.tenant_id)
-    .bind(p.id)
-    .bind(&p.name)
-    .bind(&p.description)
-    .bind(&p.rules)
-    .bind(p.enabled)
+p.tenant_id as _,
+p.id as _,
+p.name,
+p.description,
+p.rules,
+p.enabled,
+)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 pub async fn delete_custom(pool: &PgPool, tenant_id: TenantId, id: PolicyId) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM policies WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(id)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query!(
+        "DELETE FROM policies WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
+    )
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -89,13 +97,17 @@ pub async fn managed_settings(
     pool: &PgPool,
     tenant_id: TenantId,
 ) -> Result<HashMap<PolicyId, bool>> {
-    let rows: Vec<(PolicyId, bool)> = sqlx::query_as(
-        "SELECT policy_id, enabled FROM managed_policy_settings WHERE tenant_id = $1",
+    let rows = sqlx::query!(
+        r#"SELECT policy_id AS "policy_id: PolicyId", enabled
+           FROM managed_policy_settings WHERE tenant_id = $1"#,
+        tenant_id as _,
     )
-    .bind(tenant_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.policy_id, row.enabled))
+        .collect())
 }
 
 pub async fn set_managed_enabled(
@@ -104,26 +116,34 @@ pub async fn set_managed_enabled(
     policy_id: PolicyId,
     enabled: bool,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO managed_policy_settings (tenant_id, policy_id, enabled) VALUES ($1, $2, $3)
+    sqlx::query!(
+"INSERT INTO managed_policy_settings (tenant_id, policy_id, enabled) VALUES ($1, $2, $3)
          ON CONFLICT (tenant_id, policy_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = now()",
-    )
-    .bind(tenant_id)
-    .bind(policy_id)
-    .bind(enabled)
+tenant_id as _,
+policy_id as _,
+enabled,
+)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// A number that changes whenever the tenant's policy set changes (worker cache key).
-pub async fn version(pool: &PgPool, tenant_id: TenantId) -> Result<String> {
-    Ok(sqlx::query_scalar(
-        "SELECT concat(
-             (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM policies WHERE tenant_id = $1), '/',
-             (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM managed_policy_settings WHERE tenant_id = $1))",
+/// For each tenant, a text that changes whenever its policy set changes (the worker's
+/// engine cache key), in one round trip for a whole batch.
+pub async fn versions(pool: &PgPool, tenants: &[TenantId]) -> Result<HashMap<TenantId, String>> {
+    let rows = sqlx::query!(
+        r#"SELECT t.tenant_id AS "tenant_id!: TenantId", concat(
+             (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM policies p
+              WHERE p.tenant_id = t.tenant_id), '/',
+             (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM managed_policy_settings m
+              WHERE m.tenant_id = t.tenant_id)) AS "version!"
+           FROM unnest($1::uuid[]) AS t(tenant_id)"#,
+        tenants as _,
     )
-    .bind(tenant_id)
-    .fetch_one(pool)
-    .await?)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.tenant_id, row.version))
+        .collect())
 }

@@ -20,14 +20,14 @@ pub async fn ensure_partitions(pool: &PgPool, ahead: u64) -> Result<()> {
             continue;
         };
         let name = partition_name(day);
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_class WHERE relname = $1")
-            .bind(&name)
+        let exists = sqlx::query_scalar!("SELECT 1 AS one FROM pg_class WHERE relname = $1", name)
             .fetch_optional(pool)
             .await?;
         if exists.is_some() {
             continue;
         }
-        // Names and bounds come from dates we computed, never from input.
+        // DDL names a table, so it is built at run time; names and bounds come from dates
+        // we computed, never from input.
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {name} PARTITION OF okta_events FOR VALUES FROM ('{day}') TO ('{next}')"
         );
@@ -44,9 +44,9 @@ pub async fn ensure_partitions(pool: &PgPool, ahead: u64) -> Result<()> {
 /// dedup keys; returns the number of partitions dropped.
 pub async fn drop_raw_older_than(pool: &PgPool, days: u32) -> Result<u64> {
     let cutoff = Utc::now().date_naive() - Days::new(u64::from(days));
-    let partitions: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'okta_events'::regclass AND c.relname ~ '^okta_events_[0-9]{8}$'",
+    let partitions = sqlx::query_scalar!(
+        r#"SELECT c.relname::text AS "name!" FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'okta_events'::regclass AND c.relname ~ '^okta_events_[0-9]{8}$'"#,
     )
     .fetch_all(pool)
     .await?;
@@ -61,26 +61,32 @@ pub async fn drop_raw_older_than(pool: &PgPool, days: u32) -> Result<u64> {
         }
     }
     let cutoff_ts = cutoff.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    sqlx::query("DELETE FROM okta_events_default WHERE received_at < $1")
-        .bind(cutoff_ts)
-        .execute(pool)
-        .await?;
-    sqlx::query("DELETE FROM okta_event_keys WHERE received_at < $1")
-        .bind(cutoff_ts)
-        .execute(pool)
-        .await?;
-    sqlx::query("DELETE FROM quarantined_events WHERE received_at < $1")
-        .bind(cutoff_ts)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM okta_events_default WHERE received_at < $1",
+        cutoff_ts,
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM okta_event_keys WHERE received_at < $1",
+        cutoff_ts,
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM quarantined_events WHERE received_at < $1",
+        cutoff_ts,
+    )
+    .execute(pool)
+    .await?;
     Ok(dropped)
 }
 
 pub async fn delete_runtime_events_older_than(pool: &PgPool, days: u32) -> Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "DELETE FROM runtime_events WHERE created_at < now() - make_interval(days => $1)",
+        days as i32,
     )
-    .bind(days as i32)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

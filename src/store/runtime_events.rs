@@ -49,7 +49,7 @@ pub async fn insert_many(
         .iter()
         .map(|e| serde_json::to_string(e.tags).unwrap_or_else(|_| "[]".into()))
         .collect();
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "INSERT INTO runtime_events (tenant_id, integration_id, policy_id, policy_name, rule_name,
              severity, priority, output, tags, okta_event_uuid, event_type, actor, target, okta_domain,
              published, normalized, raw)
@@ -64,37 +64,41 @@ pub async fn insert_many(
                   normalized, raw)
          ON CONFLICT DO NOTHING
          RETURNING rule_name",
+        column!(tenant_id) as _,
+        column!(integration_id) as _,
+        column!(policy_id) as _,
+        column!(policy_name) as _,
+        column!(rule_name) as _,
+        severities as _,
+        column!(priority) as _,
+        column!(output) as _,
+        tags as _,
+        column!(okta_event_uuid) as _,
+        column!(event_type) as _,
+        column!(actor) as _,
+        column!(target) as _,
+        column!(okta_domain) as _,
+        column!(published) as _,
+        column!(normalized) as _,
+        column!(raw) as _,
     )
-    .bind(column!(tenant_id))
-    .bind(column!(integration_id))
-    .bind(column!(policy_id))
-    .bind(column!(policy_name))
-    .bind(column!(rule_name))
-    .bind(severities)
-    .bind(column!(priority))
-    .bind(column!(output))
-    .bind(tags)
-    .bind(column!(okta_event_uuid))
-    .bind(column!(event_type))
-    .bind(column!(actor))
-    .bind(column!(target))
-    .bind(column!(okta_domain))
-    .bind(column!(published))
-    .bind(column!(normalized))
-    .bind(column!(raw))
     .fetch_all(conn)
     .await?)
 }
 
-#[derive(Debug, Clone, Serialize, FromRow)]
+/// A detection: a rule of a policy fired on an Okta event.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct RuntimeEvent {
     pub id: i64,
     pub integration_id: IntegrationId,
+    #[schema(example = "okta")]
     pub source: String,
     pub policy_id: PolicyId,
     pub policy_name: String,
     pub rule_name: String,
+    #[schema(value_type = Severity)]
     pub severity: String,
+    #[schema(value_type = crate::detect::Priority)]
     pub priority: String,
     pub output: String,
     pub tags: Vec<String>,
@@ -103,6 +107,7 @@ pub struct RuntimeEvent {
     pub actor: String,
     pub target: String,
     pub okta_domain: String,
+    /// Okta's `published` time of the event.
     pub published: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
@@ -125,6 +130,8 @@ pub struct FeedQuery {
 }
 
 /// Newest first by (published, id): a page boundary never moves when rows are inserted.
+/// Built at run time: the filters present decide the SQL (a static query with
+/// `$n IS NULL OR ...` for each filter would keep the planner from the right index).
 pub async fn feed(pool: &PgPool, tenant_id: TenantId, f: &FeedQuery) -> Result<Vec<RuntimeEvent>> {
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "SELECT {SUMMARY} FROM runtime_events WHERE tenant_id = "
@@ -176,6 +183,7 @@ pub struct RuntimeEventDetail {
     pub raw: serde_json::Value,
 }
 
+/// Not `query_as!`: it shares the feed's row mapping (`FromRow`, summary flattened).
 pub async fn get(
     pool: &PgPool,
     tenant_id: TenantId,

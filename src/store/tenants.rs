@@ -33,24 +33,25 @@ impl Role {
 }
 
 pub async fn create_tenant(pool: &PgPool, id: TenantId, name: &str) -> Result<()> {
-    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
-        .bind(id)
-        .bind(name)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO tenants (id, name) VALUES ($1, $2)",
+        id as _,
+        name,
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 pub async fn tenant_exists(pool: &PgPool, id: TenantId) -> Result<bool> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tenants WHERE id = $1")
-        .bind(id)
+    let found = sqlx::query_scalar!("SELECT 1 AS one FROM tenants WHERE id = $1", id as _)
         .fetch_optional(pool)
         .await?;
     Ok(found.is_some())
 }
 
 /// A token as an admin sees it: never the token itself.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenInfo {
     pub token_id: TokenId,
     pub role: String,
@@ -66,49 +67,50 @@ pub async fn insert_token(
     role: Role,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<TokenId> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO api_tokens (token_hash, tenant_id, role, expires_at) VALUES ($1, $2, $3, $4)
-         RETURNING id",
+    Ok(sqlx::query_scalar!(
+        r#"INSERT INTO api_tokens (token_hash, tenant_id, role, expires_at) VALUES ($1, $2, $3, $4)
+           RETURNING id AS "id: TokenId""#,
+        token_hash,
+        tenant_id as _,
+        role.as_str(),
+        expires_at,
     )
-    .bind(token_hash)
-    .bind(tenant_id)
-    .bind(role.as_str())
-    .bind(expires_at)
     .fetch_one(pool)
     .await?)
 }
 
 /// The tenant and role of a live token: not revoked, not expired.
 pub async fn find_token(pool: &PgPool, token_hash: &[u8]) -> Result<Option<(TenantId, Role)>> {
-    let row: Option<(TenantId, String)> = sqlx::query_as(
-        "SELECT tenant_id, role FROM api_tokens
-         WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+    let row = sqlx::query!(
+        r#"SELECT tenant_id AS "tenant_id: TenantId", role FROM api_tokens
+           WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"#,
+        token_hash,
     )
-    .bind(token_hash)
     .fetch_optional(pool)
     .await?;
     // A role this version does not know authenticates nobody.
-    Ok(row.and_then(|(tenant, role)| Some((tenant, Role::parse(&role)?))))
+    Ok(row.and_then(|row| Some((row.tenant_id, Role::parse(&row.role)?))))
 }
 
 pub async fn list_tokens(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<TokenInfo>> {
-    Ok(sqlx::query_as(
-        "SELECT id AS token_id, role, created_at, expires_at, revoked_at FROM api_tokens
-         WHERE tenant_id = $1 ORDER BY created_at, id",
+    Ok(sqlx::query_as!(
+        TokenInfo,
+        r#"SELECT id AS "token_id: _", role, created_at, expires_at, revoked_at FROM api_tokens
+           WHERE tenant_id = $1 ORDER BY created_at, id"#,
+        tenant_id as _,
     )
-    .bind(tenant_id)
     .fetch_all(pool)
     .await?)
 }
 
 /// Revokes one of the tenant's tokens; false when it has no such live token.
 pub async fn revoke_token(pool: &PgPool, tenant_id: TenantId, id: TokenId) -> Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE api_tokens SET revoked_at = now()
          WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+        tenant_id as _,
+        id as _,
     )
-    .bind(tenant_id)
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -116,12 +118,12 @@ pub async fn revoke_token(pool: &PgPool, tenant_id: TenantId, id: TokenId) -> Re
 
 /// The tenant a token id belongs to (operators revoke by id alone).
 pub async fn token_tenant(pool: &PgPool, id: TokenId) -> Result<Option<TenantId>> {
-    Ok(
-        sqlx::query_scalar("SELECT tenant_id FROM api_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"SELECT tenant_id AS "tenant_id: TenantId" FROM api_tokens WHERE id = $1"#,
+        id as _,
     )
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// Tables holding a tenant's data, in the order they are emptied: children before parents.
@@ -144,6 +146,7 @@ const TENANT_TABLES: [&str; 13] = [
 ];
 
 /// Deletes every row of the tenant (see [`TENANT_TABLES`]); returns the rows per table.
+/// Built at run time: the statement names each table in turn.
 pub async fn delete_tenant_data(
     conn: &mut sqlx::PgConnection,
     tenant_id: TenantId,

@@ -8,6 +8,7 @@ mod support;
 
 mod cli;
 mod corpus;
+mod differential;
 mod extensions;
 mod fuzz_regressions;
 mod hostile;

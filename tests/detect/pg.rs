@@ -54,7 +54,7 @@ const RULES: &str = r#"
   priority: WARNING
 "#;
 
-fn engine() -> Engine {
+pub(crate) fn engine() -> Engine {
     let set = RuleSet::compile("pg.yaml", RULES).expect("rules compile");
     let policy = PolicyRef {
         id: Uuid::from_u128(7),
@@ -63,15 +63,15 @@ fn engine() -> Engine {
     Engine::new(vec![(policy, Arc::new(set))])
 }
 
-/// What a worker does per batch (here, of one event): under the tenant's lock, the state at
-/// the tenant's checkpoint (cached, or loaded), the detections, the delta checkpointed, one
-/// commit. `states` is one process's cache: a new one is a restarted process.
-async fn process_in(
+/// What a worker does per batch: under the tenant's lock, the state at the tenant's
+/// checkpoint (cached, or loaded), the detections, the delta checkpointed, one commit.
+/// `states` is one process's cache: a new one is a restarted process.
+pub(crate) async fn process_batch_in(
     pool: &PgPool,
     engine: &Engine,
     states: &TenantStates,
     tenant: TenantId,
-    ev: &LogEvent,
+    events: &[LogEvent],
 ) -> Vec<Detection> {
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query("SELECT pg_advisory_xact_lock(7, hashtext($1::text))")
@@ -83,15 +83,34 @@ async fn process_in(
         .await
         .expect("seq")[&tenant];
     let mut owned = states.checkout(&mut tx, tenant, seq).await.expect("state");
-    let detections = engine.evaluate_in_memory(ev, "acme", &mut owned.state);
+    let detections = events
+        .iter()
+        .flat_map(|ev| engine.evaluate_in_memory(ev, "acme", &mut owned.state))
+        .collect();
     owned.seq += 1;
     let delta = owned.state.take_delta();
-    detect_state::checkpoint(&mut tx, tenant, &delta, owned.seq)
+    let checkpoint = detect_state::TenantCheckpoint {
+        tenant_id: tenant,
+        delta: &delta,
+        seq: owned.seq,
+    };
+    detect_state::checkpoint(&mut tx, &[checkpoint])
         .await
         .expect("checkpoint");
     tx.commit().await.expect("commit");
     states.checkin(tenant, owned);
     detections
+}
+
+/// One event as its own batch.
+async fn process_in(
+    pool: &PgPool,
+    engine: &Engine,
+    states: &TenantStates,
+    tenant: TenantId,
+    ev: &LogEvent,
+) -> Vec<Detection> {
+    process_batch_in(pool, engine, states, tenant, std::slice::from_ref(ev)).await
 }
 
 /// A process that starts, handles one event and stops: every event reloads the checkpoint.

@@ -8,9 +8,12 @@
 mod support;
 
 mod concurrency;
+mod console;
+mod crash;
 mod fairness;
 mod feed;
 mod ingest;
+mod isolation;
 mod okta_client;
 mod openapi_contract;
 mod operations;

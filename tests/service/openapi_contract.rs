@@ -210,6 +210,7 @@ fn check_request_bodies(doc: &Value, routed: &BTreeSet<(String, String)>) {
             &["name", "rules", "type"],
         ),
         (("/api/v1/policies/{id}".into(), "patch"), &[]),
+        (("/api/v1/policies/test".into(), "post"), &["rules"]),
         (("/api/v1/tokens".into(), "post"), &["role"]),
         (
             ("/hooks/okta/{hook_key}".into(), "post"),
@@ -417,15 +418,27 @@ async fn policy_and_token_answers_match_the_document(pool: PgPool) {
         "/api/v1/policies",
         example.clone(),
     );
-    let custom = format!("/api/v1/policies/{}", created.await["id"].as_str().unwrap());
-    t.expect(StatusCode::CONFLICT, "post", "/api/v1/policies", example)
-        .await;
+    let created = created.await;
+    let custom = format!("/api/v1/policies/{}", created["id"].as_str().unwrap());
+    t.expect(
+        StatusCode::CONFLICT,
+        "post",
+        "/api/v1/policies",
+        example.clone(),
+    )
+    .await;
     let broken =
         json!({ "name": "broken", "type": "okta", "rules": "- rule: x\n  condition: (\n" });
     let refused = t
         .expect(UNPROCESSABLE, "post", "/api/v1/policies", broken)
         .await;
     assert!(refused["line"].is_number(), "{refused}");
+    let dry_run = json!({ "rules": example["rules"], "since": "2026-01-01T00:00:00Z" });
+    t.expect(StatusCode::OK, "post", "/api/v1/policies/test", dry_run)
+        .await;
+    let broken = json!({ "rules": "- rule: x\n  condition: (\n" });
+    t.expect(UNPROCESSABLE, "post", "/api/v1/policies/test", broken)
+        .await;
     for (status, path, patch) in [
         (
             StatusCode::OK,

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::{TestApp, log_event, okta_policy};
+use crate::support::{TestApp, count, log_event, okta_policy};
 
 const VIP_RULES: &str = r#"- list: vips
   items: [ceo@acme.com, cfo@acme.com]
@@ -194,4 +194,81 @@ async fn hostile_policies_are_refused_and_the_service_stays_up(pool: PgPool) {
     }
     let (_, listed) = t.policies("?managed=false").await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(0));
+}
+
+/// Counts of what a dry run must leave alone.
+async fn written(t: &TestApp) -> (i64, i64, i64) {
+    (
+        count(t.pool(), "SELECT count(*) FROM runtime_events").await,
+        count(t.pool(), "SELECT count(*) FROM policies").await,
+        count(t.pool(), "SELECT count(*) FROM detect_state").await,
+    )
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn rules_under_test_run_over_recent_events_and_write_nothing(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    t.sim
+        .deliver(vec![
+            log_event("user.account.lock", "ceo@acme.com"),
+            log_event("user.account.lock", "intern@acme.com"),
+            log_event("user.session.start", "ceo@acme.com"),
+        ])
+        .await;
+    t.wait_processed().await;
+    let before = written(&t).await;
+
+    let (status, run) = t
+        .post("/api/v1/policies/test", json!({ "rules": VIP_RULES }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["events_scanned"], 3);
+    assert_eq!(run["truncated"], false);
+    let detections = run["detections"].as_array().unwrap();
+    assert_eq!(detections.len(), 1, "{run}");
+    assert_eq!(detections[0]["rule"], "VIP account locked");
+    assert_eq!(detections[0]["severity"], "high");
+    assert!(
+        detections[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("VIP ceo@acme.com locked out")
+    );
+    assert_eq!(written(&t).await, before, "a dry run writes nothing");
+
+    let later = json!({ "rules": VIP_RULES, "since": "2999-01-01T00:00:00Z" });
+    let (status, later) = t.post("/api/v1/policies/test", later).await;
+    assert_eq!(
+        (status, later["events_scanned"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
+    let viewer = t.token(Role::Viewer).await;
+    let body = json!({ "rules": VIP_RULES });
+    let (status, _) = t
+        .call(Method::POST, "/api/v1/policies/test", &viewer, Some(body))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "rules under test are an admin's"
+    );
+    let (_, other) = t.other_tenant().await;
+    let body = json!({ "rules": VIP_RULES });
+    let (_, theirs) = t
+        .call(Method::POST, "/api/v1/policies/test", &other, Some(body))
+        .await;
+    assert_eq!(
+        theirs["events_scanned"], 0,
+        "another tenant's events are not theirs"
+    );
+
+    let broken = VIP_RULES.replace("in (vips)", "in (vips");
+    let (status, problem) = t
+        .post("/api/v1/policies/test", json!({ "rules": broken }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["code"], "invalid_rules");
+    assert_eq!(problem["line"], 5, "{problem}");
+    assert_eq!(written(&t).await, before);
 }

@@ -1,15 +1,21 @@
 //! `okta-ingest-bench ingest`: the hook path and the worker under load, against the local
 //! Postgres, beside a COPY floor (the fastest Postgres can take the same rows) measured in the
 //! same run.
+//!
+//! The service runs as real `okta-ingest serve` processes (one or more, on one database), so
+//! their memory is theirs alone and several replicas can be measured; this process plays
+//! Okta: the simulated orgs for the wizard, and the deliveries.
 
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
 use sqlx::migrate::MigrateDatabase;
+use tokio::process::Child;
 
-use okta_ingest::config::Config;
-use okta_ingest::{app, service, sim, store};
+use okta_ingest::{service, sim, store};
 
 const DATABASE: &str = "postgres://postgres@127.0.0.1:5432/okta_ingest_bench";
 /// Okta-like deliveries: batches of 50 events.
@@ -19,16 +25,29 @@ const CONCURRENCY: usize = 8;
 /// Okta allows 25 hooks per org: one simulated org per this many tenants.
 const TENANTS_PER_ORG: usize = 20;
 
-/// What to run: how long, over how many tenants, and open-loop at a rate or closed-loop.
+/// What to run: how long, over how many tenants and service processes, open-loop at a rate
+/// or closed-loop.
 pub struct Load {
     pub seconds: u64,
     pub tenants: usize,
     pub rate: Option<f64>,
+    pub processes: usize,
+    /// Distinct users per tenant (the events' actors are rewritten); the generator's own
+    /// users otherwise.
+    pub users: Option<usize>,
+    /// The `okta-ingest` binary to measure; the one beside this bench by default.
+    pub service: Option<PathBuf>,
 }
 
 struct Target {
     url: String,
     secret: String,
+}
+
+/// One `okta-ingest serve` process.
+struct Replica {
+    child: Child,
+    base: String,
 }
 
 pub async fn run(load: Load) -> anyhow::Result<Value> {
@@ -42,11 +61,17 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
     store::create_database_if_missing(&url)
         .await
         .context("bench database")?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let config = Config::load(None)?.for_simulator(&url, port);
-    let app = app::run(config, listener).await?;
-    let pool = app.services.pool().clone();
+    let binary = match &load.service {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("okta-ingest"),
+    };
+    let master_key = okta_ingest::vault::Vault::keygen();
+    let mut replicas = Vec::new();
+    for _ in 0..load.processes.max(1) {
+        let public = replicas.first().map(|r: &Replica| r.base.clone());
+        replicas.push(start_replica(&binary, &url, &master_key, public).await?);
+    }
+    let pool = store::connect(&url, 4).await?;
     let http = reqwest::Client::new();
     let mut sims = Vec::new();
     let mut targets = Vec::new();
@@ -57,9 +82,11 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
         }
         let sim = sims.last().context("a simulated org")?;
         let (_, token) = service::tokens::create_tenant(&pool, &format!("bench {i}")).await?;
-        let (key, secret) = connect(&http, &app.base_url(), &token, sim).await?;
+        let (key, secret) = connect(&http, &replicas[0].base, &token, sim).await?;
+        // Tenants are spread over the replicas' hooks, as a load balancer would.
+        let base = &replicas[i % replicas.len()].base;
         targets.push(Target {
-            url: format!("{}/hooks/okta/{key}", app.base_url()),
+            url: format!("{base}/hooks/okta/{key}"),
             secret,
         });
     }
@@ -69,7 +96,10 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
         Some(rate) => (rate * load.seconds as f64) as usize + BATCH,
         None => 200_000,
     };
-    let events = sim::scenario::random_events(wanted, 7);
+    let mut events = sim::scenario::random_events(wanted, 7);
+    if let Some(users) = load.users {
+        spread_users(&mut events, targets.len(), users.max(1));
+    }
     let bodies: Vec<String> = events
         .chunks(BATCH)
         .map(|chunk| {
@@ -131,6 +161,21 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
     wait_drained(&pool).await?;
     let processed_elapsed = started.elapsed();
 
+    let mut metrics = String::new();
+    for replica in &replicas {
+        metrics.push_str(
+            &http
+                .get(format!("{}/metrics", replica.base))
+                .send()
+                .await?
+                .text()
+                .await?,
+        );
+    }
+    let rss: Vec<u64> = replicas
+        .iter()
+        .filter_map(|r| rss_peak_mib(r.child.id()?))
+        .collect();
     let floor = copy_floor(&pool, &events[..events_sent]).await?;
     latencies.sort();
     let pct = |p: f64| {
@@ -140,10 +185,12 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
     };
     let acked_per_s = events_sent as f64 / ack_elapsed.as_secs_f64();
     let processed_per_s = events_sent as f64 / processed_elapsed.as_secs_f64();
-    let lag = lag_quantiles();
+    let lag = lag_quantiles(&metrics);
     let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
     let figures = json!({
         "tenants": targets.len(),
+        "processes": replicas.len(),
+        "users_per_tenant": load.users,
         "rate": load.rate,
         "events": events_sent,
         "batch_size": BATCH,
@@ -154,13 +201,74 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
         "ack_p99_ms": round3(pct(0.99)),
         "lag_p50_ms": lag.map(|l| l.0.round()),
         "lag_p99_ms": lag.map(|l| l.1.round()),
-        "rss_peak_mib": rss_peak_mib(),
+        "rss_peak_mib": rss.iter().max(),
+        "rss_peak_mib_each": rss,
         "errors": errors,
         "copy_floor_events_per_s": floor.round(),
         "ratio": round3(acked_per_s / floor),
     });
-    app.shutdown().await;
+    for mut replica in replicas {
+        replica.child.kill().await.ok();
+    }
     Ok(figures)
+}
+
+/// Starts `okta-ingest serve` on a free port against `database` and waits until it is ready.
+/// Replicas after the first give the first's URL as the public one (the hooks Okta calls).
+async fn start_replica(
+    binary: &PathBuf,
+    database: &str,
+    master_key: &str,
+    public: Option<String>,
+) -> anyhow::Result<Replica> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(binary)
+        .arg("serve")
+        .env("DATABASE_URL", database)
+        .env("OKTA_INGEST_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OKTA_INGEST_PUBLIC_URL", public.as_deref().unwrap_or(&base))
+        .env("OKTA_INGEST_MASTER_KEY", master_key)
+        .env("OKTA_INGEST_DEV_ALLOW_LOOPBACK_OKTA", "true")
+        .env("OKTA_INGEST_GAPFILL_INTERVAL_SECS", "0")
+        .env("OKTA_INGEST_HOOK_SECRET_ROTATION_SECS", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(response) = http.get(format!("{base}/readyz")).send().await
+            && response.status().is_success()
+        {
+            return Ok(Replica { child, base });
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} never became ready",
+            binary.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Gives each tenant's deliveries `users` distinct actors: batch `b` goes to tenant
+/// `b % tenants`, and its events' actors cycle through that tenant's users.
+fn spread_users(events: &mut [Value], tenants: usize, users: usize) {
+    let mut next_user = vec![0usize; tenants];
+    for (b, batch) in events.chunks_mut(BATCH).enumerate() {
+        let tenant = b % tenants;
+        for event in batch {
+            let user = next_user[tenant] % users;
+            next_user[tenant] += 1;
+            event["actor"]["alternateId"] = json!(format!("user{user}@tenant{tenant}.example"));
+            event["actor"]["id"] = json!(format!("00u{tenant}x{user}"));
+        }
+    }
 }
 
 fn record(
@@ -175,11 +283,12 @@ fn record(
     }
 }
 
-/// p50 and p99 of acknowledgement → processed, in ms, interpolated in the worker's histogram.
-fn lag_quantiles() -> Option<(f64, f64)> {
-    let text = okta_ingest::telemetry::metrics_handle()?.render();
+/// p50 and p99 of acknowledgement → processed, in ms, interpolated in the workers'
+/// histograms (`text` holds every replica's /metrics; their buckets add up).
+fn lag_quantiles(text: &str) -> Option<(f64, f64)> {
     let prefix = format!("{}_bucket{{le=\"", okta_ingest::telemetry::LAG_METRIC);
-    let mut buckets: Vec<(f64, f64)> = text
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for (le, count) in text
         .lines()
         .filter_map(|line| line.strip_prefix(&prefix))
         .filter_map(|rest| {
@@ -187,11 +296,16 @@ fn lag_quantiles() -> Option<(f64, f64)> {
             let le = if le == "+Inf" {
                 f64::INFINITY
             } else {
-                le.parse().ok()?
+                le.parse::<f64>().ok()?
             };
-            Some((le, count.trim().parse().ok()?))
+            Some((le, count.trim().parse::<f64>().ok()?))
         })
-        .collect();
+    {
+        match buckets.iter_mut().find(|(at, _)| *at == le) {
+            Some((_, sum)) => *sum += count,
+            None => buckets.push((le, count)),
+        }
+    }
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     let total = buckets.last()?.1;
     let quantile = |q: f64| {
@@ -214,9 +328,9 @@ fn lag_quantiles() -> Option<(f64, f64)> {
     (total > 0.0).then(|| (quantile(0.5), quantile(0.99)))
 }
 
-/// Peak resident memory of this process (service and load generator), in MiB.
-fn rss_peak_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// Peak resident memory of a service process, in MiB.
+fn rss_peak_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))?

@@ -106,6 +106,35 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
+    /// Managed policies off; one rule that fires on every event (the count of detections is
+    /// the count of processed events) and a stateful one: with every event in one window,
+    /// each user crosses the threshold exactly once, however the events are spread over
+    /// workers, processes and restarts.
+    pub async fn only_counting_rules(&self) {
+        let (_, policies) = self.policies("?managed=true&type=okta").await;
+        for policy in policies["items"].as_array().expect("items") {
+            let id = policy["id"].as_str().expect("id");
+            let (status, body) = self.patch_policy(id, json!({ "enabled": false })).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let rules = r#"- rule: Every event
+  desc: counts processing
+  condition: okta.evt.type exists
+  output: "seen %okta.evt.type"
+  priority: INFO
+  source: okta
+- rule: Ten sign-ins per user
+  desc: fires once per user and window
+  condition: okta.evt.type = user.session.start
+  threshold: {window: 1h, group_by: [okta.actor.alternateid], count: 10}
+  output: "%okta.actor.alternateid signed in %state.count times"
+  priority: NOTICE
+  source: okta
+"#;
+        let (status, body) = self.create_policy(okta_policy("counting", rules)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     pub async fn create_policy(&self, body: Value) -> (StatusCode, Value) {
         self.post("/api/v1/policies", body).await
     }

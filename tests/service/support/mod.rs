@@ -206,6 +206,50 @@ impl TestApp {
     }
 }
 
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl TestApp {
+    /// Another `okta-ingest serve` process on the same database and vault, on `port`; ready
+    /// when this returns. Killed when the handle drops.
+    pub async fn start_serve_process(&self, port: u16) -> tokio::process::Child {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url(self.pool()))
+            .env("OKTA_INGEST_LISTEN", format!("127.0.0.1:{port}"))
+            .env("OKTA_INGEST_PUBLIC_URL", &self.base)
+            .env("OKTA_INGEST_MASTER_KEY", &self.master_key)
+            .env("OKTA_INGEST_DEV_ALLOW_LOOPBACK_OKTA", "true")
+            .env("OKTA_INGEST_WORKER_TASKS", "2")
+            .env("OKTA_INGEST_WORKER_BATCH_SIZE", "50")
+            .env("OKTA_INGEST_GAPFILL_INTERVAL_SECS", "0")
+            .env("OKTA_INGEST_HOOK_SECRET_ROTATION_SECS", "0")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("serve process starts");
+        let ready = format!("http://127.0.0.1:{port}/readyz");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.http.get(&ready).send().await
+                && r.status() == StatusCode::OK
+            {
+                return child;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve process never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// A minimal valid LogEvent.
 pub fn log_event(event_type: &str, actor: &str) -> Value {
     json!({
