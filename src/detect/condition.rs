@@ -25,6 +25,7 @@ pub enum Op {
     EndsWith,
     Glob,
     PMatch,
+    Regex,
     Exists,
 }
 
@@ -45,6 +46,7 @@ impl Op {
             "endswith" => Op::EndsWith,
             "glob" => Op::Glob,
             "pmatch" => Op::PMatch,
+            "regex" => Op::Regex,
             "exists" => Op::Exists,
             _ => return None,
         })
@@ -66,6 +68,7 @@ impl Op {
             Op::EndsWith => "endswith",
             Op::Glob => "glob",
             Op::PMatch => "pmatch",
+            Op::Regex => "regex",
             Op::Exists => "exists",
         }
     }
@@ -75,7 +78,7 @@ impl Op {
     }
 }
 
-const WORD_OPS: [&str; 9] = [
+const WORD_OPS: [&str; 10] = [
     "intersects",
     "icontains",
     "contains",
@@ -83,6 +86,7 @@ const WORD_OPS: [&str; 9] = [
     "endswith",
     "exists",
     "pmatch",
+    "regex",
     "glob",
     "in",
 ];

@@ -33,9 +33,8 @@ pub struct Detection {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     policies: Vec<(PolicyRef, Arc<RuleSet>)>,
-    /// State keys of each rule ("policy id/rule name", and its sequence steps' key), per
-    /// policy, built once.
-    state_keys: Vec<Vec<(String, String)>>,
+    /// State keys of each rule, per policy, built once.
+    state_keys: Vec<Vec<RuleKeys>>,
     mfa_windows: Vec<(bool, u64)>,
 }
 
@@ -55,11 +54,10 @@ impl Engine {
             .map(|(p, set)| {
                 set.rules()
                     .iter()
-                    .map(|r| {
-                        (
-                            format!("{}/{}", p.id, r.name),
-                            format!("{}/{}#after", p.id, r.name),
-                        )
+                    .map(|r| RuleKeys {
+                        rule: format!("{}/{}", p.id, r.name),
+                        steps: format!("{}/{}#after", p.id, r.name),
+                        dedup: format!("{}/{}#dedup", p.id, r.name),
                     })
                     .collect()
             })
@@ -95,9 +93,16 @@ impl Engine {
                 if !rule.enabled {
                     continue;
                 }
-                if let Some(out) = run_rule(&keys[i as usize], rule, &ctx, at_ms, state).await? {
-                    detections.push(detection(policy, rule, &ctx, out.as_ref()));
+                let keys = &keys[i as usize];
+                let Some(out) = run_rule(keys, rule, &ctx, at_ms, state).await? else {
+                    continue;
+                };
+                if let Some(dedup) = &rule.dedup
+                    && !dedup.admit(&keys.dedup, &ctx, at_ms, state).await?
+                {
+                    continue;
                 }
+                detections.push(detection(policy, rule, &ctx, out.as_ref()));
             }
         }
         Ok(detections)
@@ -165,9 +170,17 @@ impl Engine {
     }
 }
 
+/// "policy id/rule name", and the keys of a sequence's steps and of the rule's dedup claims.
+#[derive(Debug, Clone)]
+struct RuleKeys {
+    rule: String,
+    steps: String,
+    dedup: String,
+}
+
 /// `Some(state)` when the rule fires (`None` inside for a stateless rule).
 async fn run_rule<S: StateStore>(
-    key: &(String, String),
+    key: &RuleKeys,
     rule: &Rule,
     ctx: &Ctx<'_>,
     at_ms: Option<i64>,
@@ -181,7 +194,7 @@ async fn run_rule<S: StateStore>(
         return Ok(None);
     };
     Ok(stateful
-        .run(&key.0, &key.1, ctx, at, state, matched)
+        .run(&key.rule, &key.steps, ctx, at, state, matched)
         .await?
         .map(Some))
 }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::condition::Op;
 use super::fields::{Extras, Field, FieldType, Val};
+use super::limits;
 use crate::okta::LogEvent;
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ enum Operand {
     U64s(Box<[u64]>),
     /// `val(field)`: the other field's value on the same event, compared as text.
     Field(Field),
+    /// `regex`: compiled once, matched against the whole value (Falco's RE2 full match).
+    Regex(Box<regex::Regex>),
 }
 
 /// The event-side inputs of an evaluation.
@@ -125,7 +128,7 @@ impl Check {
 
     /// `field op val(other)`: both values compared as text.
     pub fn with_field(field: Field, op: Op, other: Field) -> Result<Check, String> {
-        if op.takes_list() || matches!(op, Op::Exists | Op::Glob) {
+        if op.takes_list() || matches!(op, Op::Exists | Op::Glob | Op::Regex) {
             return Err(format!(
                 "operator '{}' cannot compare with val(...)",
                 op.as_str()
@@ -176,6 +179,7 @@ impl Check {
         match (self.op, &self.rhs) {
             (Op::Exists, _) => !s.is_empty(),
             (op, Operand::Str(r, num)) => str_op(op, s, r, num.as_ref()),
+            (Op::Regex, Operand::Regex(re)) => re.is_match(s),
             (Op::In | Op::Intersects, Operand::Strs(set)) => set.iter().any(|i| i.as_ref() == s),
             (Op::PMatch, Operand::Strs(set)) => set.iter().any(|p| path_match(p, s)),
             _ => false,
@@ -218,7 +222,13 @@ fn str_op(op: Op, s: &str, r: &str, r_num: Option<&f64>) -> bool {
 fn string_only(op: Op) -> bool {
     matches!(
         op,
-        Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith | Op::Glob | Op::PMatch
+        Op::Contains
+            | Op::IContains
+            | Op::StartsWith
+            | Op::EndsWith
+            | Op::Glob
+            | Op::PMatch
+            | Op::Regex
     )
 }
 
@@ -233,6 +243,9 @@ fn scalar_operand(field: &Field, op: Op, text: String) -> Result<Operand, String
     if field.ty == FieldType::U64 {
         return Ok(Operand::U64(parse_u64(field, &text)?));
     }
+    if op == Op::Regex {
+        return compile_regex(&text).map(|re| Operand::Regex(Box::new(re)));
+    }
     let text = if op == Op::IContains {
         text.to_lowercase()
     } else {
@@ -240,6 +253,40 @@ fn scalar_operand(field: &Field, op: Op, text: String) -> Result<Operand, String
     };
     let num = text.trim().parse::<f64>().ok();
     Ok(Operand::Str(text.into(), num))
+}
+
+/// A tenant writes the pattern: its compiled size is bounded so it cannot exhaust memory or
+/// the compile budget, and the regex crate matches in linear time whatever the pattern.
+fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
+    if pattern.len() > limits::MAX_REGEX_LEN {
+        return Err(format!(
+            "regex longer than {} characters",
+            limits::MAX_REGEX_LEN
+        ));
+    }
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(limits::MAX_REGEX_SIZE)
+        .dfa_size_limit(limits::MAX_REGEX_SIZE)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => format!(
+                "regex '{pattern}' compiles to more than {} KiB",
+                limits::MAX_REGEX_SIZE / 1024
+            ),
+            other => format!(
+                "invalid regex '{pattern}': {}",
+                first_line(&other.to_string())
+            ),
+        })
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or(text)
+        .trim_start_matches("error: ")
+        .to_owned()
 }
 
 fn list_operand(field: &Field, values: Vec<String>) -> Result<Operand, String> {
@@ -320,6 +367,24 @@ mod tests {
         assert!(path_match("/app/", "/app/x"));
         assert!(path_match("/app", "/app/x"));
         assert!(!path_match("/app", "/apple"));
+    }
+
+    #[test]
+    fn regexes_match_whole_values_and_are_bounded() {
+        let re = compile_regex("(python-requests|curl)/.*").expect("compiles");
+        assert!(re.is_match("curl/8.4.0"));
+        assert!(
+            !re.is_match("Mozilla/5.0 curl/8.4.0"),
+            "a full match, as in Falco"
+        );
+        assert!(compile_regex("(").unwrap_err().contains("invalid regex"));
+        let huge = compile_regex("\\w{1000}\\w{1000}").unwrap_err();
+        assert!(huge.contains("KiB"), "{huge}");
+        assert!(
+            compile_regex(&"a".repeat(5000))
+                .unwrap_err()
+                .contains("longer")
+        );
     }
 
     #[test]

@@ -15,12 +15,20 @@ pub const MAX_EXPANDED: usize = 100_000;
 pub const MAX_ITEMS: usize = 2_000;
 /// Length of a rule, macro or list name.
 pub const MAX_NAME_LEN: usize = 200;
+/// Length of one `regex` pattern, and the size it may compile to: with the regex crate's
+/// linear-time matching, this bounds both the compile time and the cost per event.
+pub const MAX_REGEX_LEN: usize = 1_000;
+pub const MAX_REGEX_SIZE: usize = 64 * 1024;
+/// `regex` comparisons compiled for one policy (macros count each time they are inlined), so
+/// that compiled patterns stay within MAX_REGEXES × MAX_REGEX_SIZE (8 MiB) per policy.
+pub const MAX_REGEXES: usize = 128;
 /// Wall-clock time to compile one policy.
 pub const MAX_COMPILE_TIME: Duration = Duration::from_secs(2);
 
 /// What compiling a policy has spent so far: expanded nodes and time.
 pub(super) struct Budget {
     spent: Cell<usize>,
+    regexes: Cell<usize>,
     deadline: Instant,
 }
 
@@ -28,8 +36,21 @@ impl Budget {
     pub(super) fn new() -> Self {
         Budget {
             spent: Cell::new(0),
+            regexes: Cell::new(0),
             deadline: Instant::now() + MAX_COMPILE_TIME,
         }
+    }
+
+    /// Counts one more compiled `regex`; refuses past [`MAX_REGEXES`].
+    pub(super) fn spend_regex(&self) -> Result<(), String> {
+        let compiled = self.regexes.get() + 1;
+        self.regexes.set(compiled);
+        if compiled > MAX_REGEXES {
+            return Err(format!(
+                "the policy compiles more than {MAX_REGEXES} regex comparisons"
+            ));
+        }
+        Ok(())
     }
 
     /// Counts `n` more expanded nodes or list items; refuses past a bound.

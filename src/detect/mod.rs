@@ -6,6 +6,7 @@
 //! ([`Engine::evaluate`]). The rule language is documented in `src/detect/README.md`.
 
 mod condition;
+mod dedup;
 mod engine;
 mod eval;
 pub mod fields;

@@ -88,7 +88,9 @@ impl Template {
         for piece in &self.pieces {
             match piece {
                 Piece::Lit(s) => out.push_str(s),
-                Piece::Field(f) => ctx.value(f).render(&mut out),
+                Piece::Field(f) => f
+                    .extract_for_output(ctx.event, ctx.org, ctx.extras)
+                    .render(&mut out),
                 Piece::State(var) => render_state(*var, state, &mut out),
             }
         }

@@ -31,7 +31,9 @@ pub struct Threshold {
 #[derive(Debug, Clone)]
 pub struct FirstSeenRule {
     entity: Vec<Field>,
-    value: Vec<Field>,
+    /// One item (`value`), or with `all_new` several, each a field or a combination of
+    /// fields, that must all be new together.
+    values: Vec<Vec<Field>>,
     history_ms: i64,
 }
 
@@ -51,7 +53,7 @@ pub struct Sequence {
 }
 
 /// Reads a stateful block's settings, refusing unknown keys.
-struct Settings<'a> {
+pub(super) struct Settings<'a> {
     cx: &'a Compiler<'a>,
     node: &'a Node,
     file: usize,
@@ -59,7 +61,7 @@ struct Settings<'a> {
 }
 
 impl<'a> Settings<'a> {
-    fn new(
+    pub(super) fn new(
         cx: &'a Compiler<'a>,
         node: &'a Node,
         file: usize,
@@ -101,7 +103,7 @@ impl<'a> Settings<'a> {
             .ok_or_else(|| self.err(self.node, format!("missing '{key}'")))
     }
 
-    fn fields(&self, key: &str) -> Result<Vec<Field>, LoadError> {
+    pub(super) fn fields(&self, key: &str) -> Result<Vec<Field>, LoadError> {
         let node = self.required(key)?;
         let items = match node.as_seq() {
             Some(seq) => seq.to_vec(),
@@ -111,6 +113,25 @@ impl<'a> Settings<'a> {
             return Err(self.err(node, format!("'{key}' needs at least one field")));
         }
         items.iter().map(|n| self.cx.field(self.file, n)).collect()
+    }
+
+    /// `all_new`'s items: each a field, or a list of fields combined into one value.
+    fn field_groups(&self, node: &Node) -> Result<Vec<Vec<Field>>, LoadError> {
+        let items = node
+            .as_seq()
+            .filter(|items| items.len() >= 2)
+            .ok_or_else(|| self.err(node, "'all_new' lists two or more items".into()))?;
+        items
+            .iter()
+            .map(|item| match item.as_seq() {
+                Some(combined) if !combined.is_empty() => combined
+                    .iter()
+                    .map(|n| self.cx.field(self.file, n))
+                    .collect(),
+                Some(_) => Err(self.err(item, "an 'all_new' item needs a field".into())),
+                None => Ok(vec![self.cx.field(self.file, item)?]),
+            })
+            .collect()
     }
 
     fn number(&self, key: &str) -> Result<Option<f64>, LoadError> {
@@ -136,7 +157,7 @@ impl<'a> Settings<'a> {
         }
     }
 
-    fn duration(&self, key: &str) -> Result<i64, LoadError> {
+    pub(super) fn duration(&self, key: &str) -> Result<i64, LoadError> {
         let node = self.required(key)?;
         node.as_str().and_then(parse_duration_ms).ok_or_else(|| {
             self.err(
@@ -208,10 +229,21 @@ impl Stateful {
                 }))
             }
             "first_seen" => {
-                let s = Settings::new(cx, node, file, kind, &["entity", "value", "history"])?;
+                let s = Settings::new(
+                    cx,
+                    node,
+                    file,
+                    kind,
+                    &["entity", "value", "all_new", "history"],
+                )?;
+                let values = match (node.get("value"), node.get("all_new")) {
+                    (Some(_), None) => vec![s.fields("value")?],
+                    (None, Some(items)) => s.field_groups(items)?,
+                    _ => return Err(s.err(node, "needs either 'value' or 'all_new'".into())),
+                };
                 Ok(Stateful::FirstSeen(FirstSeenRule {
                     entity: s.fields("entity")?,
-                    value: s.fields("value")?,
+                    values,
                     history_ms: s.duration("history")?,
                 }))
             }
@@ -353,23 +385,63 @@ impl FirstSeenRule {
         at: i64,
         state: &mut S,
     ) -> Result<Option<StateOut>, S::Error> {
-        let (Some(entity), Some(value)) =
-            (group_key(&self.entity, ctx), group_key(&self.value, ctx))
-        else {
+        let Some(entity) = group_key(&self.entity, ctx) else {
+            return Ok(None);
+        };
+        let Some(values) = self.item_values(ctx) else {
             return Ok(None);
         };
         let key = StateKey {
             rule: rule_key,
             group: &entity,
         };
-        let seen = state.first_seen(key, &value, at, self.history_ms).await?;
-        if !seen.entity_known || seen.value_known {
+        let (mut entity_known, mut all_new) = (false, true);
+        for value in &values {
+            // An item the event lacks says nothing about novelty: not new, not recorded.
+            let Some(value) = value else {
+                all_new = false;
+                continue;
+            };
+            let seen = state.first_seen(key, value, at, self.history_ms).await?;
+            entity_known |= seen.entity_known;
+            all_new &= !seen.value_known;
+        }
+        if !entity_known || !all_new {
             return Ok(None);
         }
         Ok(Some(StateOut {
-            value: value.into_owned(),
+            value: self.shown(values),
             ..StateOut::default()
         }))
+    }
+
+    /// Each item's value (`None` where the event lacks one of its fields); with several
+    /// items, tagged with the item's position so that equal text in two items stays apart.
+    /// `None` overall when no item has a value.
+    fn item_values(&self, ctx: &Ctx<'_>) -> Option<Vec<Option<String>>> {
+        if let [only] = self.values.as_slice() {
+            return group_key(only, ctx).map(|v| vec![Some(v.into_owned())]);
+        }
+        let values: Vec<Option<String>> = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, fields)| group_key(fields, ctx).map(|v| format!("{i}\u{1e}{v}")))
+            .collect();
+        values.iter().any(Option::is_some).then_some(values)
+    }
+
+    fn shown(&self, values: Vec<Option<String>>) -> String {
+        let values: Vec<String> = values.into_iter().flatten().collect();
+        if self.values.len() == 1 {
+            return values.into_iter().next().unwrap_or_default();
+        }
+        values
+            .iter()
+            .map(|v| v.split_once('\u{1e}').map_or(v.as_str(), |(_, v)| v))
+            .map(|v| v.replace('\u{1f}', " "))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -415,16 +487,16 @@ impl GeoVelocity {
 }
 
 fn location(ctx: &Ctx<'_>, at: i64, uuid: &str) -> Option<GeoPoint> {
-    let client = ctx.event.client.as_ref()?;
-    let geo = client.geographical_context.as_ref()?;
+    let geo = super::fields::geo(ctx.event)?;
     let loc = geo.geolocation?;
+    let ip = ctx.event.client.as_ref().and_then(|c| c.ip_address.clone());
     Some(GeoPoint {
         at_ms: at,
         lat: loc.lat?,
         lon: loc.lon?,
         country: geo.country.clone().unwrap_or_default(),
         city: geo.city.clone().unwrap_or_default(),
-        ip: client.ip_address.clone().unwrap_or_default(),
+        ip: ip.unwrap_or_default(),
         event_uuid: uuid.to_owned(),
     })
 }

@@ -71,7 +71,9 @@ fn test_defaults_to_the_managed_policies() {
     let events: Vec<Value> = (0..3)
         .map(|i| {
             json!({"uuid": format!("m{i}"), "published": format!("2026-01-01T00:0{i}:00Z"),
-            "eventType": "user.authentication.auth_via_mfa", "outcome": {"result": "DENY"},
+            "eventType": "user.authentication.auth_via_mfa",
+            "outcome": {"result": "FAILURE", "reason": "User rejected Okta push verify"},
+            "debugContext": {"debugData": {"factor": "OKTA_VERIFY_PUSH"}},
             "actor": {"id": "00u1", "alternateId": "victim@example.com"}})
         })
         .collect();

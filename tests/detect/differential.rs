@@ -1,7 +1,8 @@
 //! Differential: the same random streams (several tenants interleaved, duplicates, late and
 //! out-of-order events) through one in-memory state per tenant, and through the service's
 //! checkpointed path (random batch boundaries, two replicas handing tenants back and forth,
-//! restarts that drop every cache) give the same detections and the same reloaded state.
+//! restarts that drop every cache) give the same detections and the same reloaded state,
+//! dedup quiet periods included.
 
 use std::collections::BTreeMap;
 
@@ -76,6 +77,8 @@ fn to_event(n: usize, s: &Step) -> LogEvent {
         "client": {"ipAddress": format!("198.51.100.{}", s.country),
                    "geographicalContext": {"country": country, "city": country,
                                            "geolocation": {"lat": lat, "lon": lon}}},
+        // Japan through an anonymizer: exercises the dedup quiet period of "proxy sign-in".
+        "securityContext": {"isProxy": s.country == 2},
     }))
 }
 

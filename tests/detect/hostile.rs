@@ -111,3 +111,18 @@ fn deep_yaml_and_aliases_are_harmless() {
                   - list: b\n  items: [*x, *x, *x, *x, *x, *x, *x, *x, *x]\n";
     RuleSet::compile("laughs.yaml", laughs).expect("aliases load as empty values");
 }
+
+#[test]
+fn regexes_are_bounded_in_size_and_number() {
+    let big = refused(rule(r#"okta.message regex "\\w{300}\\w{300}""#));
+    assert!(big.reason.contains("KiB"), "{big}");
+    let many: Vec<String> = (0..=limits::MAX_REGEXES)
+        .map(|i| format!("okta.message regex \"a{i}.*\""))
+        .collect();
+    let error = refused(rule(&many.join(" or ")));
+    assert!(error.reason.contains("regex comparisons"), "{error}");
+    let within: Vec<String> = (0..limits::MAX_REGEXES)
+        .map(|i| format!("okta.message regex \"a{i}.*\""))
+        .collect();
+    RuleSet::compile("ok.yaml", &rule(&within.join(" or "))).expect("within the bound");
+}

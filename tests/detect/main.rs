@@ -7,7 +7,9 @@
 mod support;
 
 mod cli;
+mod corpus;
 mod differential;
+mod extensions;
 mod fuzz_regressions;
 mod hostile;
 mod language;

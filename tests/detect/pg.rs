@@ -41,6 +41,12 @@ const RULES: &str = r#"
   sequence: {window: 10m, group_by: [okta.actor.alternateid], after: okta.result = DENY, count: 3}
   output: "%state.count"
   priority: CRITICAL
+- rule: proxy sign-in
+  desc: d
+  condition: okta.evt.type = user.session.start and okta.security.isproxy = true
+  dedup: {window: 6h, by: [okta.actor.alternateid]}
+  output: "%okta.client.ip"
+  priority: WARNING
 - rule: falco counter
   desc: d
   condition: okta.mfa.deny.countlast[300] = 3
@@ -268,4 +274,95 @@ async fn late_steps_complete_a_sequence_in_postgres(pool: PgPool) {
     }
     let names: Vec<_> = fired.iter().map(|d| d.rule.as_str()).collect();
     assert!(names.contains(&"fatigue then success"), "{names:?}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn dedup_quiet_periods_survive_restarts(pool: PgPool) {
+    let tenant = TenantId::new();
+    let proxy = |uuid: &str, hour: u32| {
+        event(
+            json!({"uuid": uuid, "published": format!("2026-01-01T{hour:02}:00:00Z"),
+            "securityContext": {"isProxy": true}}),
+        )
+    };
+    // Every call is a fresh process that reloads the checkpoint.
+    let fired = |d: Vec<Detection>| d.iter().any(|d| d.rule == "proxy sign-in");
+    assert!(fired(
+        process(&pool, &engine(), tenant, &proxy("p1", 1)).await
+    ));
+    assert!(!fired(
+        process(&pool, &engine(), tenant, &proxy("p2", 4)).await
+    ));
+    assert!(
+        !fired(process(&pool, &engine(), tenant, &proxy("p1", 1)).await),
+        "a redelivered alert is not raised again"
+    );
+    assert!(fired(
+        process(&pool, &engine(), tenant, &proxy("p3", 8)).await
+    ));
+    let mut conn = pool.acquire().await.expect("conn");
+    let rows = detect_state::load(&mut conn, tenant).await.expect("load");
+    assert!(rows.iter().any(|r| r.kind == StateKind::Alerts));
+}
+
+/// The managed policies (dedup, all_new first-seen, thresholds, sequences) give the same
+/// detections whether one process holds the state in memory or every event is handled by a
+/// fresh process that reloads the checkpoint.
+#[sqlx::test(migrations = "./migrations")]
+async fn managed_rules_agree_in_memory_and_across_restarts(pool: PgPool) {
+    let tenant = TenantId::new();
+    let engine = okta_ingest::detect::managed_engine();
+    let mut events = Vec::new();
+    for i in 0..40u32 {
+        let minute = i * 7;
+        let mut ev = json!({"uuid": format!("m{i}"),
+            "published": format!("2026-01-01T{:02}:{:02}:00Z", 8 + minute / 60, minute % 60),
+            "authenticationContext": {"externalSessionId": "idxS"},
+            "securityContext": {"asNumber": 7922, "isProxy": i % 9 == 0}});
+        match i % 5 {
+            0 => ev["eventType"] = json!("system.org.rate_limit.violation"),
+            1 => {
+                ev["eventType"] = json!("user.account.lock");
+                ev["actor"] = json!({"alternateId": format!("u{}@x.example", i / 10)});
+            }
+            2 => {
+                ev["eventType"] = json!("user.authentication.sso");
+                ev["client"] = json!({"ipAddress": format!("203.0.113.{}", i % 4),
+                    "userAgent": {"os": if i % 4 == 3 { "Linux" } else { "Mac OS X" }, "browser": "CHROME"}});
+            }
+            3 => {
+                ev["outcome"] =
+                    json!({"result": "FAILURE", "reason": "User rejected Okta push verify"});
+                ev["eventType"] = json!("user.authentication.auth_via_mfa");
+                ev["debugContext"] = json!({"debugData": {"factor": "OKTA_VERIFY_PUSH"}});
+            }
+            _ => ev["outcome"] = json!({"result": if i % 2 == 0 { "FAILURE" } else { "SUCCESS" }}),
+        }
+        events.push(event(ev));
+    }
+    let mut memory = MemoryState::new();
+    let mut expected = Vec::new();
+    let mut restarted = Vec::new();
+    for ev in &events {
+        expected.extend(engine.evaluate_in_memory(ev, "acme", &mut memory));
+        restarted.extend(process(&pool, &engine, tenant, ev).await);
+    }
+    let count = |rule: &str| expected.iter().filter(|d| d.rule == rule).count();
+    assert_eq!(
+        count("Okta Rate Limit Violation"),
+        1,
+        "8 violations, one per day: {:?}",
+        names(&expected)
+    );
+    assert_eq!(
+        count("Okta Account Locked"),
+        4,
+        "two locks 35 min apart per user, one alert each"
+    );
+    assert_eq!(
+        count("Okta Session Used From a New IP and Device"),
+        1,
+        "the session moves to a new IP and OS once"
+    );
+    assert_eq!(names(&restarted), names(&expected));
 }

@@ -7,6 +7,7 @@ use super::load::{ExceptionDef, ListDef, Loader, RuleDef};
 use super::source::CondText;
 use crate::detect::LoadError;
 use crate::detect::condition::{self, Ast, Rhs};
+use crate::detect::dedup::Dedup;
 use crate::detect::eval::{Check, Expr};
 use crate::detect::fields::{self, Field};
 use crate::detect::limits::{self, Budget};
@@ -113,6 +114,10 @@ impl<'l> Compiler<'l> {
             Some((kind, node, file)) => Some(Stateful::compile(self, kind, node, *file)?),
             None => None,
         };
+        let dedup = match &def.dedup {
+            Some((node, file)) => Some(Dedup::compile(self, node, *file)?),
+            None => None,
+        };
         Ok(Rule {
             name: def.name.clone(),
             desc: def.desc.clone(),
@@ -122,6 +127,7 @@ impl<'l> Compiler<'l> {
             expr,
             output,
             stateful,
+            dedup,
         })
     }
 
@@ -166,6 +172,11 @@ impl<'l> Compiler<'l> {
                     let check = Check::with_field(field, *op, other)
                         .map_err(|r| self.error_at(cond, *pos, r))?;
                     return Ok(Expr::Check(Box::new(check)));
+                }
+                if *op == condition::Op::Regex {
+                    self.budget
+                        .spend_regex()
+                        .map_err(|r| self.error_at(cond, *pos, r))?;
                 }
                 let (values, is_list) = self.operand(rhs, op.takes_list(), cond)?;
                 let check = Check::new(field, *op, values, is_list)
@@ -405,6 +416,13 @@ impl<'l> Compiler<'l> {
                 format!("unknown comparison '{comp}' for '{name}'"),
             )
         })?;
+        if op == condition::Op::Regex {
+            for _ in 0..values.len() {
+                self.budget
+                    .spend_regex()
+                    .map_err(|r| self.error(file, at.mark, r))?;
+            }
+        }
         let mut expanded = Vec::new();
         for v in values {
             if op.takes_list() && self.lists.contains_key(&v) {

@@ -38,6 +38,7 @@ pub(super) struct RuleDef {
     pub(super) enabled: bool,
     pub(super) exceptions: Vec<ExceptionDef>,
     pub(super) stateful: Option<(String, Node, usize)>,
+    pub(super) dedup: Option<(Node, usize)>,
 }
 
 pub(super) struct Loader<'f> {
@@ -68,6 +69,7 @@ const RULE_KEYS: &[&str] = &[
     "first_seen",
     "geo_velocity",
     "sequence",
+    "dedup",
 ];
 
 const STATEFUL_KEYS: &[&str] = &["threshold", "first_seen", "geo_velocity", "sequence"];
@@ -347,6 +349,7 @@ impl<'f> Loader<'f> {
             enabled: true,
             exceptions: Vec::new(),
             stateful: None,
+            dedup: None,
         };
         self.apply_optional(file, item, &mut def, false)?;
         Ok(def)
@@ -395,6 +398,9 @@ impl<'f> Loader<'f> {
             } else {
                 def.exceptions = parsed;
             }
+        }
+        if let Some(node) = item.get("dedup") {
+            def.dedup = Some((node.clone(), file));
         }
         let stateful: Vec<_> = STATEFUL_KEYS
             .iter()

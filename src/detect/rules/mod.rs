@@ -11,6 +11,7 @@ mod source;
 
 use std::collections::HashMap;
 
+use super::dedup::Dedup;
 use super::eval::Expr;
 use super::fields::Field;
 use super::output::Template;
@@ -31,6 +32,7 @@ pub struct Rule {
     pub(crate) expr: Expr,
     pub(crate) output: Template,
     pub(crate) stateful: Option<Stateful>,
+    pub(crate) dedup: Option<Dedup>,
 }
 
 impl Rule {
