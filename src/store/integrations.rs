@@ -95,16 +95,16 @@ pub async fn insert(
     new: &NewIntegration<'_>,
 ) -> Result<()> {
     sqlx::query!(
-"INSERT INTO integrations (id, tenant_id, status, created_from, okta_domain, client_id, hook_key)
+        "INSERT INTO integrations (id, tenant_id, status, created_from, okta_domain, client_id, hook_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-new.id as _,
-tenant_id as _,
-new.status as _,
-new.created_from,
-new.okta_domain as _,
-new.client_id,
-new.hook_key as _,
-)
+        new.id as _,
+        tenant_id as _,
+        new.status as _,
+        new.created_from,
+        new.okta_domain as _,
+        new.client_id,
+        new.hook_key as _,
+    )
     .execute(&mut *conn)
     .await?;
     sqlx::query!(
@@ -349,16 +349,16 @@ pub async fn set_hook_secret(
     prev_until: Option<DateTime<Utc>>,
 ) -> Result<()> {
     sqlx::query!(
-"UPDATE integrations SET
+        "UPDATE integrations SET
              hook_secret_prev_hash = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE hook_secret_hash END,
              hook_secret_prev_until = $4, hook_secret_hash = $3, hook_secret_rotated_at = now(),
              updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
-tenant_id as _,
-id as _,
-secret_hash,
-prev_until,
-)
+        tenant_id as _,
+        id as _,
+        secret_hash,
+        prev_until,
+    )
     .execute(pool)
     .await?;
     Ok(())

@@ -68,15 +68,15 @@ pub async fn insert_custom(pool: &PgPool, p: &CustomPolicy) -> Result<bool> {
 
 pub async fn update_custom(pool: &PgPool, p: &CustomPolicy) -> Result<()> {
     sqlx::query!(
-"UPDATE policies SET name = $3, description = $4, rules = $5, enabled = $6, updated_at = now()
+        "UPDATE policies SET name = $3, description = $4, rules = $5, enabled = $6, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
-p.tenant_id as _,
-p.id as _,
-p.name,
-p.description,
-p.rules,
-p.enabled,
-)
+        p.tenant_id as _,
+        p.id as _,
+        p.name,
+        p.description,
+        p.rules,
+        p.enabled,
+    )
     .execute(pool)
     .await?;
     Ok(())
@@ -117,12 +117,12 @@ pub async fn set_managed_enabled(
     enabled: bool,
 ) -> Result<()> {
     sqlx::query!(
-"INSERT INTO managed_policy_settings (tenant_id, policy_id, enabled) VALUES ($1, $2, $3)
+        "INSERT INTO managed_policy_settings (tenant_id, policy_id, enabled) VALUES ($1, $2, $3)
          ON CONFLICT (tenant_id, policy_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = now()",
-tenant_id as _,
-policy_id as _,
-enabled,
-)
+        tenant_id as _,
+        policy_id as _,
+        enabled,
+    )
     .execute(pool)
     .await?;
     Ok(())
