@@ -449,7 +449,9 @@ async fn quarantine(
 ) -> Result<(), WorkerError> {
     tracing::warn!(tenant_id = %item.tenant_id, integration_id = %item.integration_id, reason, "event quarantined by the worker");
     metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined").increment(1);
-    store::inbox::quarantine(conn, item.tenant_id, item.integration_id, reason, &item.raw).await?;
+    let (reasons, raws) = ([reason], [item.raw.as_str()]);
+    store::inbox::quarantine_many(conn, item.tenant_id, item.integration_id, &reasons, &raws)
+        .await?;
     Ok(())
 }
 

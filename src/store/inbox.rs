@@ -95,26 +95,6 @@ pub async fn quarantine_many(
     Ok(())
 }
 
-pub async fn quarantine(
-    conn: &mut PgConnection,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
-    reason: &str,
-    raw: &str,
-) -> Result<()> {
-    sqlx::query!(
-        "INSERT INTO quarantined_events (tenant_id, integration_id, reason, raw)
-         VALUES ($1, $2, $3, $4)",
-        tenant_id as _,
-        integration_id as _,
-        reason,
-        raw,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// An inbox event claimed by a worker, with what detection needs.
 #[derive(Debug)]
 pub struct Claimed {
