@@ -47,6 +47,14 @@ fn deep_parentheses_are_refused() {
 }
 
 #[test]
+fn inline_list_items_count_towards_the_expanded_bound() {
+    let items = "a, ".repeat(limits::MAX_EXPANDED);
+    let error = refused(rule(&format!("okta.evt.type in ({items}b)")));
+    assert!(error.reason.contains("expands to more than"), "{error}");
+    assert_eq!(error.line, 3);
+}
+
+#[test]
 fn doubling_macros_are_refused_before_they_expand() {
     let mut source = String::from("- macro: m0\n  condition: okta.evt.type = x\n");
     for i in 1..=26 {

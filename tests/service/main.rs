@@ -12,6 +12,7 @@ mod console;
 mod crash;
 mod fairness;
 mod feed;
+mod hostile;
 mod ingest;
 mod isolation;
 mod okta_client;

@@ -253,6 +253,9 @@ impl<'l> Compiler<'l> {
                         self.expand_list(&v.text, &mut out, 0)
                             .map_err(|r| self.error_at(cond, v.pos, r))?;
                     } else {
+                        self.budget
+                            .spend(1)
+                            .map_err(|r| self.error_at(cond, v.pos, r))?;
                         out.push(v.text.clone());
                     }
                 }
