@@ -39,6 +39,7 @@ pub struct Config {
     pub runtime_event_retention_days: u32,
     pub detection_state_retention_days: u32,
     pub detect_state_idle_secs: u64,
+    pub detect_state_max_entries: usize,
     pub no_events_warning_secs: u64,
 }
 

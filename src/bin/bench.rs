@@ -1,5 +1,6 @@
 //! `okta-ingest-bench`: capacity figures. `detect` runs every managed rule over generated
-//! Okta events on one thread (one core) and compares with parsing the same JSON alone.
+//! Okta events on one thread (one core) and compares with parsing the same JSON alone;
+//! `ingest` drives real `serve` processes; `state` weighs the detection state in memory.
 //! The last line printed is one JSON object of figures.
 
 use std::hint::black_box;
@@ -9,6 +10,8 @@ use clap::{Parser, Subcommand};
 
 #[path = "bench/ingest.rs"]
 mod ingest;
+#[path = "bench/state.rs"]
+mod state;
 use okta_ingest::detect::{MemoryState, managed_engine};
 use okta_ingest::okta::{EVENT_TYPES, LogEvent};
 use serde_json::json;
@@ -56,6 +59,17 @@ enum Command {
         #[arg(long, default_value_t = 50_000)]
         events: usize,
     },
+    /// Memory of the detection state of many tenants, as the worker holds it (no Postgres).
+    State {
+        #[arg(long, default_value_t = 1_000)]
+        tenants: usize,
+        /// Distinct users per tenant.
+        #[arg(long, default_value_t = 500)]
+        users: usize,
+        /// Events per user, from the simulator's mix.
+        #[arg(long, default_value_t = 1)]
+        events_per_user: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +97,19 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Detect { seconds, events } => {
             detect(Duration::from_secs(seconds.max(1)), events.max(1))
+        }
+        Command::State {
+            tenants,
+            users,
+            events_per_user,
+        } => {
+            let load = state::Load {
+                tenants: tenants.max(1),
+                users: users.max(1),
+                events_per_user: events_per_user.max(1),
+            };
+            println!("{}", state::run(&load)?);
+            Ok(())
         }
     }
 }

@@ -28,7 +28,7 @@ pub struct FirstSeen {
     pub value_known: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GeoPoint {
     pub at_ms: i64,
     pub lat: f64,
@@ -36,7 +36,6 @@ pub struct GeoPoint {
     pub country: String,
     pub city: String,
     pub ip: String,
-    pub event_uuid: String,
 }
 
 /// Durable primitives the stateful rules are built from. Every method is idempotent per
@@ -104,14 +103,19 @@ pub trait StateStore {
         &mut self,
         key: StateKey<'_>,
         point: &GeoPoint,
+        event_uuid: &str,
     ) -> impl Future<Output = Result<Option<GeoPoint>, Self::Error>> + Send;
 }
 
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 
 use super::fxhash::Fx;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+/// A (rule, group)'s entries. Most groups hold one (a user's one address, one sign-in in the
+/// window), which then lives inside the map's slot with no allocation of its own.
+type Items<T> = SmallVec<[T; 1]>;
 
 /// A stable 64-bit fingerprint of a key, uuid or value: the first 8 bytes of its SHA-256.
 /// Stable across processes and versions (state is persisted and shared by replicas), and not
@@ -184,18 +188,158 @@ const MAX_POINTS: usize = 64;
 /// Keys (rule, group) of one tenant; past it, the least recently active are forgotten.
 pub const MAX_KEYS: usize = 200_000;
 
+/// A geo point as held: its three texts in one allocation, its event as a fingerprint.
+#[derive(Debug, Clone, PartialEq)]
+struct HeldPoint {
+    at_ms: i64,
+    uuid: u64,
+    lat: f64,
+    lon: f64,
+    /// country, city and ip, one after the other; `lens` are the first two's lengths.
+    texts: Box<str>,
+    lens: [u16; 2],
+}
+
+impl HeldPoint {
+    fn new(point: &GeoPoint, uuid: u64) -> HeldPoint {
+        let country = clip_u16(&point.country);
+        let city = clip_u16(&point.city);
+        let ip = clip_u16(&point.ip);
+        HeldPoint {
+            at_ms: point.at_ms,
+            uuid,
+            lat: point.lat,
+            lon: point.lon,
+            texts: [country, city, ip].concat().into_boxed_str(),
+            lens: [country.len() as u16, city.len() as u16],
+        }
+    }
+
+    fn point(&self) -> GeoPoint {
+        let (country, rest) = self.texts.split_at(usize::from(self.lens[0]));
+        let (city, ip) = rest.split_at(usize::from(self.lens[1]));
+        GeoPoint {
+            at_ms: self.at_ms,
+            lat: self.lat,
+            lon: self.lon,
+            country: country.to_owned(),
+            city: city.to_owned(),
+            ip: ip.to_owned(),
+        }
+    }
+
+    /// at, uuid, lat, lon, then each text's length (u16) and bytes.
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend(self.at_ms.to_le_bytes());
+        out.extend(self.uuid.to_le_bytes());
+        out.extend(self.lat.to_le_bytes());
+        out.extend(self.lon.to_le_bytes());
+        let point = self.point();
+        for text in [&point.country, &point.city, &point.ip] {
+            out.extend((text.len() as u16).to_le_bytes());
+            out.extend(text.as_bytes());
+        }
+    }
+
+    fn decode(bytes: &mut &[u8]) -> Option<HeldPoint> {
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let (head, tail) = bytes.split_at_checked(n)?;
+            *bytes = tail;
+            Some(head)
+        };
+        let at_ms = i64::from_le_bytes(take(8)?.try_into().ok()?);
+        let uuid = u64::from_le_bytes(take(8)?.try_into().ok()?);
+        let lat = f64::from_le_bytes(take(8)?.try_into().ok()?);
+        let lon = f64::from_le_bytes(take(8)?.try_into().ok()?);
+        let mut text = || -> Option<String> {
+            let len = u16::from_le_bytes(take(2)?.try_into().ok()?);
+            String::from_utf8(take(usize::from(len))?.to_vec()).ok()
+        };
+        let (country, city, ip) = (text()?, text()?, text()?);
+        let point = GeoPoint {
+            at_ms,
+            lat,
+            lon,
+            country,
+            city,
+            ip,
+        };
+        Some(HeldPoint::new(&point, uuid))
+    }
+}
+
+/// Points as checkpointed before the binary form: JSON with the event's uuid in full.
+#[derive(serde::Deserialize)]
+struct JsonPoint {
+    at_ms: i64,
+    lat: f64,
+    lon: f64,
+    country: String,
+    city: String,
+    ip: String,
+    event_uuid: String,
+}
+
+/// The first byte of a binary points entry (a JSON one starts with `[`).
+const POINTS_V2: u8 = 2;
+
+fn encode_points(points: &[HeldPoint]) -> Vec<u8> {
+    let mut out = vec![POINTS_V2];
+    for point in points {
+        point.encode(&mut out);
+    }
+    out
+}
+
+fn decode_points(bytes: &[u8]) -> Option<Items<HeldPoint>> {
+    match bytes.split_first()? {
+        (&POINTS_V2, mut rest) => {
+            let mut points = Items::new();
+            while !rest.is_empty() {
+                points.push(HeldPoint::decode(&mut rest)?);
+            }
+            Some(points)
+        }
+        _ => {
+            let legacy: Vec<JsonPoint> = serde_json::from_slice(bytes).ok()?;
+            Some(
+                legacy
+                    .into_iter()
+                    .map(|p| {
+                        let uuid = fp(&p.event_uuid);
+                        let point = GeoPoint {
+                            at_ms: p.at_ms,
+                            lat: p.lat,
+                            lon: p.lon,
+                            country: p.country,
+                            city: p.city,
+                            ip: p.ip,
+                        };
+                        HeldPoint::new(&point, uuid)
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// At most `u16::MAX` bytes, cut at a character boundary (place names and addresses are short).
+fn clip_u16(text: &str) -> &str {
+    &text[..text.floor_char_boundary(usize::from(u16::MAX))]
+}
+
 /// In-memory [`StateStore`]: the tenant's state while a worker owns it (and all of the state
 /// of `rules test`). Every change marks its entry dirty; [`MemoryState::take_delta`] hands the
 /// changed entries to the checkpoint, [`MemoryState::from_rows`] rebuilds from them.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryState {
     /// (published, uuid, value) per observation; groups are small, so scanning beats hashing.
-    observations: Keyed<Vec<(i64, u64, u64)>>,
+    observations: Keyed<Items<(i64, u64, u64)>>,
     /// (published, uuid) of each alert fired.
-    alerts: Keyed<Vec<(i64, u64)>>,
+    alerts: Keyed<Items<(i64, u64)>>,
     /// Per entity: (value, first seen, last seen).
-    seen: Keyed<Vec<(u64, i64, i64)>>,
-    points: Keyed<Vec<GeoPoint>>,
+    seen: Keyed<Items<(u64, i64, i64)>>,
+    points: Keyed<Items<HeldPoint>>,
     dirty: std::collections::HashSet<(StateKind, u64, u64), BuildHasherDefault<Fx>>,
     forgotten: u64,
 }
@@ -283,7 +427,7 @@ impl MemoryState {
                     state.seen.0.insert(id, values);
                 }
                 StateKind::Points => {
-                    if let Ok(points) = serde_json::from_slice(&bytes) {
+                    if let Some(points) = decode_points(&bytes) {
                         state.points.0.insert(id, points);
                     }
                 }
@@ -315,7 +459,7 @@ impl MemoryState {
                     out.extend(last.to_le_bytes());
                 }
             }
-            StateKind::Points => return serde_json::to_vec(self.points.0.get(&id)?).ok(),
+            StateKind::Points => return Some(encode_points(self.points.0.get(&id)?)),
         }
         Some(out)
     }
@@ -371,7 +515,7 @@ fn i64_at(chunk: &[u8], at: usize) -> i64 {
 }
 
 /// (i64, u64, u64) triples, 24 bytes each.
-fn decode_triples(bytes: &[u8]) -> Vec<(i64, u64, u64)> {
+fn decode_triples(bytes: &[u8]) -> Items<(i64, u64, u64)> {
     bytes
         .chunks_exact(24)
         .map(|c| (i64_at(c, 0), u64_at(c, 8), u64_at(c, 16)))
@@ -379,7 +523,7 @@ fn decode_triples(bytes: &[u8]) -> Vec<(i64, u64, u64)> {
 }
 
 /// Drops the oldest entries (by `time`) past `max`; returns how many.
-fn cap<T>(items: &mut Vec<T>, max: usize, time: impl Fn(&T) -> i64) -> u64 {
+fn cap<T>(items: &mut Items<T>, max: usize, time: impl Fn(&T) -> i64) -> u64 {
     if items.len() <= max {
         return 0;
     }
@@ -525,16 +669,18 @@ impl StateStore for MemoryState {
         &mut self,
         k: StateKey<'_>,
         point: &GeoPoint,
+        event_uuid: &str,
     ) -> Result<Option<GeoPoint>, Self::Error> {
         let id = Keyed::<()>::id(k);
+        let uuid = fp(event_uuid);
         let points = self.points.0.entry(id).or_default();
         let prev = points
             .iter()
-            .filter(|p| p.at_ms < point.at_ms && p.event_uuid != point.event_uuid)
+            .filter(|p| p.at_ms < point.at_ms && p.uuid != uuid)
             .max_by_key(|p| p.at_ms)
-            .cloned();
-        if !points.iter().any(|p| p.event_uuid == point.event_uuid) {
-            points.push(point.clone());
+            .map(HeldPoint::point);
+        if !points.iter().any(|p| p.uuid == uuid) {
+            points.push(HeldPoint::new(point, uuid));
             cap(points, MAX_POINTS, |p| p.at_ms);
             self.touch(StateKind::Points, id);
         }
@@ -588,10 +734,11 @@ mod tests {
             at_ms: 2_000,
             lat: 1.0,
             lon: 2.0,
-            event_uuid: "e2".into(),
-            ..GeoPoint::default()
+            country: "France".into(),
+            city: "Paris".into(),
+            ip: "192.0.2.1".into(),
         };
-        run(state.previous_location(key, &point));
+        run(state.previous_location(key, &point, "e2"));
         let delta = state.take_delta();
         assert_eq!(delta.len(), 4);
         assert!(state.take_delta().is_empty(), "a delta is taken once");
@@ -610,6 +757,40 @@ mod tests {
             }
         );
         assert!(!run(rebuilt.claim_alert(key, 2_500, 60_000, "e3")));
+    }
+
+    #[test]
+    fn points_checkpointed_as_json_still_load() {
+        let legacy = br#"[{"at_ms":1000,"lat":48.85,"lon":2.35,"country":"France","city":"Paris","ip":"192.0.2.1","event_uuid":"e1"}]"#;
+        let mut state = MemoryState::from_rows([StateRow {
+            kind: StateKind::Points,
+            rule: fp("r"),
+            group: fp("alice"),
+            state: Some(legacy.to_vec()),
+        }]);
+        let key = StateKey {
+            rule: "r",
+            group: "alice",
+        };
+        let later = GeoPoint {
+            at_ms: 2_000,
+            ..GeoPoint::default()
+        };
+        let prev = run(state.previous_location(key, &later, "e2")).expect("the JSON point");
+        assert_eq!(
+            (prev.city.as_str(), prev.ip.as_str()),
+            ("Paris", "192.0.2.1")
+        );
+        // The same event again is recognised by its uuid's fingerprint.
+        let again = GeoPoint {
+            at_ms: 1_000,
+            ..GeoPoint::default()
+        };
+        run(state.previous_location(key, &again, "e1"));
+        let rows = state.take_delta();
+        assert_eq!(rows.len(), 1, "e2 was added, e1 was not added twice");
+        let points = decode_points(rows[0].state.as_deref().unwrap_or_default());
+        assert_eq!(points.map(|p| p.len()), Some(2));
     }
 
     #[test]

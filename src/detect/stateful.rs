@@ -457,14 +457,14 @@ impl GeoVelocity {
         let Some(entity) = group_key(&self.entity, ctx) else {
             return Ok(None);
         };
-        let Some(point) = location(ctx, at, uuid) else {
+        let Some(point) = location(ctx, at) else {
             return Ok(None);
         };
         let key = StateKey {
             rule: rule_key,
             group: &entity,
         };
-        let Some(prev) = state.previous_location(key, &point).await? else {
+        let Some(prev) = state.previous_location(key, &point, uuid).await? else {
             return Ok(None);
         };
         let distance_km = haversine_km(prev.lat, prev.lon, point.lat, point.lon);
@@ -486,7 +486,7 @@ impl GeoVelocity {
     }
 }
 
-fn location(ctx: &Ctx<'_>, at: i64, uuid: &str) -> Option<GeoPoint> {
+fn location(ctx: &Ctx<'_>, at: i64) -> Option<GeoPoint> {
     let geo = super::fields::geo(ctx.event)?;
     let loc = geo.geolocation?;
     let ip = ctx.event.client.as_ref().and_then(|c| c.ip_address.clone());
@@ -497,7 +497,6 @@ fn location(ctx: &Ctx<'_>, at: i64, uuid: &str) -> Option<GeoPoint> {
         country: geo.country.clone().unwrap_or_default(),
         city: geo.city.clone().unwrap_or_default(),
         ip: ip.unwrap_or_default(),
-        event_uuid: uuid.to_owned(),
     })
 }
 

@@ -22,11 +22,28 @@ pub struct Owned {
     used: Instant,
 }
 
-/// The states of the tenants this process served recently.
-#[derive(Default, Clone)]
-pub struct TenantStates(Arc<Mutex<HashMap<TenantId, Owned>>>);
+/// The states of the tenants this process served recently, within a budget of entries.
+#[derive(Clone)]
+pub struct TenantStates(Arc<Mutex<Cached>>);
+
+struct Cached {
+    states: HashMap<TenantId, Owned>,
+    /// The sum of `states`' entries, kept as they come and go.
+    entries: usize,
+    max_entries: usize,
+}
 
 impl TenantStates {
+    /// Past `max_entries` in all, the least recently used tenants leave memory (their
+    /// state is checkpointed; the next batch of theirs loads it again).
+    pub fn new(max_entries: usize) -> TenantStates {
+        TenantStates(Arc::new(Mutex::new(Cached {
+            states: HashMap::new(),
+            entries: 0,
+            max_entries,
+        })))
+    }
+
     /// The tenant's state at checkpoint `seq`: the cached one when it is that checkpoint,
     /// else loaded from Postgres. The caller holds the tenant's lock; it gives the state back
     /// with [`TenantStates::checkin`] once its transaction committed, or drops it.
@@ -36,7 +53,7 @@ impl TenantStates {
         tenant_id: TenantId,
         seq: i64,
     ) -> store::Result<Owned> {
-        let cached = self.lock().remove(&tenant_id).filter(|o| o.seq == seq);
+        let cached = self.lock().take(tenant_id).filter(|o| o.seq == seq);
         if let Some(owned) = cached {
             return Ok(owned);
         }
@@ -52,22 +69,110 @@ impl TenantStates {
     /// Keeps the state of a committed batch, now at checkpoint `owned.seq`.
     pub fn checkin(&self, tenant_id: TenantId, mut owned: Owned) {
         owned.used = Instant::now();
-        let mut states = self.lock();
-        states.insert(tenant_id, owned);
-        let entries: usize = states.values().map(|o| o.state.len()).sum();
-        metrics::gauge!("okta_ingest_detect_state_entries").set(entries as f64);
-        metrics::gauge!("okta_ingest_detect_state_tenants").set(states.len() as f64);
+        let mut cached = self.lock();
+        cached.entries += owned.state.len();
+        if let Some(replaced) = cached.states.insert(tenant_id, owned) {
+            cached.entries -= replaced.state.len();
+        }
+        let evicted = cached.evict_over_budget(tenant_id);
+        if evicted > 0 {
+            metrics::counter!("okta_ingest_detect_state_evictions_total", "reason" => "memory")
+                .increment(evicted as u64);
+        }
+        metrics::gauge!("okta_ingest_detect_state_entries").set(cached.entries as f64);
+        metrics::gauge!("okta_ingest_detect_state_tenants").set(cached.states.len() as f64);
     }
 
     /// Forgets tenants idle for `idle` (their state is in Postgres); returns how many.
     pub fn evict_idle(&self, idle: Duration) -> usize {
-        let mut states = self.lock();
-        let before = states.len();
-        states.retain(|_, owned| owned.used.elapsed() < idle);
-        before - states.len()
+        let mut cached = self.lock();
+        let idle: Vec<TenantId> = cached
+            .states
+            .iter()
+            .filter(|(_, owned)| owned.used.elapsed() >= idle)
+            .map(|(id, _)| *id)
+            .collect();
+        for tenant_id in &idle {
+            cached.take(*tenant_id);
+        }
+        idle.len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Owned>> {
+    /// Entries held now, in all tenants.
+    pub fn entries(&self) -> usize {
+        self.lock().entries
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Cached {
+    fn take(&mut self, tenant_id: TenantId) -> Option<Owned> {
+        let owned = self.states.remove(&tenant_id)?;
+        self.entries -= owned.state.len();
+        Some(owned)
+    }
+
+    /// Drops the least recently used tenants, never `keep`, until the budget holds.
+    fn evict_over_budget(&mut self, keep: TenantId) -> usize {
+        if self.entries <= self.max_entries {
+            return 0;
+        }
+        let mut by_use: Vec<(Instant, TenantId)> = self
+            .states
+            .iter()
+            .filter(|(id, _)| **id != keep)
+            .map(|(id, owned)| (owned.used, *id))
+            .collect();
+        by_use.sort_unstable();
+        let mut evicted = 0;
+        for (_, tenant_id) in by_use {
+            if self.entries <= self.max_entries {
+                break;
+            }
+            self.take(tenant_id);
+            evicted += 1;
+        }
+        evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{StateKey, StateStore};
+
+    fn owned_with_one_entry() -> Owned {
+        let mut state = MemoryState::new();
+        let key = StateKey {
+            rule: "r",
+            group: "g",
+        };
+        {
+            let future = std::pin::pin!(state.observe(key, "e", 0, "v", 1));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(future.poll(&mut cx).is_ready());
+        }
+        Owned {
+            seq: 1,
+            state,
+            used: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn past_the_budget_the_least_recently_used_tenants_leave() {
+        let states = TenantStates::new(2);
+        let tenants: Vec<TenantId> = (0..3).map(|_| TenantId::new()).collect();
+        for tenant in &tenants {
+            states.checkin(*tenant, owned_with_one_entry());
+        }
+        assert_eq!(states.entries(), 2);
+        let mut cached = states.lock();
+        assert!(cached.take(tenants[0]).is_none(), "the oldest left");
+        assert!(cached.take(tenants[2]).is_some(), "the newest stays");
+        assert_eq!(cached.entries, 1);
     }
 }

@@ -30,7 +30,7 @@ use crate::store::{self, StoreError};
 pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     let wake = Arc::new(Notify::new());
     let engines = Engines::default();
-    let states = TenantStates::default();
+    let states = TenantStates::new(services.config().detect_state_max_entries);
     let mut handles = vec![
         tokio::spawn(listen(
             services.pool().clone(),
@@ -66,7 +66,8 @@ async fn evict_idle_states(states: TenantStates, idle: Duration, cancel: Cancell
         sleep_or_cancel(every, &cancel).await;
         let evicted = states.evict_idle(idle);
         if evicted > 0 {
-            metrics::counter!("okta_ingest_detect_state_evictions_total").increment(evicted as u64);
+            metrics::counter!("okta_ingest_detect_state_evictions_total", "reason" => "idle")
+                .increment(evicted as u64);
         }
     }
 }

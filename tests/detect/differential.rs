@@ -114,8 +114,10 @@ async fn checkpointed_path_matches_memory(pool: PgPool) {
         }
 
         // Checkpointed: batches of the stream, per tenant, on replica 0 or 1; cut kind 3
-        // restarts both replicas (their caches go, Postgres stays).
-        let mut replicas = [TenantStates::default(), TenantStates::default()];
+        // restarts both replicas (their caches go, Postgres stays). Replica 1's memory budget
+        // holds one tenant's state at most, so it evicts the others on every batch.
+        let fresh = || [TenantStates::new(usize::MAX), TenantStates::new(1)];
+        let mut replicas = fresh();
         let mut got: Fired = Vec::new();
         let mut at = 0;
         for (len, how) in cuts.iter().cycle() {
@@ -123,7 +125,7 @@ async fn checkpointed_path_matches_memory(pool: PgPool) {
                 break;
             }
             if *how == 3 {
-                replicas = [TenantStates::default(), TenantStates::default()];
+                replicas = fresh();
             }
             let batch = &events[at..(at + len).min(events.len())];
             at += batch.len();

@@ -120,7 +120,7 @@ async fn process(
     tenant: TenantId,
     ev: &LogEvent,
 ) -> Vec<Detection> {
-    process_in(pool, engine, &TenantStates::default(), tenant, ev).await
+    process_in(pool, engine, &TenantStates::new(usize::MAX), tenant, ev).await
 }
 
 fn failure(i: usize) -> LogEvent {
@@ -139,13 +139,13 @@ fn names(d: &[Detection]) -> Vec<&str> {
 #[sqlx::test(migrations = "./migrations")]
 async fn windows_survive_a_restart_and_alert_once(pool: PgPool) {
     let tenant = TenantId::new();
-    let (first, first_states) = (engine(), TenantStates::default());
+    let (first, first_states) = (engine(), TenantStates::new(usize::MAX));
     for i in 0..6 {
         let d = process_in(&pool, &first, &first_states, tenant, &failure(i)).await;
         assert!(d.is_empty());
     }
     drop((first, first_states)); // the service restarts: nothing survives but the database
-    let (second, second_states) = (engine(), TenantStates::default());
+    let (second, second_states) = (engine(), TenantStates::new(usize::MAX));
     let mut fired = Vec::new();
     for i in 6..20 {
         let d = process_in(&pool, &second, &second_states, tenant, &failure(i)).await;
@@ -177,7 +177,7 @@ async fn two_concurrent_workers_count_every_event_once(pool: PgPool) {
     for w in 0..2 {
         let (pool, engine) = (pool.clone(), engine.clone());
         // Two replicas: each its own cache, handing the tenant back and forth.
-        let states = TenantStates::default();
+        let states = TenantStates::new(usize::MAX);
         // Each event is delivered to both workers (at-least-once delivery, two replicas).
         let mine: Vec<LogEvent> = if w == 0 {
             events.clone()
