@@ -39,7 +39,7 @@ const PAGE_SIZE: u32 = crate::okta::system_log::MAX_LIMIT;
 /// Long enough for a page with a whole rate-limit wait; renewed with every page.
 const LEASE_SECS: i64 = 300;
 /// How often an idle replica looks for due baselines (a start on this replica wakes it).
-const TICK: Duration = Duration::from_secs(5);
+const TICK: Duration = Duration::from_secs(2);
 /// While the worker applies what was read.
 const APPLYING_RECHECK_SECS: f64 = 1.0;
 const MAX_ATTEMPTS: i32 = 10;

@@ -230,3 +230,33 @@ async fn a_baseline_interrupted_by_okta_resumes_from_its_cursor(pool: PgPool) {
     assert_eq!(keys, seeded as i64);
     assert!(t.all_runtime_events("").await.is_empty());
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_baseline_stops_at_its_bound_keeping_the_newest_history(pool: PgPool) {
+    let options = SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| c.baseline_max_events = 150).await;
+    let seeded = t.sim.seed_history(14);
+    assert!(seeded > 300, "{seeded}");
+    let id = t.connect_from_sysdig().await;
+    let (status, _) = t.start_baseline(&id, json!({ "days": 14 })).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    let shown = t.wait_baseline(&id).await;
+    let baseline = &shown["baseline"];
+    assert_eq!(baseline["state"], "complete", "{shown}");
+    assert_eq!(baseline["truncated"], true, "{shown}");
+    assert_eq!(baseline["events_read"], 150, "{shown}");
+    assert_eq!(baseline["events_learned"], 150, "{shown}");
+    // Newest first: what was left out is the oldest part of the window.
+    let through = baseline["through"].as_str().unwrap();
+    let since = baseline["since"].as_str().unwrap();
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    assert!(
+        parse(through) > parse(since) + chrono::Duration::days(7),
+        "{shown}"
+    );
+    assert_eq!(
+        count(t.pool(), "SELECT count(*) FROM okta_event_keys").await,
+        150
+    );
+}
