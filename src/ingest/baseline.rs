@@ -49,11 +49,17 @@ fn subscribed_types(_integration: &Integration) -> &'static [&'static str] {
     &EVENT_TYPES
 }
 
+/// The baseline task of a replica. Shutdown does not wait for a round (one may wait minutes
+/// on Okta's rate limits): the pages read so far are committed with their cursor, and the
+/// round's lease runs out for whoever resumes it.
 pub fn spawn(services: Services, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(error) = run_due(&services).await {
-                tracing::warn!(%error, "baseline round failed");
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                outcome = run_due(&services) => if let Err(error) = outcome {
+                    tracing::warn!(%error, "baseline round failed");
+                },
             }
             tokio::select! {
                 _ = cancel.cancelled() => return,
