@@ -1,5 +1,5 @@
 // Integrations › Events and Logs: the Okta integrations with their health, the two wizard
-// paths, credential rotation and deletion.
+// paths, learned baselines, credential rotation and deletion.
 
 import { api } from "./api.js";
 import { announce, field, h, replace, status, timeAgo } from "./ui.js";
@@ -16,6 +16,7 @@ const CODES = {
   hook_verification_failed: ["form", "Okta could not verify the Event Hook."],
   okta_rate_limited: ["form", "Okta's rate limit is exhausted."],
   okta_error: ["form", "Okta refused the request."],
+  invalid_days: ["days", "Between 1 and 90 days."],
 };
 
 export function integrationsPage(root, context) {
@@ -26,18 +27,22 @@ export function integrationsPage(root, context) {
     context.admin && h("button", { type: "button", onclick: () => openWizard(wizard, refresh) }, "Add Integration"));
   replace(root, h("p", { class: "crumb" }, "Integrations"), header, wizard, list);
 
+  let learning = false;
   async function refresh() {
     try {
       const { items } = await api("GET", BASE);
+      learning = items.some((i) => i.status === "learning");
       renderList(list, items.filter((i) => i.status !== "deleted"), context, refresh);
     } catch (problem) {
       replace(list, h("p", { class: "status error" }, problem.message));
     }
   }
   refresh();
-  // Health figures move; a form someone is typing in does not get replaced under them.
+  // Health figures move; a form someone is typing in does not get replaced under them. A
+  // baseline's progress is followed more closely while it learns.
   const busy = () => list.querySelector(".rotate-row") || list.contains(document.activeElement);
-  const timer = setInterval(() => busy() || refresh(), 15000);
+  let ticks = 0;
+  const timer = setInterval(() => (learning || ++ticks % 5 === 0) && !busy() && refresh(), 3000);
   return () => clearInterval(timer);
 }
 
@@ -50,12 +55,14 @@ function renderList(list, items, context, refresh) {
   const rows = items.map((item) => h("tr", {},
     h("th", { scope: "row" }, item.okta_domain),
     h("td", {}, h("span", { class: `pill pill-${item.status}` }, item.status),
-      item.hook_status ? h("span", { class: "muted" }, ` hook ${item.hook_status}`) : null),
+      item.hook_status ? h("span", { class: "muted" }, ` hook ${item.hook_status}`) : null,
+      baselineNote(item.baseline)),
     h("td", { class: "num" }, String(item.events_received)),
     h("td", {}, timeAgo(item.last_event_at)),
     h("td", { class: "num" }, `${Number(item.processing_lag_seconds).toFixed(1)} s`),
     h("td", {}, health(item)),
     context.admin ? h("td", { class: "actions" },
+      item.status === "active" ? h("button", { type: "button", class: "secondary", onclick: (e) => learnBaseline(e.target, item, refresh) }, "Learn baseline") : null,
       h("button", { type: "button", class: "secondary", onclick: (e) => rotate(e.target, item, refresh) }, "Rotate credentials"),
       h("button", { type: "button", class: "danger", onclick: () => confirmDelete(item, refresh) }, "Delete"))
       : null));
@@ -67,11 +74,55 @@ function renderList(list, items, context, refresh) {
     h("tbody", {}, rows)));
 }
 
+/** Where the latest baseline stands: a progress bar while it learns, a summary after. */
+function baselineNote(baseline) {
+  if (!baseline) return null;
+  const events = `${baseline.events_learned.toLocaleString("en")} events`;
+  if (baseline.state === "learning") {
+    const percent = Math.round(baseline.progress * 100);
+    return h("div", { class: "baseline" },
+      h("progress", { max: 1, value: baseline.progress, "aria-label": "Baseline progress" }),
+      h("span", { class: "muted" }, ` Learning ${baseline.days} days of history: ${percent}%, ${events}`,
+        baseline.through ? [", back to ", timeAgo(baseline.through)] : null));
+  }
+  if (baseline.state === "complete") {
+    const cut = baseline.truncated ? " (stopped at the event bound)" : "";
+    return h("div", { class: "baseline muted" }, `Baseline: ${baseline.days} days, ${events}${cut}`);
+  }
+  return h("div", { class: "baseline muted" }, `Baseline failed: ${baseline.last_error || "unknown error"}`);
+}
+
+/** "Learn baseline": how many days of the org's System Log, then POST …/baseline. */
+function learnBaseline(button, item, refresh) {
+  const row = button.closest("tr");
+  if (row.nextElementSibling?.classList.contains("rotate-row")) return;
+  const days = field("Days of history", h("input", { type: "number", name: "days", min: 1, max: 90, value: 14, required: true }),
+    "The org's System Log before the integration went live trains new-device, new-country, travel and threshold rules; no runtime event is written for it.");
+  const note = status();
+  const cancel = () => { form.closest("tr").remove(); button.focus(); };
+  const form = h("form", { "aria-label": `Learn a baseline for ${item.okta_domain}` }, days,
+    h("button", { type: "submit" }, "Start learning"),
+    h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel"), note);
+  row.after(h("tr", { class: "rotate-row" }, h("td", { colspan: 7 }, form)));
+  days.input.focus();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("POST", `${BASE}/${item.id}/baseline`, { days: Number(days.input.value) });
+      announce(`Learning a baseline for ${item.okta_domain}.`);
+      refresh();
+    } catch (problem) {
+      showProblem(problem, { days }, note);
+    }
+  });
+}
+
 function health(item) {
   const notes = [...(item.warnings || [])];
   if (item.last_error) notes.push(`${item.last_error.code}: ${item.last_error.detail}`);
   if (item.last_delivery_error) notes.push(item.last_delivery_error);
-  if (!notes.length) return h("span", { class: "ok" }, item.status === "active" ? "Healthy" : "—");
+  const live = item.status === "active" || item.status === "learning";
+  if (!notes.length) return h("span", { class: "ok" }, live ? "Healthy" : "—");
   return h("ul", { class: "warnings" }, notes.map((n) => h("li", {}, n)));
 }
 

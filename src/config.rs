@@ -11,6 +11,9 @@ use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// Okta keeps 90 days of System Log: a baseline cannot look further back.
+pub const MAX_BASELINE_DAYS: u32 = 90;
+
 #[derive(Clone, Deserialize)]
 pub struct Config {
     pub database_url: SecretString,
@@ -33,6 +36,9 @@ pub struct Config {
     pub worker_poll_interval_ms: u64,
     pub gapfill_interval_secs: u64,
     pub gapfill_initial_lookback_secs: u64,
+    pub baseline_days: u32,
+    pub baseline_on_complete: bool,
+    pub baseline_max_events: u64,
     pub hook_secret_rotation_secs: u64,
     pub hook_secret_overlap_secs: u64,
     pub raw_event_retention_days: u32,
@@ -105,6 +111,11 @@ impl Config {
                 "public_url (OKTA_INGEST_PUBLIC_URL) is not a URL: {e}"
             ))
         })?;
+        if !(1..=MAX_BASELINE_DAYS).contains(&config.baseline_days) {
+            return Err(ConfigError(format!(
+                "baseline_days (OKTA_INGEST_BASELINE_DAYS) must be between 1 and {MAX_BASELINE_DAYS}: Okta keeps 90 days of System Log"
+            )));
+        }
         if config.worker_tasks == 0 || config.worker_batch_size <= 0 {
             return Err(ConfigError(
                 "worker_tasks and worker_batch_size must be at least 1".into(),

@@ -186,7 +186,17 @@ async fn run_wizard(api: &Api<'_>, sim: &sim::SimHandle) -> anyhow::Result<Value
         json!({}),
     )
     .await?;
-    api.get(&format!("/api/v1/integrations/okta/{id}")).await
+    // Complete starts a baseline from the org's System Log: let it finish before the story is
+    // played, as an org's live events come after its history (the story's events carry past
+    // timestamps, which a baseline still reading would take for history).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let integration = api.get(&format!("/api/v1/integrations/okta/{id}")).await?;
+        if integration["status"] != "learning" || Instant::now() > deadline {
+            return Ok(integration);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn deliver(

@@ -8,7 +8,8 @@
 //! api/        console                axum routers and the one problem+json error | the
 //!                                    web console's embedded files (calls only api/v1)
 //! service/   ingest/                 peers: the wizard, credentials, hooks, policies, status,
-//!                                    tokens | hook envelope, inbox writes, worker, gap fill
+//!                                    tokens, baseline | hook envelope, inbox, worker,
+//!                                    gap fill, baselines
 //! state                              Services: pool, config, vault, Okta client (shared)
 //! store/  okta/  vault  detect/      SQL | Okta's APIs and types | credential encryption |
 //!                                    rule engine (no I/O, no SQL, no HTTP)

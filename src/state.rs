@@ -22,6 +22,7 @@ struct Inner {
     okta: OktaClient,
     worker_heartbeat: AtomicI64,
     events_queued: Notify,
+    baseline_requested: Notify,
 }
 
 impl Services {
@@ -33,6 +34,7 @@ impl Services {
             okta,
             worker_heartbeat: AtomicI64::new(0),
             events_queued: Notify::new(),
+            baseline_requested: Notify::new(),
         }))
     }
 
@@ -80,5 +82,16 @@ impl Services {
     /// Resolves after [`Services::events_queued`] (at once if it was called meanwhile).
     pub async fn wait_events_queued(&self) {
         self.0.events_queued.notified().await;
+    }
+
+    /// Says a baseline was started: this replica's baseline task looks at once instead of at
+    /// its next tick (another replica's finds it at its tick).
+    pub fn baseline_requested(&self) {
+        self.0.baseline_requested.notify_one();
+    }
+
+    /// Resolves after [`Services::baseline_requested`] (at once if it was called meanwhile).
+    pub async fn wait_baseline_requested(&self) {
+        self.0.baseline_requested.notified().await;
     }
 }

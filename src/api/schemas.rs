@@ -14,7 +14,9 @@ use utoipa::ToSchema;
 
 pub use crate::detect::{Priority, Severity};
 use crate::ids::{IntegrationId, PolicyId, TokenId};
+pub use crate::service::baseline::BaselineView;
 pub use crate::service::status::{IntegrationView as Integration, LastError};
+pub use crate::store::baselines::BaselineState;
 pub use crate::store::integrations::IntegrationStatus;
 pub use crate::store::runtime_events::RuntimeEvent;
 
@@ -89,6 +91,17 @@ pub struct Completed {
     pub status: IntegrationStatus,
     pub okta_domain: String,
     pub event_hook_id: Option<String>,
+}
+
+/// `baseline`: the integration, now learning, and the baseline's progress.
+#[derive(Serialize, ToSchema)]
+pub struct BaselineStarted {
+    pub id: IntegrationId,
+    /// `learning`.
+    pub status: IntegrationStatus,
+    #[schema(example = "acme.okta.com")]
+    pub okta_domain: String,
+    pub baseline: BaselineView,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -27,6 +27,7 @@ pub fn router() -> Router<Services> {
         .route("/api/v1/integrations/okta/{id}/validate", post(validate))
         .route("/api/v1/integrations/okta/{id}/complete", post(complete))
         .route("/api/v1/integrations/okta/{id}/credentials", put(rotate))
+        .route("/api/v1/integrations/okta/{id}/baseline", post(baseline))
 }
 
 /// The routes above, documented (`openapi.rs` adds the errors every extractor can answer).
@@ -39,7 +40,8 @@ pub fn router() -> Router<Services> {
     list,
     show,
     rotate,
-    remove
+    remove,
+    baseline
 ))]
 pub struct Doc;
 
@@ -301,6 +303,53 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     services.delete(admin.tenant_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BaselineRequest)]
+struct BaselineBody {
+    /// Days of System Log history to learn from, 1 to 90 (Okta keeps 90); without it, the
+    /// configured `baseline_days` (14 by default).
+    #[schema(minimum = 1, maximum = 90, example = 14)]
+    days: Option<i64>,
+}
+
+/// Learn a baseline from the org's System Log
+///
+/// Reads the last `days` of the org's System Log before the integration went live, for the
+/// subscribed event types, and trains the stateful rules (first-seen, travel, thresholds) with
+/// it; no runtime event is written for history. The integration's status shows `learning`,
+/// and `baseline` its progress, until the worker has applied it all. Complete starts one too.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/okta/{id}/baseline",
+    operation_id = "learnBaseline",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    request_body = BaselineBody,
+    responses(
+        (status = 202, description = "Learning", body = schemas::BaselineStarted),
+        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        (status = 409, description = "`not_active` (complete the integration first), `baseline_in_progress` (one is learning; see its progress on GET)"),
+        (status = 422, description = "`invalid_days`: `days` is not between 1 and 90"),
+    )
+)]
+async fn baseline(
+    State(services): State<Services>,
+    admin: Admin,
+    Path(id): Path<IntegrationId>,
+    Json(body): Json<BaselineBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let baseline = services
+        .start_baseline(admin.tenant_id, id, body.days)
+        .await?;
+    let integration = services.get_integration(admin.tenant_id, id).await?;
+    let mut body = summary(&integration);
+    body["status"] = json!(crate::store::integrations::IntegrationStatus::Learning);
+    body["baseline"] = json!(baseline);
+    Ok((StatusCode::ACCEPTED, Json(body)))
 }
 
 fn summary(integration: &Integration) -> Value {

@@ -11,6 +11,7 @@ mod engine;
 mod eval;
 pub mod fields;
 mod fxhash;
+mod learn;
 pub mod limits;
 mod managed;
 mod output;

@@ -1,5 +1,5 @@
-//! Periodic work of every replica: hook deprovisioning jobs, gap fill, hook secret rotation,
-//! inbox partitions and retention. Each piece is safe to run on several replicas at once.
+//! Periodic work of every replica: hook deprovisioning jobs, gap fill, learned baselines
+//! (`baseline.rs`), hook secret rotation, inbox partitions and retention. Each piece is safe to run on several replicas at once.
 
 use std::time::Duration;
 
@@ -12,7 +12,12 @@ const TICK: Duration = Duration::from_secs(5);
 const HOUSEKEEPING_EVERY: u32 = 720; // ticks: one hour
 
 pub fn spawn(services: Services, cancel: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
-    vec![tokio::spawn(run(services, cancel))]
+    vec![
+        // Baselines read for minutes under Okta's rate limits: a task of their own, so the
+        // rounds below keep their pace.
+        crate::ingest::baseline::spawn(services.clone(), cancel.clone()),
+        tokio::spawn(run(services, cancel)),
+    ]
 }
 
 async fn run(services: Services, cancel: CancellationToken) {

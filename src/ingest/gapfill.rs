@@ -87,7 +87,7 @@ pub async fn fill(
             .logs_page(&creds, start.clone(), PAGE_SIZE)
             .await?;
         report.pages += 1;
-        let subscribed = storable_subscribed(&page.events);
+        let subscribed = storable_subscribed(&page.events, &EVENT_TYPES);
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
         let stored =
             inbox::store_batch(services, target.org.tenant_id, target.org.id, &batch).await?;
@@ -115,12 +115,12 @@ pub async fn fill(
     Ok(report)
 }
 
-/// The events of the types the hook subscribes to (the System Log has every event of the
+/// The events of the `types` the hook subscribes to (the System Log has every event of the
 /// org), with the escapes Postgres refuses replaced as on the hook path.
-fn storable_subscribed(events: &[Box<RawValue>]) -> Vec<Box<RawValue>> {
+pub(super) fn storable_subscribed(events: &[Box<RawValue>], types: &[&str]) -> Vec<Box<RawValue>> {
     events
         .iter()
-        .filter(|raw| is_subscribed(raw.get()))
+        .filter(|raw| is_subscribed(raw.get(), types))
         .map(|raw| match envelope::storable(raw.get()) {
             Cow::Borrowed(_) => raw.clone(),
             // Only escapes were rewritten, so the text is still valid JSON.
@@ -130,7 +130,7 @@ fn storable_subscribed(events: &[Box<RawValue>]) -> Vec<Box<RawValue>> {
 }
 
 /// Only the event types the hook subscribes to: the System Log has every event of the org.
-fn is_subscribed(raw: &str) -> bool {
+fn is_subscribed(raw: &str, types: &[&str]) -> bool {
     #[derive(serde::Deserialize)]
     struct TypeOnly<'a> {
         #[serde(rename = "eventType", borrow)]
@@ -139,5 +139,5 @@ fn is_subscribed(raw: &str) -> bool {
     serde_json::from_str::<TypeOnly>(raw)
         .ok()
         .and_then(|t| t.event_type)
-        .is_none_or(|t| EVENT_TYPES.contains(&t))
+        .is_none_or(|t| types.contains(&t))
 }

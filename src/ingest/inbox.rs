@@ -1,5 +1,7 @@
 //! Writing a delivery into the inbox: one transaction, deduplicated, quarantine beside it.
 
+use sqlx::PgConnection;
+
 use crate::ids::{IntegrationId, TenantId};
 use crate::state::Services;
 
@@ -22,6 +24,56 @@ pub async fn store_batch(
     integration_id: IntegrationId,
     batch: &Batch<'_>,
 ) -> store::Result<Stored> {
+    let stored = insert(services, tenant_id, integration_id, batch, false).await?;
+    if stored.accepted > 0 {
+        // The events are durable: a counter that misses one delivery is no reason for Okta
+        // to send it again.
+        let pool = services.pool();
+        let counted = store::integrations::record_received(
+            pool,
+            tenant_id,
+            integration_id,
+            stored.accepted as i64,
+        )
+        .await;
+        if let Err(error) = counted {
+            tracing::warn!(%error, %integration_id, "could not count a delivery");
+        }
+    }
+    metrics::counter!("okta_ingest_events_total", "outcome" => "accepted")
+        .increment(stored.accepted);
+    metrics::counter!("okta_ingest_events_total", "outcome" => "duplicate")
+        .increment(stored.duplicates);
+    metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined")
+        .increment(stored.quarantined);
+    Ok(stored)
+}
+
+async fn insert(
+    services: &Services,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    batch: &Batch<'_>,
+    learn_only: bool,
+) -> store::Result<Stored> {
+    let mut tx = services.pool().begin().await?;
+    let stored = insert_in(&mut tx, tenant_id, integration_id, batch, learn_only).await?;
+    tx.commit().await?;
+    if stored.accepted > 0 {
+        services.events_queued();
+    }
+    Ok(stored)
+}
+
+/// A batch's inbox writes inside the caller's transaction: nothing is durable, and no
+/// worker is woken, until the caller commits (and calls `Services::events_queued`).
+pub async fn insert_in(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    batch: &Batch<'_>,
+    learn_only: bool,
+) -> store::Result<Stored> {
     let events: Vec<NewEvent> = batch
         .accepted
         .iter()
@@ -32,37 +84,17 @@ pub async fn store_batch(
             raw: e.raw,
         })
         .collect();
-    let pool = services.pool();
-    let mut tx = pool.begin().await?;
-    let accepted = store::inbox::insert_batch(&mut tx, tenant_id, integration_id, &events).await?;
+    let accepted =
+        store::inbox::insert_batch(conn, tenant_id, integration_id, &events, learn_only).await?;
     let (reasons, raws): (Vec<&str>, Vec<&str>) = batch
         .rejected
         .iter()
         .map(|r| (r.reason.as_str(), r.raw))
         .unzip();
-    store::inbox::quarantine_many(&mut tx, tenant_id, integration_id, &reasons, &raws).await?;
-    tx.commit().await?;
-    if accepted > 0 {
-        services.events_queued();
-        // The events are durable: a counter that misses one delivery is no reason for Okta
-        // to send it again.
-        let counted =
-            store::integrations::record_received(pool, tenant_id, integration_id, accepted as i64)
-                .await;
-        if let Err(error) = counted {
-            tracing::warn!(%error, %integration_id, "could not count a delivery");
-        }
-    }
-    let stored = Stored {
+    store::inbox::quarantine_many(conn, tenant_id, integration_id, &reasons, &raws).await?;
+    Ok(Stored {
         accepted,
         duplicates: events.len() as u64 - accepted + batch.repeated as u64,
         quarantined: batch.rejected.len() as u64,
-    };
-    metrics::counter!("okta_ingest_events_total", "outcome" => "accepted")
-        .increment(stored.accepted);
-    metrics::counter!("okta_ingest_events_total", "outcome" => "duplicate")
-        .increment(stored.duplicates);
-    metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined")
-        .increment(stored.quarantined);
-    Ok(stored)
+    })
 }

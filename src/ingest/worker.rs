@@ -436,7 +436,13 @@ fn evaluate(
         Ok(event) => event,
         Err(error) => return Ok(Err(format!("stored event is not a LogEvent: {error}"))),
     };
+    // A baseline's history goes through the same state as live events, in the same
+    // transaction and checkpoint, and raises nothing (`detect/learn.rs`).
     let detections = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if item.learn_only {
+            engine.learn_in_memory(&event, &item.okta_domain, state);
+            return Vec::new();
+        }
         engine.evaluate_in_memory(&event, &item.okta_domain, state)
     }))
     .map_err(|_| WorkerError::Panicked)?;

@@ -1,4 +1,4 @@
-//! System Log API (`GET /api/v1/logs`, scope `okta.logs.read`) for gap fill.
+//! System Log API (`GET /api/v1/logs`, scope `okta.logs.read`) for gap fill and baselines.
 //!
 //! Paging follows Okta's `Link: <…>; rel="next"` header only (the `after` cursor is opaque);
 //! a next link is followed only if it stays on the org's origin and the logs path.
@@ -23,6 +23,9 @@ pub enum LogsStart {
     Since(DateTime<Utc>),
     /// Bounded mode: pages by `published` in `[since, until)` and ends (no `next` at the end).
     Between(DateTime<Utc>, DateTime<Utc>),
+    /// Bounded mode, newest first (`sortOrder=DESCENDING`): a baseline that stops at its
+    /// bound keeps the most recent history.
+    NewestFirst(DateTime<Utc>, DateTime<Utc>),
     Next(String),
 }
 
@@ -44,9 +47,12 @@ impl OktaClient {
         limit: u32,
     ) -> Result<LogsPage, OktaError> {
         let url = match start {
-            LogsStart::Since(since) => first_page_url(&creds.domain, since, None, limit)?,
+            LogsStart::Since(since) => first_page_url(&creds.domain, since, None, limit, ASC)?,
             LogsStart::Between(since, until) => {
-                first_page_url(&creds.domain, since, Some(until), limit)?
+                first_page_url(&creds.domain, since, Some(until), limit, ASC)?
+            }
+            LogsStart::NewestFirst(since, until) => {
+                first_page_url(&creds.domain, since, Some(until), limit, DESC)?
             }
             LogsStart::Next(next) => checked_next(&creds.domain, &next)?,
         };
@@ -68,11 +74,15 @@ impl OktaClient {
     }
 }
 
+const ASC: &str = "ASCENDING";
+const DESC: &str = "DESCENDING";
+
 fn first_page_url(
     domain: &OktaDomain,
     since: DateTime<Utc>,
     until: Option<DateTime<Utc>>,
     limit: u32,
+    sort_order: &str,
 ) -> Result<Url, OktaError> {
     let mut url = join(domain, LOGS)?;
     {
@@ -83,7 +93,7 @@ fn first_page_url(
         }
         query
             .append_pair("limit", &limit.clamp(1, MAX_LIMIT).to_string())
-            .append_pair("sortOrder", "ASCENDING");
+            .append_pair("sortOrder", sort_order);
     }
     Ok(url)
 }
@@ -188,7 +198,7 @@ mod tests {
         let since = DateTime::parse_from_rfc3339("2026-11-25T09:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let url = first_page_url(&acme(), since, None, 5000).unwrap();
+        let url = first_page_url(&acme(), since, None, 5000, ASC).unwrap();
         assert_eq!(
             url.as_str(),
             "https://acme.okta.com/api/v1/logs?since=2026-11-25T09%3A00%3A00.000Z&limit=1000&sortOrder=ASCENDING"

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::IntegrationError;
+use super::baseline::BaselineView;
 use crate::ids::IntegrationId;
 use crate::okta::OktaDomain;
 use crate::state::Services;
@@ -18,6 +19,7 @@ use crate::store::{
 #[schema(as = Integration)]
 pub struct IntegrationView {
     pub id: IntegrationId,
+    /// `learning` while active and a baseline learns (`baseline` has its progress).
     pub status: IntegrationStatus,
     /// `sysdig` (launched here) or `okta` (created from Okta's side).
     pub created_from: String,
@@ -39,6 +41,8 @@ pub struct IntegrationView {
     pub last_delivery_error: Option<String>,
     /// What an admin should act on, e.g. no event within 5 minutes of going active.
     pub warnings: Vec<String>,
+    /// The latest learned baseline (history that trained the stateful rules), if any.
+    pub baseline: Option<BaselineView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -58,11 +62,13 @@ impl Services {
             .unwrap_or(0.0);
         let quarantined = store::inbox::quarantined_count(self.pool(), tenant_id, id).await?;
         let warnings = self.warnings(&i);
+        let baseline = self.baseline_view(tenant_id, id).await?;
+        let status = super::baseline::shown_status(&i, baseline.as_ref());
         let install_url =
             (i.status == IntegrationStatus::Pending).then(|| i.org.domain.install_url());
         Ok(IntegrationView {
             id,
-            status: i.status,
+            status,
             created_from: i.created_from,
             okta_domain: i.org.domain,
             install_url,
@@ -80,6 +86,7 @@ impl Services {
                 .map(|(code, detail)| LastError { code, detail }),
             last_delivery_error: i.last_delivery_error,
             warnings,
+            baseline,
             created_at: i.created_at,
             updated_at: i.updated_at,
         })

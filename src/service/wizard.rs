@@ -240,7 +240,10 @@ impl Services {
             .await?;
             tx.commit().await?;
             tracing::info!(%tenant_id, integration_id = %id, event_hook_id = %hook.id, "integration active");
-            self.get_integration(tenant_id, id).await
+            let activated = self.get_integration(tenant_id, id).await?;
+            // Only a fresh activation: a Complete that found the hook live changes nothing.
+            self.start_baseline_on_complete(tenant_id, id).await;
+            Ok(activated)
         })
         .await
     }

@@ -33,6 +33,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/sim/state", get(state))
         .route("/sim/deliver", post(deliver_events))
         .route("/sim/logs", post(append_logs).get(list_logs))
+        .route("/sim/history", post(seed_history))
         .route("/sim/faults", post(set_faults).delete(clear_faults))
         .route("/sim/down", put(set_down))
         .route("/sim/credentials/rotate", post(rotate))
@@ -68,6 +69,23 @@ async fn append_logs(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
         Err(e) => return e.into_response(),
     };
     let appended = shared.lock().append_log(body.events);
+    Json(json!({ "appended": appended })).into_response()
+}
+
+#[derive(Deserialize)]
+struct HistoryBody {
+    days: u32,
+}
+
+/// Weeks of the cast's ordinary life into the System Log, ending now.
+async fn seed_history(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body = match parse::<HistoryBody>(&body) {
+        Ok(body) if (1..=180).contains(&body.days) => body,
+        Ok(_) => return ApiError::Control("days: 1 to 180".into()).into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let events = super::scenario::ordinary_history(chrono::Utc::now(), body.days, 0);
+    let appended = shared.lock().append_log(events);
     Json(json!({ "appended": appended })).into_response()
 }
 

@@ -8,7 +8,8 @@
 //!
 //! The control API (not Okta's, no auth): `GET /sim/state`, `POST /sim/deliver
 //! {"events":[…],"skip_delivery"?}`, `POST /sim/logs {"events":[…]}` (append only),
-//! `GET /sim/logs`, `POST /sim/faults {"latency_ms"?,"fail_429"?,"fail_500"?,"hang"?}`,
+//! `GET /sim/logs`, `POST /sim/history {"days":N}` (weeks of ordinary life, for baselines),
+//! `POST /sim/faults {"latency_ms"?,"fail_429"?,"fail_500"?,"hang"?}`,
 //! `DELETE /sim/faults` (clears faults and org down), `PUT /sim/down
 //! {"mode":"up"|"unavailable"|"refuse"}`, `POST /sim/credentials/rotate`, `PUT /sim/scopes
 //! {"scopes":[…]}`, `POST /sim/tokens/revoke`, `POST /sim/hooks/foreign {"count":N}`.
@@ -195,6 +196,13 @@ impl SimHandle {
     /// Appends `events` to the System Log only: Okta "dropped" their delivery.
     pub fn append_log(&self, events: Vec<Value>) -> usize {
         self.shared.lock().append_log(events)
+    }
+
+    /// Appends `days` of an org's ordinary life, ending now, to the System Log (what a
+    /// learned baseline reads; see [`scenario::ordinary_history`]); returns how many events.
+    pub fn seed_history(&self, days: u32) -> usize {
+        let events = scenario::ordinary_history(chrono::Utc::now(), days, u64::from(days));
+        self.append_log(events)
     }
 
     /// Every System Log event, in persistence order.

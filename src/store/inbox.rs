@@ -17,12 +17,14 @@ pub struct NewEvent<'a> {
 pub const NOTIFY_CHANNEL: &str = "okta_inbox";
 
 /// Inserts a batch (uuids unique within it) in one statement; events already known for the
-/// integration are skipped. Returns how many were new.
+/// integration are skipped. Returns how many were new. `learn_only` events (a baseline's
+/// history) train the detection state without raising runtime events.
 pub async fn insert_batch(
     conn: &mut PgConnection,
     tenant_id: TenantId,
     integration_id: IntegrationId,
     events: &[NewEvent<'_>],
+    learn_only: bool,
 ) -> Result<u64> {
     if events.is_empty() {
         return Ok(0);
@@ -41,13 +43,13 @@ pub async fn insert_batch(
              ON CONFLICT DO NOTHING
              RETURNING event_uuid
          ), stored AS (
-             INSERT INTO okta_events (tenant_id, integration_id, event_uuid, received_at, published, event_type, raw)
-             SELECT $1, $2, b.event_uuid, now(), b.published, b.event_type, b.raw
+             INSERT INTO okta_events (tenant_id, integration_id, event_uuid, received_at, published, event_type, raw, learn_only)
+             SELECT $1, $2, b.event_uuid, now(), b.published, b.event_type, b.raw, $7
              FROM batch b JOIN new_keys k USING (event_uuid)
              RETURNING event_uuid, received_at
          ), queued AS (
-             INSERT INTO event_queue (tenant_id, integration_id, event_uuid, received_at)
-             SELECT $1, $2, event_uuid, received_at FROM stored
+             INSERT INTO event_queue (tenant_id, integration_id, event_uuid, received_at, learn_only)
+             SELECT $1, $2, event_uuid, received_at, $7 FROM stored
              RETURNING 1
          )
          SELECT count(*) AS "count!" FROM queued"#,
@@ -57,6 +59,7 @@ pub async fn insert_batch(
         published as _,
         types as _,
         raws as _,
+        learn_only,
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -104,6 +107,8 @@ pub struct Claimed {
     pub event_uuid: String,
     pub received_at: DateTime<Utc>,
     pub raw: String,
+    /// History read for a baseline: trains the state, raises nothing.
+    pub learn_only: bool,
 }
 
 /// Advisory-lock namespace of "this worker owns the tenant's queue for its transaction".
@@ -132,11 +137,11 @@ pub async fn claim(conn: &mut PgConnection, limit: i64, after: Option<TenantId>)
                      SELECT id FROM event_queue
                      WHERE tenant_id = t.tenant_id ORDER BY id LIMIT $1
                      FOR UPDATE SKIP LOCKED) q)
-             RETURNING tenant_id, integration_id, event_uuid, received_at
+             RETURNING tenant_id, integration_id, event_uuid, received_at, learn_only
          )
          SELECT c.tenant_id AS "tenant_id!: _", c.integration_id AS "integration_id!: _",
                 COALESCE(i.okta_domain, '') AS "okta_domain!", c.event_uuid AS "event_uuid!",
-                c.received_at AS "received_at!", e.raw AS "raw!"
+                c.received_at AS "received_at!", e.raw AS "raw!", c.learn_only AS "learn_only!"
          FROM claimed c
          JOIN okta_events e ON e.tenant_id = c.tenant_id AND e.integration_id = c.integration_id AND e.event_uuid = c.event_uuid
                             AND e.received_at = c.received_at
@@ -205,7 +210,7 @@ pub async fn queue_stats(pool: &sqlx::PgPool) -> Result<QueueStats> {
     .await?)
 }
 
-/// Processing lag of one integration: age of its oldest unprocessed event.
+/// Processing lag of one integration: age of its oldest unprocessed live event.
 pub async fn integration_lag_secs(
     pool: &sqlx::PgPool,
     tenant_id: TenantId,
@@ -213,7 +218,23 @@ pub async fn integration_lag_secs(
 ) -> Result<Option<f64>> {
     Ok(sqlx::query_scalar!(
         "SELECT EXTRACT(EPOCH FROM now() - min(received_at))::float8 FROM event_queue
-         WHERE tenant_id = $1 AND integration_id = $2",
+         WHERE tenant_id = $1 AND integration_id = $2 AND NOT learn_only",
+        tenant_id as _,
+        integration_id as _,
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// A baseline's history events the worker has not applied yet.
+pub async fn learn_only_queued(
+    pool: &sqlx::PgPool,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM event_queue
+           WHERE tenant_id = $1 AND integration_id = $2 AND learn_only"#,
         tenant_id as _,
         integration_id as _,
     )
@@ -244,7 +265,8 @@ pub struct RecentEvent {
 }
 
 /// The tenant's newest `limit` raw events received since `since`, oldest published first
-/// (the order the worker evaluates in). Deleted integrations' events are included.
+/// (the order the worker evaluates in). Deleted integrations' events are included; a
+/// baseline's history is not (it was read, not received, and would crowd out live events).
 pub async fn recent_events(
     pool: &sqlx::PgPool,
     tenant_id: TenantId,
@@ -258,7 +280,7 @@ pub async fn recent_events(
                     e.published, e.received_at
              FROM okta_events e
              LEFT JOIN integrations i ON i.tenant_id = e.tenant_id AND i.id = e.integration_id
-             WHERE e.tenant_id = $1 AND e.received_at >= $2
+             WHERE e.tenant_id = $1 AND e.received_at >= $2 AND NOT e.learn_only
              ORDER BY e.received_at DESC LIMIT $3
          ) recent ORDER BY published NULLS LAST, received_at"#,
         tenant_id as _,

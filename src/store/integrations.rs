@@ -14,7 +14,8 @@ use crate::ids::{HookKey, IntegrationId, TenantId};
 use crate::okta::OktaDomain;
 use crate::secrets::HookSecretHashes;
 
-/// Where an integration is in the wizard's state machine.
+/// Where an integration is in the wizard's state machine. `learning` is `active` while a
+/// baseline learns from the org's history: shown by the status, never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -22,6 +23,7 @@ pub enum IntegrationStatus {
     Pending,
     Validated,
     Active,
+    Learning,
     Deleted,
 }
 
@@ -31,6 +33,7 @@ impl fmt::Display for IntegrationStatus {
             IntegrationStatus::Pending => "pending",
             IntegrationStatus::Validated => "validated",
             IntegrationStatus::Active => "active",
+            IntegrationStatus::Learning => "learning",
             IntegrationStatus::Deleted => "deleted",
         })
     }

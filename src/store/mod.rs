@@ -1,6 +1,7 @@
 //! Postgres repositories: the only place SQL lives. Every query on tenant data takes the
 //! tenant id first.
 
+pub mod baselines;
 pub mod credentials;
 pub mod detect_state;
 pub mod inbox;

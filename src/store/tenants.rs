@@ -129,7 +129,7 @@ pub async fn token_tenant(pool: &PgPool, id: TokenId) -> Result<Option<TenantId>
 /// Tables holding a tenant's data, in the order they are emptied: children before parents.
 /// Integrations (and, by cascade, their credentials) that a pending hook-removal job still
 /// needs stay until that job finishes; so does the tenant row then.
-const TENANT_TABLES: [&str; 13] = [
+const TENANT_TABLES: [&str; 14] = [
     "runtime_events",
     "event_queue",
     "okta_events",
@@ -141,6 +141,7 @@ const TENANT_TABLES: [&str; 13] = [
     "policies",
     "api_tokens",
     "hook_routes",
+    "baselines",
     "integrations",
     "tenants",
 ];

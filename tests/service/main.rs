@@ -7,6 +7,7 @@
 
 mod support;
 
+mod baseline;
 mod concurrency;
 mod console;
 mod crash;

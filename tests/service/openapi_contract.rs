@@ -205,6 +205,7 @@ fn check_request_bodies(doc: &Value, routed: &BTreeSet<(String, String)>) {
             (format!("{okta}/{{id}}/credentials"), "put"),
             &["client_secret"],
         ),
+        ((format!("{okta}/{{id}}/baseline"), "post"), &[]),
         (
             ("/api/v1/policies".into(), "post"),
             &["name", "rules", "type"],
@@ -286,6 +287,16 @@ async fn wizard_answers_match_the_document(pool: PgPool) {
     let validate = format!("{OKTA}/{id}/validate");
     t.expect(StatusCode::CONFLICT, "post", &validate, t.creds())
         .await;
+    let baseline = format!("{OKTA}/{id}/baseline");
+    t.expect(UNPROCESSABLE, "post", &baseline, json!({ "days": 91 }))
+        .await;
+    let started = json!({ "days": 7 });
+    t.expect(StatusCode::ACCEPTED, "post", &baseline, started)
+        .await;
+    let learning = t
+        .expect(StatusCode::OK, "get", &format!("{OKTA}/{id}"), NO_BODY)
+        .await;
+    assert!(learning["baseline"].is_object(), "{learning}");
 
     // From Okta's side, then deleted (twice).
     let mut from_okta = t.creds();

@@ -199,3 +199,46 @@ async fn keyword_search_with_q() {
         );
     }
 }
+
+#[tokio::test]
+async fn weeks_of_history_page_newest_first_in_bounded_mode() {
+    let (sim, okta) = sim_with_token().await;
+    let response = http()
+        .post(format!("{}/sim/history", sim.base_url))
+        .json(&json!({ "days": 21 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let appended = response.json::<Value>().await.unwrap()["appended"]
+        .as_u64()
+        .unwrap();
+    assert!(appended > 400, "{appended}");
+    let now = Utc::now();
+    let since = (now - Duration::days(14)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let until = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut url = format!("{LOGS}?since={since}&until={until}&limit=100&sortOrder=DESCENDING")
+        .replace('+', "%2B")
+        .replace(':', "%3A");
+    let mut published = Vec::new();
+    loop {
+        let (events, next) = page(&okta, &url).await;
+        published.extend(
+            events
+                .iter()
+                .map(|e| e["published"].as_str().unwrap().to_owned()),
+        );
+        match next {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    let mut newest_first = published.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(published, newest_first);
+    assert!(
+        published.len() < appended as usize,
+        "the window holds two weeks of three"
+    );
+    assert!(published.last().unwrap().as_str() >= since.as_str());
+}

@@ -204,7 +204,7 @@ pub(super) const FIREFOX_WINDOWS: Agent = Agent {
     browser: "FIREFOX",
     device: "Computer",
 };
-const SAFARI_IPHONE: Agent = Agent {
+pub(super) const SAFARI_IPHONE: Agent = Agent {
     raw: "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
     os: "iOS",
     browser: "SAFARI",

@@ -68,7 +68,7 @@ fn new_country(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) 
 }
 
 /// 27 wrong passwords for Carol from one VPS in nine minutes, then Okta locks her account.
-fn brute_force(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
+pub(super) fn brute_force(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
     let attacker = Client::new("198.51.100.77", AMSTERDAM_VPS, PYTHON_REQUESTS);
     let start = now - Duration::minutes(45);
     for i in 0..27 {
@@ -114,7 +114,12 @@ fn push_flood(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
 }
 
 /// Frank grants Erin Super administrator; Erin creates an API token minutes later.
-fn privilege_escalation(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
+pub(super) fn privilege_escalation(
+    g: &mut Gen,
+    c: &Cast,
+    now: DateTime<Utc>,
+    out: &mut Vec<Value>,
+) {
     let spec = (
         "user.account.privilege.grant",
         Some("core.user.admin_privilege.granted"),

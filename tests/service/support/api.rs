@@ -87,6 +87,29 @@ impl TestApp {
         id
     }
 
+    /// `POST …/{id}/baseline` with `body`, e.g. `{"days": 14}`.
+    pub async fn start_baseline(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("{INTEGRATIONS}/{id}/baseline"), body)
+            .await
+    }
+
+    /// Waits until the integration's baseline is no longer learning; returns the integration.
+    pub async fn wait_baseline(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (status, shown) = self.integration(id).await;
+            assert_eq!(status, StatusCode::OK, "{shown}");
+            if shown["baseline"]["state"] != "learning" {
+                return shown;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the baseline is still learning: {shown}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     // Policies.
 
     /// `GET /api/v1/policies{query}`, e.g. `?managed=true&type=okta`.

@@ -53,6 +53,9 @@ pub fn test_config(pool: &PgPool, port: u16, master_key: &str) -> Config {
     let mut config = config.for_simulator(&database_url(pool), port);
     config.database_max_connections = 8;
     config.worker_poll_interval_ms = 200;
+    // Complete's baseline shows the status `learning` for a moment; the tests about
+    // baselines turn it on (`tests/service/baseline.rs`).
+    config.baseline_on_complete = false;
     config
 }
 
