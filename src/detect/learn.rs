@@ -95,8 +95,9 @@ impl StateStore for Learning<'_> {
         &mut self,
         key: StateKey<'_>,
         point: &GeoPoint,
+        event_uuid: &str,
     ) -> Result<Option<GeoPoint>, Self::Error> {
-        self.0.previous_location(key, point).await
+        self.0.previous_location(key, point, event_uuid).await
     }
 }
 
