@@ -88,6 +88,7 @@ pub struct Completed {
     pub id: IntegrationId,
     pub status: IntegrationStatus,
     pub okta_domain: String,
+    pub coverage: crate::okta::Coverage,
     pub event_hook_id: Option<String>,
 }
 

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::value::RawValue;
 
 use super::{envelope, inbox};
-use crate::okta::{EVENT_TYPES, LogsStart};
+use crate::okta::{Coverage, LogsStart};
 use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store::integrations::{self, GapFillTarget};
@@ -87,7 +87,7 @@ pub async fn fill(
             .logs_page(&creds, start.clone(), PAGE_SIZE)
             .await?;
         report.pages += 1;
-        let subscribed = storable_subscribed(&page.events);
+        let subscribed = storable_subscribed(&page.events, target.coverage);
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
         let stored =
             inbox::store_batch(services, target.org.tenant_id, target.org.id, &batch).await?;
@@ -115,12 +115,13 @@ pub async fn fill(
     Ok(report)
 }
 
-/// The events of the types the hook subscribes to (the System Log has every event of the
-/// org), with the escapes Postgres refuses replaced as on the hook path.
-fn storable_subscribed(events: &[Box<RawValue>]) -> Vec<Box<RawValue>> {
+/// The events of the types the hook subscribes to (the integration's coverage; the System
+/// Log has every event of the org), with the escapes Postgres refuses replaced as on the
+/// hook path.
+fn storable_subscribed(events: &[Box<RawValue>], coverage: Coverage) -> Vec<Box<RawValue>> {
     events
         .iter()
-        .filter(|raw| is_subscribed(raw.get()))
+        .filter(|raw| is_subscribed(raw.get(), coverage))
         .map(|raw| match envelope::storable(raw.get()) {
             Cow::Borrowed(_) => raw.clone(),
             // Only escapes were rewritten, so the text is still valid JSON.
@@ -130,7 +131,7 @@ fn storable_subscribed(events: &[Box<RawValue>]) -> Vec<Box<RawValue>> {
 }
 
 /// Only the event types the hook subscribes to: the System Log has every event of the org.
-fn is_subscribed(raw: &str) -> bool {
+fn is_subscribed(raw: &str, coverage: Coverage) -> bool {
     #[derive(serde::Deserialize)]
     struct TypeOnly<'a> {
         #[serde(rename = "eventType", borrow)]
@@ -139,5 +140,5 @@ fn is_subscribed(raw: &str) -> bool {
     serde_json::from_str::<TypeOnly>(raw)
         .ok()
         .and_then(|t| t.event_type)
-        .is_none_or(|t| EVENT_TYPES.contains(&t))
+        .is_none_or(|t| coverage.includes(t))
 }

@@ -122,6 +122,7 @@ fn request_body(t: &TestApp, method: &str, path: &str) -> Option<Value> {
         ("post", "/api/v1/integrations/okta/launch") => json!({ "org": t.sim.base_url }),
         ("post", "/api/v1/integrations/okta/{id}/validate") => t.creds(),
         ("post", "/api/v1/integrations/okta/{id}/complete") => json!({}),
+        ("put", "/api/v1/integrations/okta/{id}") => json!({ "coverage": "standard" }),
         ("put", "/api/v1/integrations/okta/{id}/credentials") => {
             json!({ "client_secret": t.sim.client_secret() })
         }

@@ -9,6 +9,7 @@ mod support;
 
 mod concurrency;
 mod console;
+mod coverage;
 mod crash;
 mod fairness;
 mod feed;

@@ -9,14 +9,17 @@
 //!
 //! `catalog` holds the demo org's places, user agents, apps and people; `generators`
 //! builds each kind of event from one seeded random source; `stories` tells the demo's
-//! story (ordinary days and the attacks) with them.
+//! story (ordinary days and the attacks) with them; `extended` tells the story of the
+//! extended subscription's types (identity providers, policies, apps, admin roles, factors).
 
 mod catalog;
+mod extended;
 mod generators;
 mod stories;
 
 pub use catalog::{
     BRUTE_FORCE_USER, MFA_FLOOD_USER, NEW_COUNTRY_USER, PRIVILEGE_GRANTEE, PROXY_USER,
 };
+pub use extended::{PROXY_ADMIN, UNENROLLED_USER, extended_scenario};
 pub use generators::random_events;
 pub use stories::demo_scenario;
