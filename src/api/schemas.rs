@@ -70,6 +70,7 @@ pub struct Launched {
     pub status: IntegrationStatus,
     #[schema(example = "acme.okta.com")]
     pub okta_domain: String,
+    pub coverage: crate::okta::Coverage,
     pub install_url: String,
 }
 
@@ -79,6 +80,7 @@ pub struct Validated {
     pub id: IntegrationId,
     pub status: IntegrationStatus,
     pub okta_domain: String,
+    pub coverage: crate::okta::Coverage,
     pub checks: Vec<Check>,
 }
 
