@@ -57,6 +57,7 @@ function renderList(list, items, context, refresh) {
     h("td", {}, h("span", { class: `pill pill-${item.status}` }, item.status),
       item.hook_status ? h("span", { class: "muted" }, ` hook ${item.hook_status}`) : null,
       baselineNote(item.baseline)),
+    h("td", {}, item.coverage === "extended" ? "Extended" : "Standard (18 types)"),
     h("td", { class: "num" }, String(item.events_received)),
     h("td", {}, timeAgo(item.last_event_at)),
     h("td", { class: "num" }, `${Number(item.processing_lag_seconds).toFixed(1)} s`),
@@ -69,7 +70,7 @@ function renderList(list, items, context, refresh) {
   replace(list, h("table", {},
     h("caption", { class: "visually-hidden" }, "Okta integrations"),
     h("thead", {}, h("tr", {},
-      ["Okta org", "Status", "Events received", "Last event", "Processing lag", "Health"].map((t) => h("th", { scope: "col" }, t)),
+      ["Okta org", "Status", "Coverage", "Events received", "Last event", "Processing lag", "Health"].map((t) => h("th", { scope: "col" }, t)),
       context.admin ? h("th", { scope: "col" }, "Actions") : null)),
     h("tbody", {}, rows)));
 }
@@ -231,17 +232,23 @@ function alreadyInstalled(body, close) {
 function completeStep(body, validated, close) {
   const note = status();
   const complete = h("button", { type: "button" }, "Complete");
+  const coverage = [["standard", "Standard: the 18 event types"],
+    ["extended", "Extended: also identity providers, apps, policies, admin roles and factor changes"]]
+    .map(([value, text]) => h("label", { class: "choice" },
+      h("input", { type: "radio", name: "coverage", value, checked: value === "standard" }), text));
   replace(body, h("div", {},
     h("h3", {}, "Connection validated"),
     h("ul", { class: "checks" }, validated.checks.map((c) =>
       h("li", { class: c.ok ? "ok" : "error" }, h("strong", {}, c.ok ? "✓ " : "✗ ", c.name), " ", c.detail))),
+    h("fieldset", {}, h("legend", {}, "Event types to subscribe to"), coverage),
     complete, note));
   complete.focus();
   complete.addEventListener("click", async () => {
     complete.disabled = true;
     note.say("Provisioning the Event Hook in Okta…");
     try {
-      const done = await api("POST", `${BASE}/${validated.id}/complete`, {});
+      const chosen = body.querySelector("input[name=coverage]:checked")?.value || "standard";
+      const done = await api("POST", `${BASE}/${validated.id}/complete`, { coverage: chosen });
       note.say(`Active: Event Hook ${done.event_hook_id} verified by Okta.`, "ok");
       announce("Integration active.");
       setTimeout(close, 600);
@@ -262,7 +269,7 @@ function rotate(button, item, refresh) {
   const form = h("form", { "aria-label": `Rotate credentials of ${item.okta_domain}` }, secret, clientId,
     h("button", { type: "submit" }, "Validate and replace"),
     h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel"), note);
-  row.after(h("tr", { class: "rotate-row" }, h("td", { colspan: 7 }, form)));
+  row.after(h("tr", { class: "rotate-row" }, h("td", { colspan: 8 }, form)));
   secret.input.focus();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -72,6 +72,7 @@ pub struct Launched {
     pub status: IntegrationStatus,
     #[schema(example = "acme.okta.com")]
     pub okta_domain: String,
+    pub coverage: crate::okta::Coverage,
     pub install_url: String,
 }
 
@@ -81,6 +82,7 @@ pub struct Validated {
     pub id: IntegrationId,
     pub status: IntegrationStatus,
     pub okta_domain: String,
+    pub coverage: crate::okta::Coverage,
     pub checks: Vec<Check>,
 }
 
@@ -90,6 +92,7 @@ pub struct Completed {
     pub id: IntegrationId,
     pub status: IntegrationStatus,
     pub okta_domain: String,
+    pub coverage: crate::okta::Coverage,
     pub event_hook_id: Option<String>,
 }
 
@@ -101,6 +104,7 @@ pub struct BaselineStarted {
     pub status: IntegrationStatus,
     #[schema(example = "acme.okta.com")]
     pub okta_domain: String,
+    pub coverage: crate::okta::Coverage,
     pub baseline: BaselineView,
 }
 

@@ -4,12 +4,14 @@ use super::auth::{Admin, Caller};
 use super::error::{ApiError, ApiResult, Json, Path};
 use super::schemas;
 use crate::ids::IntegrationId;
+use crate::okta::Coverage;
 use crate::service::credentials::{ClientCredentials, parse_client_id, parse_client_secret};
 use crate::state::Services;
 use crate::store::integrations::Integration;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post, put};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -23,7 +25,10 @@ pub fn router() -> Router<Services> {
             get(list).post(create_from_okta),
         )
         .route("/api/v1/integrations/okta/launch", post(launch))
-        .route("/api/v1/integrations/okta/{id}", get(show).delete(remove))
+        .route(
+            "/api/v1/integrations/okta/{id}",
+            get(show).put(update).delete(remove),
+        )
         .route("/api/v1/integrations/okta/{id}/validate", post(validate))
         .route("/api/v1/integrations/okta/{id}/complete", post(complete))
         .route("/api/v1/integrations/okta/{id}/credentials", put(rotate))
@@ -39,6 +44,7 @@ pub fn router() -> Router<Services> {
     complete,
     list,
     show,
+    update,
     rotate,
     remove,
     baseline
@@ -167,7 +173,17 @@ async fn create_from_okta(
     ))
 }
 
-/// Provisions (or adopts) the Event Hook for the 18 event types, has Okta verify it, goes active.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CompleteRequest)]
+struct CompleteBody {
+    /// The event types the hook subscribes to: `standard` (the 18, the default) or
+    /// `extended` (more Event-Hook-eligible types). Without it the integration keeps its own.
+    coverage: Option<Coverage>,
+}
+
+/// Provisions (or adopts) the Event Hook for the integration's coverage (the 18 event types
+/// unless `extended` was chosen), has Okta verify it, goes active. The body is optional.
 #[utoipa::path(
     post,
     path = "/api/v1/integrations/okta/{id}/complete",
@@ -175,6 +191,7 @@ async fn create_from_okta(
     tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
+    request_body(content = Option<CompleteBody>, description = "Optional: the coverage to provision"),
     responses(
         (status = 200, description = "Active", body = schemas::Completed),
         (status = 404, description = "`not_found`: no such integration of this tenant"),
@@ -187,11 +204,93 @@ async fn complete(
     State(services): State<Services>,
     admin: Admin,
     Path(id): Path<IntegrationId>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let integration = services.complete(admin.tenant_id, id).await?;
+    let body: CompleteBody = optional_json(&headers, &body)?;
+    let integration = services
+        .complete(admin.tenant_id, id, body.coverage)
+        .await?;
     let mut body = summary(&integration);
     body["event_hook_id"] = json!(integration.event_hook_id);
     Ok(Json(body))
+}
+
+/// A body that may be left out (the console and older clients post none): empty means
+/// `T::default()`; otherwise it must be JSON, as for [`Json`].
+fn optional_json<T: Default + serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::unprocessable("invalid_body", e.to_string()),
+        _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UpdateIntegrationRequest)]
+struct UpdateBody {
+    /// `standard` (the 18 event types) or `extended`. Changing it on an active integration
+    /// re-provisions the Event Hook in Okta (which verifies it again).
+    coverage: Option<Coverage>,
+}
+
+/// Change an integration's settings
+///
+/// `coverage` picks the event types its Event Hook subscribes to; on an active integration a
+/// change replaces the hook's subscription in Okta, and gap fill follows the new set.
+#[utoipa::path(
+    put,
+    path = "/api/v1/integrations/okta/{id}",
+    operation_id = "updateIntegration",
+    tag = "wizard",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "Updated", body = schemas::Integration),
+        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        (status = 409, description = "`step_in_progress`"),
+        (status = 422, description = "`invalid_body`, `hook_verification_failed`, or Okta refused the change: `org_unreachable`, `invalid_client`, `missing_scopes`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
+            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+    )
+)]
+async fn update(
+    State(services): State<Services>,
+    admin: Admin,
+    Path(id): Path<IntegrationId>,
+    Json(body): Json<UpdateBody>,
+) -> ApiResult<Json<Value>> {
+    let integration = services
+        .update_integration(admin.tenant_id, id, body.coverage)
+        .await?;
+    let view = services.view(integration).await?;
+    Ok(Json(
+        serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?,
+    ))
 }
 
 /// The tenant's integrations with status and health, oldest first.
@@ -357,6 +456,7 @@ fn summary(integration: &Integration) -> Value {
         "id": integration.org.id,
         "status": integration.status,
         "okta_domain": integration.org.domain,
+        "coverage": integration.coverage,
     })
 }
 

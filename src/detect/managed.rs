@@ -34,7 +34,7 @@ macro_rules! policy {
     };
 }
 
-const POLICIES: [(&str, &str, &str, &str); 6] = [
+const POLICIES: [(&str, &str, &str, &str); 9] = [
     policy!(
         "okta_credential_attacks.yaml",
         "Okta Credential Attacks",
@@ -64,6 +64,22 @@ const POLICIES: [(&str, &str, &str, &str); 6] = [
         "okta_sessions.yaml",
         "Okta Session Anomalies",
         "Impossible travel, first sign-in from a new country, network or device, and risky sessions."
+    ),
+    // The extended subscription's types (integrations with `coverage: extended`).
+    policy!(
+        "okta_extended_trust.yaml",
+        "Okta Identity Providers and Applications",
+        "Identity providers and Org2Org apps created or changed, IdP secrets read, apps removed (extended coverage)."
+    ),
+    policy!(
+        "okta_extended_policy.yaml",
+        "Okta Policy and Admin Role Changes",
+        "Sign-on and MFA policy rules weakened, bursts of policy changes, admin roles granted to groups or through resource sets (extended coverage)."
+    ),
+    policy!(
+        "okta_extended_accounts.yaml",
+        "Okta Account Signals and Follow-Ups",
+        "User-reported suspicious activity, factors suspended or enrolled by others, MFA removed and not re-enrolled, sensitive changes after a proxy sign-in (extended coverage)."
     ),
 ];
 

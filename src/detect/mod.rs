@@ -5,6 +5,7 @@
 //! Parse → compile once ([`RuleSet::compile`]) → evaluate a compiled tree per event
 //! ([`Engine::evaluate`]). The rule language is documented in `src/detect/README.md`.
 
+mod absence;
 mod condition;
 mod dedup;
 mod engine;

@@ -1,8 +1,9 @@
-//! Stateful rules: thresholds over sliding windows, first-seen values, geo-velocity and
-//! sequences. The rule's `condition` selects the events; these settings decide, from state,
+//! Stateful rules: thresholds over sliding windows, first-seen values, geo-velocity,
+//! sequences and absences (`absence.rs`). The rule's `condition` selects the events; these settings decide, from state,
 //! whether a matching event fires. Syntax: `src/detect/README.md`.
 
 use super::LoadError;
+use super::absence::Absence;
 use super::eval::{Ctx, Expr};
 use std::borrow::Cow;
 
@@ -18,6 +19,7 @@ pub enum Stateful {
     FirstSeen(FirstSeenRule),
     GeoVelocity(GeoVelocity),
     Sequence(Sequence),
+    Absence(Absence),
 }
 
 #[derive(Debug, Clone)]
@@ -92,12 +94,12 @@ impl<'a> Settings<'a> {
         })
     }
 
-    fn err(&self, node: &Node, reason: String) -> LoadError {
+    pub(super) fn err(&self, node: &Node, reason: String) -> LoadError {
         self.cx
             .error(self.file, node.mark, format!("{}: {reason}", self.kind))
     }
 
-    fn required(&self, key: &str) -> Result<&'a Node, LoadError> {
+    pub(super) fn required(&self, key: &str) -> Result<&'a Node, LoadError> {
         self.node
             .get(key)
             .ok_or_else(|| self.err(self.node, format!("missing '{key}'")))
@@ -255,6 +257,7 @@ impl Stateful {
                     min_km: s.number("min_km")?.unwrap_or(100.0),
                 }))
             }
+            "absence" => Ok(Stateful::Absence(Absence::compile(cx, node, file)?)),
             _ => {
                 let s = Settings::new(
                     cx,
@@ -280,6 +283,7 @@ impl Stateful {
             Stateful::FirstSeen(_) => "first_seen",
             Stateful::GeoVelocity(_) => "geo_velocity",
             Stateful::Sequence(_) => "sequence",
+            Stateful::Absence(_) => "absence",
         }
     }
 
@@ -303,6 +307,10 @@ impl Stateful {
                 s.run((rule_key, steps_key), ctx, at_ms, uuid, state, matched)
                     .await
             }
+            Stateful::Absence(a) => {
+                a.run((rule_key, steps_key), ctx, at_ms, uuid, state, matched)
+                    .await
+            }
             _ => Ok(None),
         }
     }
@@ -310,7 +318,7 @@ impl Stateful {
 
 /// The group's key: the values joined; `None` when one is missing (such events are not
 /// lumped together under an empty group).
-fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
+pub(super) fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
     if let [single] = fields {
         return match ctx.value(single) {
             Val::Str(text) if !text.is_empty() => Some(text),

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{envelope, gapfill, inbox};
-use crate::okta::{EVENT_TYPES, LogsPage, LogsStart};
+use crate::okta::{LogsPage, LogsStart};
 use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store::baselines::{self, BaselineJob, BaselineState, PageProgress};
@@ -43,11 +43,6 @@ const TICK: Duration = Duration::from_secs(2);
 /// While the worker applies what was read.
 const APPLYING_RECHECK_SECS: f64 = 1.0;
 const MAX_ATTEMPTS: i32 = 10;
-
-/// The event types an integration's hook subscribes to: what its baseline learns from.
-fn subscribed_types(_integration: &Integration) -> &'static [&'static str] {
-    &EVENT_TYPES
-}
 
 /// The baseline task of a replica. Shutdown does not wait for a round (one may wait minutes
 /// on Okta's rate limits): the pages read so far are committed with their cursor, and the
@@ -147,7 +142,7 @@ async fn read_pages(
     integration: &Integration,
 ) -> Result<(), IntegrationError> {
     let creds = services.credentials(&integration.org).await?;
-    let types = subscribed_types(integration);
+    let types = integration.coverage.event_types();
     let budget = services.config().baseline_max_events as i64;
     let mut start = match &job.cursor {
         Some(next) => LogsStart::Next(next.clone()),

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::value::RawValue;
 
 use super::{envelope, inbox};
-use crate::okta::{EVENT_TYPES, LogsStart};
+use crate::okta::LogsStart;
 use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store::integrations::{self, GapFillTarget};
@@ -87,7 +87,7 @@ pub async fn fill(
             .logs_page(&creds, start.clone(), PAGE_SIZE)
             .await?;
         report.pages += 1;
-        let subscribed = storable_subscribed(&page.events, &EVENT_TYPES);
+        let subscribed = storable_subscribed(&page.events, target.coverage.event_types());
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
         let stored =
             inbox::store_batch(services, target.org.tenant_id, target.org.id, &batch).await?;

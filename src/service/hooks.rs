@@ -7,10 +7,10 @@ use chrono::Utc;
 use super::error::IntegrationError;
 use crate::ids::HookKey;
 pub use crate::okta::MAX_ACTIVE_EVENT_HOOKS as MAX_EVENT_HOOKS;
-use crate::okta::{Credentials, EVENT_TYPES, EventHook, HookStatus, NewEventHook, OktaError};
+use crate::okta::{Coverage, Credentials, EventHook, HookStatus, NewEventHook, OktaError};
 use crate::secrets::HookSecret;
 use crate::state::Services;
-use crate::store::integrations::{self, Integration, RotationTarget};
+use crate::store::integrations::{self, Integration, OrgAccess, RotationTarget};
 use crate::store::{self, jobs::DeprovisionJob};
 
 const MAX_DEPROVISION_ATTEMPTS: i32 = 50;
@@ -50,18 +50,24 @@ impl Services {
         format!("{}/hooks/okta/{hook_key}", self.config().public_url)
     }
 
-    fn hook_spec(&self, hook_key: &HookKey, secret: &HookSecret) -> NewEventHook {
+    fn hook_spec(
+        &self,
+        hook_key: &HookKey,
+        secret: &HookSecret,
+        coverage: Coverage,
+    ) -> NewEventHook {
         NewEventHook::http(
             &self.config().event_hook_name,
             &self.hook_uri(hook_key),
             secret.secret().clone(),
-            &EVENT_TYPES,
+            coverage.event_types(),
         )
     }
 
     /// Creates our hook, or adopts the one a previous attempt left (its secret is write-only in
     /// Okta, so it gets a fresh one); then has Okta verify and activate it. `None` when ours
-    /// is already live and the integration active: nothing to do.
+    /// is already live, subscribed to the integration's coverage, and the integration active:
+    /// nothing to do.
     pub(super) async fn provision_hook(
         &self,
         current: &Integration,
@@ -77,13 +83,14 @@ impl Services {
             .await
             .map_err(|e| IntegrationError::okta_at("event_hooks", e))?;
         let ours = existing.into_iter().find(|h| h.channel.config.uri == uri);
+        let in_place = |h: &EventHook| h.is_live() && subscribes_exactly(h, current.coverage);
         if current.status == integrations::IntegrationStatus::Active
-            && ours.as_ref().is_some_and(EventHook::is_live)
+            && ours.as_ref().is_some_and(in_place)
         {
             return Ok(None);
         }
         let secret = HookSecret::generate();
-        let spec = self.hook_spec(&current.hook_key, &secret);
+        let spec = self.hook_spec(&current.hook_key, &secret, current.coverage);
         let hook = match ours {
             Some(hook) => self.okta().update_event_hook(creds, &hook.id, &spec).await,
             None => self.okta().create_event_hook(creds, &spec).await,
@@ -197,27 +204,15 @@ impl Services {
         };
         let org = &target.org;
         let creds = self.credentials(org).await?;
-        let secret = HookSecret::generate();
-        let overlap_until =
-            Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
-        // Accept the new secret before Okta starts sending it.
-        integrations::set_hook_secret(
-            self.pool(),
-            org.tenant_id,
-            org.id,
-            &secret.hash(),
-            Some(overlap_until),
-        )
-        .await?;
-        let spec = self.hook_spec(&target.hook_key, &secret);
-        let result = async {
-            self.okta()
-                .update_event_hook(&creds, hook_id, &spec)
-                .await?;
-            self.okta().verify_event_hook(&creds, hook_id).await
-        }
-        .await;
-        if let Err(error) = result {
+        let hook = HookRef {
+            id: hook_id,
+            key: &target.hook_key,
+        };
+        let secret = self.stage_hook_secret(org).await?;
+        if let Err(error) = self
+            .replace_hook(&creds, hook, &secret, target.coverage)
+            .await
+        {
             integrations::set_error(
                 self.pool(),
                 org.tenant_id,
@@ -231,6 +226,100 @@ impl Services {
         tracing::info!(integration_id = %org.id, "hook secret rotated");
         Ok(())
     }
+
+    /// Changes what an active integration's hook subscribes to. The store follows only once
+    /// Okta verified the replaced hook; on failure the error is on the status page too.
+    pub(super) async fn resubscribe_hook(
+        &self,
+        current: &Integration,
+        coverage: Coverage,
+    ) -> Result<(), IntegrationError> {
+        let org = &current.org;
+        let Some(hook_id) = &current.event_hook_id else {
+            return Err(IntegrationError::validation_required(
+                "the integration has no Event Hook yet: complete it (POST …/complete)",
+            ));
+        };
+        let creds = self.credentials(org).await?;
+        let hook = HookRef {
+            id: hook_id,
+            key: &current.hook_key,
+        };
+        let secret = self.stage_hook_secret(org).await?;
+        if let Err(error) = self.replace_hook(&creds, hook, &secret, coverage).await {
+            integrations::set_error(
+                self.pool(),
+                org.tenant_id,
+                org.id,
+                error.code(),
+                &format!(
+                    "changing the coverage to {coverage} failed: {}",
+                    error.detail()
+                ),
+            )
+            .await?;
+            return Err(match error {
+                OktaError::VerificationFailed { .. } => IntegrationError::VerificationFailed {
+                    uri: self.hook_uri(&current.hook_key),
+                    cause: error.to_string(),
+                },
+                other => IntegrationError::okta_at("event_hook_update", other),
+            });
+        }
+        integrations::set_coverage(self.pool(), org.tenant_id, org.id, coverage).await?;
+        tracing::info!(integration_id = %org.id, %coverage, "hook resubscribed");
+        Ok(())
+    }
+
+    /// A fresh hook secret, accepted from now on; the old one stays accepted for the overlap
+    /// window, so deliveries Okta already signed with it are not refused.
+    async fn stage_hook_secret(&self, org: &OrgAccess) -> Result<HookSecret, IntegrationError> {
+        let secret = HookSecret::generate();
+        let overlap_until =
+            Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
+        integrations::set_hook_secret(
+            self.pool(),
+            org.tenant_id,
+            org.id,
+            &secret.hash(),
+            Some(overlap_until),
+        )
+        .await?;
+        Ok(secret)
+    }
+
+    /// Replaces our hook in Okta (`PUT /api/v1/eventHooks/{id}`) with `coverage`'s event
+    /// types and the staged `secret`, then has Okta verify it. Okta's PUT replaces the whole
+    /// hook and its secret is write-only (we keep only a hash), so every PUT carries a new
+    /// secret: a changed `channel`, which Okta requires to be verified again.
+    async fn replace_hook(
+        &self,
+        creds: &Credentials,
+        hook: HookRef<'_>,
+        secret: &HookSecret,
+        coverage: Coverage,
+    ) -> Result<(), OktaError> {
+        let spec = self.hook_spec(hook.key, secret, coverage);
+        self.okta().update_event_hook(creds, hook.id, &spec).await?;
+        self.okta().verify_event_hook(creds, hook.id).await?;
+        Ok(())
+    }
+}
+
+/// Our hook in Okta: its id there, and the key of its URI here.
+#[derive(Clone, Copy)]
+struct HookRef<'a> {
+    id: &'a str,
+    key: &'a HookKey,
+}
+
+/// Whether the hook's subscription is exactly `coverage`'s types (order aside).
+pub(super) fn subscribes_exactly(hook: &EventHook, coverage: Coverage) -> bool {
+    let wanted = coverage.event_types();
+    hook.events.items.len() == wanted.len()
+        && wanted
+            .iter()
+            .all(|t| hook.events.items.iter().any(|have| have == t))
 }
 
 /// Okta's view of the hook for the status page, e.g. `ACTIVE/VERIFIED`.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::IntegrationError;
 use super::baseline::BaselineView;
 use crate::ids::IntegrationId;
-use crate::okta::OktaDomain;
+use crate::okta::{Coverage, OktaDomain};
 use crate::state::Services;
 use crate::store::{
     self,
@@ -30,6 +30,8 @@ pub struct IntegrationView {
     #[schema(nullable = false)]
     pub install_url: Option<String>,
     pub client_id: Option<String>,
+    /// The event types the Event Hook subscribes to: `standard` (18) or `extended`.
+    pub coverage: Coverage,
     pub event_hook_id: Option<String>,
     pub hook_status: Option<String>,
     pub events_received: i64,
@@ -73,6 +75,7 @@ impl Services {
             okta_domain: i.org.domain,
             install_url,
             client_id: i.org.client_id,
+            coverage: i.coverage,
             event_hook_id: i.event_hook_id,
             hook_status: i.hook_status,
             events_received: i.events_received,

@@ -10,7 +10,7 @@ use super::credentials::ClientCredentials;
 use super::error::{Check, IntegrationError};
 use super::hooks::MAX_EVENT_HOOKS;
 use crate::ids::{HookKey, IntegrationId, TenantId};
-use crate::okta::{Credentials, EventHook, OktaDomain, OktaError};
+use crate::okta::{Coverage, Credentials, EventHook, OktaDomain, OktaError};
 use crate::state::Services;
 use crate::store::integrations::{
     self, Activation, Integration, IntegrationStatus, NewIntegration, OrgAccess,
@@ -208,18 +208,32 @@ impl Services {
         Ok((self.get_integration(tenant_id, id).await?, checks))
     }
 
-    /// Complete step: provisions (or adopts) our Event Hook, has Okta verify it, activates it.
+    /// Complete step: provisions (or adopts) our Event Hook for the integration's coverage
+    /// (`coverage`, when given, replaces it first), has Okta verify it, activates it.
     pub async fn complete(
         &self,
         tenant_id: TenantId,
         id: IntegrationId,
+        coverage: Option<Coverage>,
     ) -> Result<Integration, IntegrationError> {
         self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
+            let mut current = self.get_integration(tenant_id, id).await?;
             if current.status == IntegrationStatus::Pending {
                 return Err(IntegrationError::validation_required(
                     "validate the Client ID and Client Secret (POST …/validate) before completing",
                 ));
+            }
+            match coverage {
+                Some(wanted) if wanted == current.coverage => {}
+                Some(wanted) if current.status == IntegrationStatus::Active => {
+                    self.resubscribe_hook(&current, wanted).await?;
+                    return self.get_integration(tenant_id, id).await;
+                }
+                Some(wanted) => {
+                    integrations::set_coverage(self.pool(), tenant_id, id, wanted).await?;
+                    current.coverage = wanted;
+                }
+                None => {}
             }
             let creds = self.credentials(&current.org).await?;
             let Some(provisioned) = self.provision_hook(&current, &creds).await? else {
@@ -244,6 +258,32 @@ impl Services {
             // Only a fresh activation: a Complete that found the hook live changes nothing.
             self.start_baseline_on_complete(tenant_id, id).await;
             Ok(activated)
+        })
+        .await
+    }
+
+    /// `PUT /{id}`: changes the integration's settings. A new coverage of an active
+    /// integration re-provisions its hook (Okta verifies it again); before that, complete
+    /// provisions the hook with it.
+    pub async fn update_integration(
+        &self,
+        tenant_id: TenantId,
+        id: IntegrationId,
+        coverage: Option<Coverage>,
+    ) -> Result<Integration, IntegrationError> {
+        self.in_step(tenant_id, id, async {
+            let current = self.get_integration(tenant_id, id).await?;
+            match coverage {
+                None => {}
+                Some(wanted) if wanted == current.coverage => {}
+                Some(wanted) if current.status == IntegrationStatus::Active => {
+                    self.resubscribe_hook(&current, wanted).await?
+                }
+                Some(wanted) => {
+                    integrations::set_coverage(self.pool(), tenant_id, id, wanted).await?
+                }
+            }
+            self.get_integration(tenant_id, id).await
         })
         .await
     }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, malformed_body, not_found, validation_failed};
+use super::event_types::is_event_hook_eligible;
 use super::options::HookLimitAt;
 use super::state::{
     AuthScheme, Hook, HookStatus, Shared, VerificationStatus, okta_id, okta_time, random_string,
@@ -415,6 +416,10 @@ fn check_event_types(items: &[String], causes: &mut Vec<String>) {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
         if !plausible {
             causes.push(format!("events.items: Invalid event type: {item}"));
+        } else if !is_event_hook_eligible(item) {
+            causes.push(format!(
+                "events.items: The event type {item} is not eligible for event hooks"
+            ));
         }
     }
 }

@@ -15,6 +15,8 @@
 //! {"scopes":[…]}`, `POST /sim/tokens/revoke`, `POST /sim/hooks/foreign {"count":N}`.
 //!
 //! Strict by default (see `options.rs` and the README's "Differences from real Okta"):
+//! a hook may subscribe only to the types Okta's catalog marks event-hook-eligible
+//! (`event_types.rs`; the error's wording is ours, Okta's is not documented),
 //! per-endpoint rate limits of a small org with the app's 50 % share and a concurrency
 //! limit, the hook quota on active and verified hooks, https-only hook URIs (loopback http
 //! only with the dev switch), deliveries delayed after verification, at least once,
@@ -33,6 +35,7 @@
 mod control;
 mod delivery;
 mod error;
+mod event_types;
 mod faults;
 mod filter;
 mod hooks;

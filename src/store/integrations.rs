@@ -11,7 +11,7 @@ use sqlx::{PgConnection, PgPool, Postgres};
 
 use super::Result;
 use crate::ids::{HookKey, IntegrationId, TenantId};
-use crate::okta::OktaDomain;
+use crate::okta::{Coverage, OktaDomain};
 use crate::secrets::HookSecretHashes;
 
 /// Where an integration is in the wizard's state machine. `learning` is `active` while a
@@ -69,6 +69,8 @@ pub struct Integration {
     pub org: OrgAccess,
     pub status: IntegrationStatus,
     pub created_from: String,
+    /// Which event types the hook subscribes to (and gap fill reads).
+    pub coverage: Coverage,
     pub event_hook_id: Option<String>,
     pub hook_key: HookKey,
     pub hook_status: Option<String>,
@@ -143,7 +145,8 @@ async fn select_live(
     let rows = sqlx::query_as!(
         IntegrationRow,
         r#"SELECT id AS "id: _", tenant_id AS "tenant_id: _", status AS "status: _", created_from,
-               okta_domain AS "okta_domain: _", client_id, event_hook_id, hook_key AS "hook_key: _",
+               okta_domain AS "okta_domain: _", client_id, coverage AS "coverage: _",
+               event_hook_id, hook_key AS "hook_key: _",
                hook_status, events_received, last_event_at, activated_at, last_error_code,
                last_error, last_delivery_error, last_delivery_error_at, created_at, updated_at
            FROM integrations
@@ -165,6 +168,7 @@ struct IntegrationRow {
     created_from: String,
     okta_domain: OktaDomain,
     client_id: Option<String>,
+    coverage: Coverage,
     event_hook_id: Option<String>,
     hook_key: HookKey,
     hook_status: Option<String>,
@@ -185,6 +189,7 @@ impl From<IntegrationRow> for Integration {
             org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
             status: row.status,
             created_from: row.created_from,
+            coverage: row.coverage,
             event_hook_id: row.event_hook_id,
             hook_key: row.hook_key,
             hook_status: row.hook_status,
@@ -247,6 +252,25 @@ pub async fn set_active(
         a.hook_secret_hash,
     )
     .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The event types the hook subscribes to from now on (the hook in Okta already does).
+pub async fn set_coverage(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    coverage: Coverage,
+) -> Result<()> {
+    sqlx::query!(
+        "UPDATE integrations SET coverage = $3, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
+        coverage as _,
+    )
+    .execute(pool)
     .await?;
     Ok(())
 }
@@ -429,6 +453,7 @@ pub async fn record_delivery_error(
 #[derive(Debug, Clone)]
 pub struct GapFillTarget {
     pub org: OrgAccess,
+    pub coverage: Coverage,
     pub gapfill_cursor: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
 }
@@ -437,7 +462,8 @@ pub struct GapFillTarget {
 pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<GapFillTarget>> {
     let rows = sqlx::query!(
         r#"SELECT tenant_id AS "tenant_id: TenantId", id AS "id: IntegrationId",
-               okta_domain AS "okta_domain: OktaDomain", client_id, gapfill_cursor, activated_at
+               okta_domain AS "okta_domain: OktaDomain", client_id, gapfill_cursor, activated_at,
+               coverage AS "coverage: Coverage"
            FROM integrations
            WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
                  OR gapfill_last_run_at < now() - make_interval(secs => $1))"#,
@@ -449,6 +475,7 @@ pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<Ga
         .into_iter()
         .map(|row| GapFillTarget {
             org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
+            coverage: row.coverage,
             gapfill_cursor: row.gapfill_cursor,
             activated_at: row.activated_at,
         })
@@ -481,6 +508,8 @@ pub struct RotationTarget {
     pub org: OrgAccess,
     pub event_hook_id: Option<String>,
     pub hook_key: HookKey,
+    /// A rotation re-sends the whole hook: it must keep the subscription.
+    pub coverage: Coverage,
 }
 
 pub async fn due_for_secret_rotation(
@@ -490,7 +519,7 @@ pub async fn due_for_secret_rotation(
     let rows = sqlx::query!(
         r#"SELECT tenant_id AS "tenant_id: TenantId", id AS "id: IntegrationId",
                okta_domain AS "okta_domain: OktaDomain", client_id, event_hook_id,
-               hook_key AS "hook_key: HookKey"
+               hook_key AS "hook_key: HookKey", coverage AS "coverage: Coverage"
            FROM integrations
            WHERE status = 'active' AND event_hook_id IS NOT NULL
              AND hook_secret_rotated_at < now() - make_interval(secs => $1)"#,
@@ -504,6 +533,7 @@ pub async fn due_for_secret_rotation(
             org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
             event_hook_id: row.event_hook_id,
             hook_key: row.hook_key,
+            coverage: row.coverage,
         })
         .collect())
 }
@@ -587,5 +617,28 @@ impl<'r> sqlx::Decode<'r, Postgres> for OktaDomain {
     fn decode(value: PgValueRef<'r>) -> std::result::Result<Self, BoxDynError> {
         let text = <&str as sqlx::Decode<Postgres>>::decode(value)?;
         Ok(OktaDomain::from_stored(text)?)
+    }
+}
+
+/// Stored as its name (`standard`, `extended`; a CHECK constraint keeps it so).
+impl sqlx::Type<Postgres> for Coverage {
+    fn type_info() -> PgTypeInfo {
+        <String as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for Coverage {
+    fn encode_by_ref(
+        &self,
+        buf: &mut PgArgumentBuffer,
+    ) -> std::result::Result<IsNull, BoxDynError> {
+        <&str as sqlx::Encode<Postgres>>::encode(self.as_str(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for Coverage {
+    fn decode(value: PgValueRef<'r>) -> std::result::Result<Self, BoxDynError> {
+        let text = <&str as sqlx::Decode<Postgres>>::decode(value)?;
+        Coverage::parse(text).ok_or_else(|| format!("unknown coverage {text:?}").into())
     }
 }

@@ -98,9 +98,13 @@ async function validateAlreadyInstalled(page, org, secret) {
   await page.getByRole("button", { name: "Validate", exact: true }).click();
 }
 
-async function completeWizard(page, domain) {
+async function completeWizard(page, domain, coverage) {
+  if (coverage === "extended") await page.getByLabel(/^Extended/).check();
   await page.getByRole("button", { name: "Complete" }).click();
-  await page.getByRole("row", { name: new RegExp(escape(domain)) }).locator(".pill-active").waitFor();
+  const row = page.getByRole("row", { name: new RegExp(escape(domain)) });
+  await row.locator(".pill-active").waitFor();
+  const shown = await row.innerText();
+  check(coverage === "extended" ? shown.includes("Extended") : shown.includes("Standard"), `coverage shown: ${shown}`);
 }
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -133,7 +137,7 @@ async function wizardPaths(page) {
 
   log("connect org B through 'Already installed': secret, domain, client id, validate, complete");
   await validateAlreadyInstalled(page, ORG_B, ORG_B.secret);
-  await completeWizard(page, domainOf(ORG_B.url));
+  await completeWizard(page, domainOf(ORG_B.url), "extended");
   await accessible(page, "integrations");
 
   log("rotate org B's credentials: a wrong secret is refused at its field, the right one replaces");

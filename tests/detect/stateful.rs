@@ -155,3 +155,133 @@ fn a_late_step_completes_a_sequence_whose_final_event_came_first() {
         assert!(run(&e, &mut s2, &mfa(u, r, m)).is_empty());
     }
 }
+
+const ABSENCE: &str = r#"
+- rule: a
+  desc: d
+  condition: okta.evt.type = user.session.start
+  absence:
+    after: okta.evt.type = user.mfa.factor.deactivate
+    missing: okta.evt.type = user.mfa.factor.activate
+    within: 12h
+    group_by: [okta.target.user.id]
+    check_by: [okta.actor.id]
+  output: "since %state.prev_published"
+  priority: WARNING
+"#;
+
+fn factor(uuid: &str, kind: &str, at: &str) -> okta_ingest::okta::LogEvent {
+    event(
+        json!({"uuid": uuid, "eventType": format!("user.mfa.factor.{kind}"), "published": at,
+                 "actor": {"id": "00uadmin", "alternateId": "admin@example.com"},
+                 "target": [{"type": "User", "id": "00u1", "alternateId": "alice@example.com"}]}),
+    )
+}
+
+fn sign_in(uuid: &str, at: &str) -> okta_ingest::okta::LogEvent {
+    event(
+        json!({"uuid": uuid, "published": at, "actor": {"id": "00u1", "alternateId": "alice@example.com"}}),
+    )
+}
+
+#[test]
+fn absence_fires_on_the_entitys_next_act_after_the_deadline_once() {
+    let e = engine(ABSENCE);
+    let mut state = MemoryState::new();
+    assert!(
+        run(
+            &e,
+            &mut state,
+            &factor("d", "deactivate", "2026-01-01T08:00:00Z")
+        )
+        .is_empty()
+    );
+    assert!(
+        run(&e, &mut state, &sign_in("s1", "2026-01-01T19:00:00Z")).is_empty(),
+        "before the deadline"
+    );
+    let d = run(&e, &mut state, &sign_in("s2", "2026-01-01T21:00:00Z"));
+    assert_eq!(d.len(), 1, "overdue and unresolved");
+    assert!(
+        d[0].output.contains("2026-01-01T08:00:00"),
+        "{}",
+        d[0].output
+    );
+    assert!(
+        run(&e, &mut state, &sign_in("s3", "2026-01-01T22:00:00Z")).is_empty(),
+        "once per start"
+    );
+    assert!(
+        run(&e, &mut state, &sign_in("s2", "2026-01-01T21:00:00Z")).is_empty(),
+        "a redelivery"
+    );
+
+    // Re-enrolled within the 12 h: nothing, however late the user signs in.
+    let e = engine(ABSENCE);
+    let mut state = MemoryState::new();
+    run(
+        &e,
+        &mut state,
+        &factor("d", "deactivate", "2026-01-01T08:00:00Z"),
+    );
+    run(
+        &e,
+        &mut state,
+        &factor("a", "activate", "2026-01-01T09:00:00Z"),
+    );
+    assert!(run(&e, &mut state, &sign_in("s", "2026-01-02T09:00:00Z")).is_empty());
+}
+
+#[test]
+fn a_late_start_fires_on_itself_and_a_late_resolution_before_the_check_prevents_it() {
+    let e = engine(ABSENCE);
+    let mut state = MemoryState::new();
+    assert!(run(&e, &mut state, &sign_in("s", "2026-01-01T21:00:00Z")).is_empty());
+    let d = run(
+        &e,
+        &mut state,
+        &factor("d", "deactivate", "2026-01-01T08:00:00Z"),
+    );
+    assert_eq!(d.len(), 1, "the start arrived after an overdue check");
+
+    let e = engine(ABSENCE);
+    let mut state = MemoryState::new();
+    run(
+        &e,
+        &mut state,
+        &factor("a", "activate", "2026-01-01T09:00:00Z"),
+    );
+    run(&e, &mut state, &sign_in("s", "2026-01-01T21:00:00Z"));
+    assert!(
+        run(
+            &e,
+            &mut state,
+            &factor("d", "deactivate", "2026-01-01T08:00:00Z")
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn absence_settings_are_validated() {
+    for (bad, reason) in [
+        (
+            "    within: 12h\n    group_by: [okta.target.user.id]\n    missing: okta.evt.type = x.y\n",
+            "missing 'after'",
+        ),
+        (
+            "    after: okta.evt.type = x.y\n    missing: okta.evt.type = x.z\n    within: 12h\n    group_by: [okta.target.user.id]\n    check_by: [okta.actor.id, okta.client.ip]\n",
+            "as many fields",
+        ),
+        (
+            "    after: okta.evt.type = x.y\n    missing: okta.evt.type = x.z\n    within: soon\n    group_by: [okta.target.user.id]\n",
+            "duration",
+        ),
+    ] {
+        let text = format!(
+            "- rule: a\n  desc: d\n  condition: okta.evt.type = user.session.start\n  absence:\n{bad}  output: o\n  priority: WARNING\n"
+        );
+        let err = RuleSet::compile("r.yaml", &text).unwrap_err();
+        assert!(err.to_string().contains(reason), "{err}");
+    }
+}

@@ -123,6 +123,7 @@ fn request_body(t: &TestApp, method: &str, path: &str) -> Option<Value> {
         ("post", "/api/v1/integrations/okta/{id}/validate") => t.creds(),
         ("post", "/api/v1/integrations/okta/{id}/complete") => json!({}),
         ("post", "/api/v1/integrations/okta/{id}/baseline") => json!({ "days": 14 }),
+        ("put", "/api/v1/integrations/okta/{id}") => json!({ "coverage": "standard" }),
         ("put", "/api/v1/integrations/okta/{id}/credentials") => {
             json!({ "client_secret": t.sim.client_secret() })
         }

@@ -10,6 +10,7 @@ mod support;
 mod baseline;
 mod concurrency;
 mod console;
+mod coverage;
 mod crash;
 mod fairness;
 mod feed;

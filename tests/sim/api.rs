@@ -281,6 +281,34 @@ async fn invalid_hook_bodies_list_their_causes() {
     assert_eq!(error["errorCauses"].as_array().unwrap().len(), 3, "{error}");
 }
 
+/// Only types Okta's catalog marks event-hook-eligible may be subscribed, on create and PUT:
+/// `user.mfa.okta_verify.deny_push` is a System Log type, not a hook type.
+#[tokio::test]
+async fn ineligible_event_types_are_refused() {
+    let sim = start_sim(sim_options()).await;
+    let okta = SimClient::with_scopes(&sim, ALL_SCOPES).await;
+    let mut body = hook_body("Sysdig", "https://ingest.example.com/hooks/okta/k", "s");
+    body["events"]["items"] = json!(okta_ingest::okta::Coverage::Extended.event_types());
+    let (status, created) = okta.post(HOOKS, &body).await;
+    assert_eq!(status, 200, "{created}");
+    body["events"]["items"] = json!([
+        "user.session.start",
+        "user.mfa.okta_verify.deny_push",
+        "zone.update"
+    ]);
+    let (status, error) = okta.post(HOOKS, &body).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["errorCode"], "E0000001");
+    let causes = error["errorCauses"].to_string();
+    assert!(
+        causes.contains("deny_push") && causes.contains("zone.update"),
+        "{error}"
+    );
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = okta.put(&format!("{HOOKS}/{id}"), &body).await;
+    assert_eq!(status, 400, "PUT validates the same way");
+}
+
 /// Okta's quota counts active and verified hooks: by default a hook is refused when it
 /// would become one too many (verify), not when it is created.
 #[tokio::test]

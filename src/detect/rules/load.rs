@@ -69,10 +69,17 @@ const RULE_KEYS: &[&str] = &[
     "first_seen",
     "geo_velocity",
     "sequence",
+    "absence",
     "dedup",
 ];
 
-const STATEFUL_KEYS: &[&str] = &["threshold", "first_seen", "geo_velocity", "sequence"];
+const STATEFUL_KEYS: &[&str] = &[
+    "threshold",
+    "first_seen",
+    "geo_velocity",
+    "sequence",
+    "absence",
+];
 
 /// How an item changes an existing one of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,7 +417,7 @@ impl<'f> Loader<'f> {
             return Err(self.err(
                 file,
                 item.mark,
-                "a rule may use only one of threshold, first_seen, geo_velocity, sequence",
+                "a rule may use only one of threshold, first_seen, geo_velocity, sequence, absence",
             ));
         }
         if let Some(key) = stateful.first() {

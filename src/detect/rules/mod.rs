@@ -130,8 +130,13 @@ impl RuleSet {
 
 fn rule_event_types(rule: &Rule) -> Option<Vec<Box<str>>> {
     let mut types = rule.expr.event_types()?;
-    if let Some(Stateful::Sequence(seq)) = &rule.stateful {
-        types.extend(seq.after.event_types()?);
+    match &rule.stateful {
+        Some(Stateful::Sequence(seq)) => types.extend(seq.after.event_types()?),
+        Some(Stateful::Absence(absence)) => {
+            types.extend(absence.after.event_types()?);
+            types.extend(absence.missing.event_types()?);
+        }
+        _ => {}
     }
     Some(types)
 }

@@ -10,9 +10,11 @@
 //! `catalog` holds the demo org's places, user agents, apps and people; `generators`
 //! builds each kind of event from one seeded random source; `stories` tells the demo's
 //! story (ordinary days and the attacks) with them; `history` the weeks of ordinary life a
-//! learned baseline reads from the System Log.
+//! learned baseline reads from the System Log; `extended` tells the story of the extended
+//! subscription's types (identity providers, policies, apps, admin roles, factors).
 
 mod catalog;
+mod extended;
 mod generators;
 mod history;
 mod stories;
@@ -20,6 +22,7 @@ mod stories;
 pub use catalog::{
     BRUTE_FORCE_USER, MFA_FLOOD_USER, NEW_COUNTRY_USER, PRIVILEGE_GRANTEE, PROXY_USER,
 };
+pub use extended::{PROXY_ADMIN, UNENROLLED_USER, extended_scenario};
 pub use generators::random_events;
 pub use history::{HISTORY_USERS, SignIn, ordinary_history, sign_in};
 pub use stories::demo_scenario;

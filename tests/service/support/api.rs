@@ -38,6 +38,30 @@ impl TestApp {
             .await
     }
 
+    /// `POST …/{id}/complete` with a body, e.g. `{"coverage":"extended"}`.
+    pub async fn complete_with(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("{INTEGRATIONS}/{id}/complete"), body)
+            .await
+    }
+
+    /// `PUT …/{id}`: the integration's settings, e.g. `{"coverage":"standard"}`.
+    pub async fn update_integration(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        self.put(&format!("{INTEGRATIONS}/{id}"), body).await
+    }
+
+    /// Launch → validate → complete with `coverage`; returns the integration id.
+    pub async fn connect_with_coverage(&self, coverage: &str) -> String {
+        let id = self.launch_pending().await;
+        let (status, body) = self.validate(&id, self.creds()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self
+            .complete_with(&id, json!({ "coverage": coverage }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["coverage"], coverage, "{body}");
+        id
+    }
+
     /// "Start from Okta": the credentials and the org in one call.
     pub async fn create_from_okta(&self, body: Value) -> (StatusCode, Value) {
         self.post(INTEGRATIONS, body).await
