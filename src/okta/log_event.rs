@@ -1,4 +1,5 @@
-//! Okta's System Log `LogEvent`, as delivered by Event Hooks and returned by `/api/v1/logs`.
+//! Data table (schema): Okta's System Log `LogEvent`, as delivered by Event Hooks and returned
+//! by `/api/v1/logs`.
 //!
 //! Every field is optional: Okta leaves fields null or absent, enums grow, and real payloads
 //! carry fields the spec lacks. Unknown fields are ignored here; the raw JSON is kept beside

@@ -1,4 +1,4 @@
-//! The field table: each field's name, what it reads, its type and argument, and whether
+//! Data table of the fields: each one's name, what it reads, its type and argument, and whether
 //! the plugin sets it to "" when the source is absent.
 
 use super::{ArgKind, FieldId, FieldType};

@@ -1,4 +1,4 @@
-//! The demo org's static data: places, user agents, apps and people (the cast of the stories).
+//! Data table: the demo org's places, user agents, apps and people (the cast of the stories).
 
 use serde_json::{Value, json};
 
