@@ -1,6 +1,10 @@
 """Turns Panther's positive Okta test cases into LogEvent NDJSON files (one per case), with
 mocked history replayed as earlier events. Mode 'strict': Okta's own fields only. Mode
-'enriched': Panther's ipinfo_location enrichment copied into client.geographicalContext."""
+'enriched': Panther's ipinfo enrichment copied into the Okta fields that carry the same facts
+on a real event: ipinfo_location into client.geographicalContext, ipinfo_privacy (a VPN with
+a service name, Apple Private Relay, a proxy, Tor: Panther's own test) into
+securityContext.isProxy, ipinfo_asn into securityContext.asNumber (when Okta's are absent).
+A debugData that is not an object (a test artefact) is dropped in both modes."""
 import json, sys, os, re, copy, datetime
 mode = sys.argv[1]
 KEYS = {k.lower(): k for k in """eventType displayMessage legacyEventType authenticationContext debugContext debugData
@@ -30,6 +34,18 @@ for n, c in enumerate(cases):
     if mode == 'enriched' and enr and not (log.get('client') or {}).get('geographicalContext'):
         log.setdefault('client', {})['geographicalContext'] = {"city": enr.get('city'), "country": enr.get('country'),
             "geolocation": {"lat": float(enr['lat']), "lon": float(enr['lng'])}}
+    dbg = (log.get('debugContext') or {})
+    if 'debugData' in dbg and not isinstance(dbg['debugData'], dict): del dbg['debugData']
+    if mode == 'enriched':
+        pe = log.get('p_enrichment') or {}
+        priv = (pe.get('ipinfo_privacy') or {}).get('client.ipAddress') or {}
+        asn = ((pe.get('ipinfo_asn') or {}).get('client.ipAddress') or {}).get('asn')
+        sc = log.setdefault('securityContext', {})
+        if 'isProxy' not in sc and priv:
+            sc['isProxy'] = bool((priv.get('vpn') and priv.get('service')) or priv.get('tor') or priv.get('proxy')
+                                 or (priv.get('relay') and priv.get('service') == 'Apple Private Relay'))
+        if 'asNumber' not in sc and asn and str(asn).upper().startswith('AS'):
+            sc['asNumber'] = int(str(asn)[2:])
     events = []
     mocks = {m['objectName']: m['returnValue'] for m in (c['mocks'] or [])}
     if c['rule'] == 'Okta.PotentiallyStolenSession' and 'get_string_set' in mocks:

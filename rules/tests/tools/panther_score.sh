@@ -1,22 +1,35 @@
 #!/bin/bash
 # Usage: panther_extract.py; panther_build.py strict|enriched; BIN=path/to/okta-ingest panther_score.sh strict|enriched
-# Runs each case through `okta-ingest rules test` (managed rules) and scores it.
-BIN=${BIN:-/work/main/target/debug/okta-ingest}
+# Runs each case through `okta-ingest rules test` (managed rules) and scores it: for the 18
+# standard event types, for the types the hook receives with extended coverage (the 18 plus
+# EXTENDED_ONLY, read from src/okta/coverage.rs), and for all cases.
+here=$(cd "$(dirname "$0")/../../.." && pwd)
+BIN=${BIN:-$here/target/debug/okta-ingest}
 mode=$1
-python3 - "$mode" "$BIN" <<'PY'
-import json, os, subprocess, sys
-mode, binary = sys.argv[1], sys.argv[2]
-EIGHTEEN=set("""application.user_membership.add group.user_membership.add system.api_token.create system.org.rate_limit.violation user.account.lock user.account.privilege.grant user.account.reset_password user.account.update_password user.authentication.auth_via_mfa user.authentication.sso user.lifecycle.activate user.lifecycle.create user.lifecycle.deactivate user.lifecycle.suspend user.lifecycle.unsuspend user.mfa.factor.deactivate user.mfa.factor.reset_all user.session.start""".split())
+python3 - "$mode" "$BIN" "$here/src/okta/coverage.rs" <<'PY'
+import json, os, re, subprocess, sys
+mode, binary, coverage = sys.argv[1:4]
+src = open(coverage).read()
+def consts(name):
+    body = re.search(name + r"[^=]*=\s*\[(.*?)\];", src, re.S).group(1)
+    return set(re.findall(r'"([^"]+)"', re.sub(r"//[^\n]*", "", body)))
+EIGHTEEN, EXTENDED_ONLY = consts("EVENT_TYPES: "), consts("EXTENDED_ONLY")
+assert len(EIGHTEEN) == 18 and len(EXTENDED_ONLY) == 25, (len(EIGHTEEN), len(EXTENDED_ONLY))
+HOOK = EIGHTEEN | EXTENDED_ONLY
 idx = json.load(open(os.path.join(os.environ.get('PANTHER_WORK', '/tmp/panther'), mode, 'index.json')))
-hit18 = n18 = hit = 0
+hit18 = n18 = hitx = nx = hit = 0
 for c in idx:
     last = [json.loads(l) for l in open(c['file'])][-1]
-    in18 = last['eventType'] in EIGHTEEN
+    t = last['eventType']
+    in18, inx = t in EIGHTEEN, t in HOOK
     r = subprocess.run([binary, 'rules', 'test', '--events', c['file']], capture_output=True, text=True)
     if r.returncode != 0: print("ERR", c['file'], r.stderr[:300]); continue
     rules = sorted({json.loads(l)['rule'] + ':' + json.loads(l)['priority'] for l in r.stdout.splitlines() if l.strip()})
     found = bool(rules)
-    n18 += in18; hit18 += in18 and found; hit += found
-    print('HIT ' if found else 'MISS', 'in18' if in18 else '    ', c['rule'], '|', c['name'], '|', last['eventType'], '|', ', '.join(rules)[:200])
-print(f"{mode}: 18-type positives detected {hit18}/{n18}; all positives {hit}/{len(idx)}")
+    n18 += in18; hit18 += in18 and found; nx += inx; hitx += inx and found; hit += found
+    where = 'in18' if in18 else 'ext ' if inx else '    '
+    print('HIT ' if found else 'MISS', where, c['rule'], '|', c['name'], '|', t, '|', ', '.join(rules)[:200])
+pct = lambda a, b: f"{100 * a / b:.0f}%" if b else "-"
+print(f"{mode}: 18-type positives detected {hit18}/{n18} ({pct(hit18, n18)}); "
+      f"hook-receivable (18 + extended) {hitx}/{nx} ({pct(hitx, nx)}); all positives {hit}/{len(idx)}")
 PY
