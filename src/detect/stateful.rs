@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use super::fields::{Field, Val};
 use super::output::StateOut;
 use super::rules::Compiler;
-use super::state::{GeoPoint, StateKey, StateStore, WindowCount};
+use super::state::{GeoPoint, StateKey, StateStore};
 use super::yaml::Node;
 
 #[derive(Debug, Clone)]
@@ -27,7 +27,8 @@ pub struct Threshold {
     window_ms: i64,
     group_by: Vec<Field>,
     count: Option<u64>,
-    distinct: Option<(Field, u64)>,
+    /// Each field's minimum of distinct values, all met in one window (none: count only).
+    distinct: Vec<(Field, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +137,31 @@ impl<'a> Settings<'a> {
             .collect()
     }
 
+    /// `distinct: [{field: F, count: N}, …]`: several distinct minimums for one window.
+    fn distinct_list(&self, node: &Node) -> Result<Vec<(Field, u64)>, LoadError> {
+        let items = node.as_seq().unwrap_or_default();
+        if items.is_empty() || items.len() > 4 {
+            return Err(self.err(node, "'distinct' lists 1 to 4 {field, count} items".into()));
+        }
+        let mut names: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for item in items {
+            let item_settings =
+                Settings::new(self.cx, item, self.file, self.kind, &["field", "count"])?;
+            let field = item_settings.required("field")?;
+            let name = field.as_str().unwrap_or_default();
+            if names.contains(&name) {
+                return Err(self.err(field, format!("'{name}' is listed twice in 'distinct'")));
+            }
+            names.push(name);
+            let count = item_settings
+                .count("count")?
+                .ok_or_else(|| self.err(item, "each 'distinct' item needs a 'count'".into()))?;
+            out.push((self.cx.field(self.file, field)?, count));
+        }
+        Ok(out)
+    }
+
     fn number(&self, key: &str) -> Result<Option<f64>, LoadError> {
         let Some(node) = self.node.get(key) else {
             return Ok(None);
@@ -208,16 +234,20 @@ impl Stateful {
                     &["window", "group_by", "count", "distinct", "distinct_count"],
                 )?;
                 let distinct = match (s.node.get("distinct"), s.count("distinct_count")?) {
-                    (Some(f), Some(n)) => Some((cx.field(file, f)?, n)),
-                    (None, None) => None,
+                    (Some(list), None) if list.as_seq().is_some() => s.distinct_list(list)?,
+                    (Some(f), Some(n)) if f.as_seq().is_none() => vec![(cx.field(file, f)?, n)],
+                    (None, None) => Vec::new(),
                     _ => {
-                        return Err(
-                            s.err(node, "'distinct' and 'distinct_count' go together".into())
-                        );
+                        return Err(s.err(
+                            node,
+                            "'distinct: FIELD' goes with 'distinct_count', or 'distinct' lists \
+                             {field, count} items"
+                                .into(),
+                        ));
                     }
                 };
                 let count = s.count("count")?;
-                if count.is_none() && distinct.is_none() {
+                if count.is_none() && distinct.is_empty() {
                     return Err(s.err(
                         node,
                         "needs 'count' or 'distinct' with 'distinct_count'".into(),
@@ -352,27 +382,54 @@ impl Threshold {
         let Some(group) = group_key(&self.group_by, ctx) else {
             return Ok(None);
         };
-        let value = match &self.distinct {
-            Some((f, _)) => match ctx.value(f).as_text() {
-                Some(v) if !v.is_empty() => v.into_owned(),
+        // One observation per distinct field, each under its own key; the first keeps the
+        // group's own key (what a single `distinct` always used). The same events land in
+        // every key, so their windows line up one for one.
+        let mut values = Vec::with_capacity(self.distinct.len().max(1));
+        for (field, _) in &self.distinct {
+            match ctx.value(field).as_text() {
+                Some(v) if !v.is_empty() => values.push(v.into_owned()),
                 _ => return Ok(None),
-            },
-            None => String::new(),
+            }
+        }
+        if values.is_empty() {
+            values.push(String::new());
+        }
+        let groups: Vec<String> = (0..values.len())
+            .map(|i| match i {
+                0 => group.to_string(),
+                _ => format!("{group}\u{1e}distinct{i}"),
+            })
+            .collect();
+        let mut windows = Vec::with_capacity(groups.len());
+        for (group, value) in groups.iter().zip(&values) {
+            let key = StateKey {
+                rule: rule_key,
+                group,
+            };
+            state
+                .observe(key, uuid, at, value, self.window_ms * 2)
+                .await?;
+            windows.push(state.windows_containing(key, at, self.window_ms).await?);
+        }
+        let enough = |i: usize| {
+            let first = windows[0][i];
+            self.count.is_none_or(|n| first.count >= n)
+                && self
+                    .distinct
+                    .iter()
+                    .zip(&windows)
+                    .all(|((_, n), w)| w.get(i).is_some_and(|w| w.distinct >= *n))
+        };
+        let Some(seen) = (0..windows[0].len())
+            .find(|i| enough(*i))
+            .map(|i| windows[0][i])
+        else {
+            return Ok(None);
         };
         let key = StateKey {
             rule: rule_key,
             group: &group,
-        };
-        state
-            .observe(key, uuid, at, &value, self.window_ms * 2)
-            .await?;
-        let windows = state.windows_containing(key, at, self.window_ms).await?;
-        let enough = |w: &&WindowCount| {
-            self.count.is_none_or(|n| w.count >= n)
-                && self.distinct.as_ref().is_none_or(|(_, n)| w.distinct >= *n)
-        };
-        let Some(seen) = windows.iter().find(enough).copied() else {
-            return Ok(None);
         };
         if !state.claim_alert(key, at, self.window_ms, uuid).await? {
             return Ok(None);

@@ -49,6 +49,10 @@ fn vary(event: &mut Value, what: &str, i: usize) {
     match what {
         "actor" => event["actor"]["alternateId"] = json!(format!("user{i}@example.com")),
         "ip" => event["client"]["ipAddress"] = json!(format!("203.0.113.{}", i + 1)),
+        "actor_and_ip" => {
+            vary(event, "actor", i);
+            vary(event, "ip", i);
+        }
         "country" => {
             event["client"]["geographicalContext"]["country"] = json!(format!("Country {i}"))
         }

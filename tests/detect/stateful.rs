@@ -77,7 +77,19 @@ fn stateful_settings_are_validated() {
         ),
         (
             "threshold: {window: 10m, group_by: [okta.actor.alternateid], distinct: okta.client.ip}",
-            "go together",
+            "goes with 'distinct_count'",
+        ),
+        (
+            "threshold: {window: 10m, group_by: [okta.org], distinct: [{field: okta.client.ip, count: 2}, {field: okta.client.ip, count: 3}]}",
+            "listed twice",
+        ),
+        (
+            "threshold: {window: 10m, group_by: [okta.org], distinct: [{field: okta.client.ip}]}",
+            "needs a 'count'",
+        ),
+        (
+            "threshold: {window: 10m, group_by: [okta.org], distinct: [{field: okta.client.ip, count: 2}], distinct_count: 2}",
+            "goes with 'distinct_count'",
         ),
         (
             "first_seen: {entity: [okta.actor.alternateid], value: okta.client.ip}",
@@ -284,4 +296,44 @@ fn absence_settings_are_validated() {
         let err = RuleSet::compile("r.yaml", &text).unwrap_err();
         assert!(err.to_string().contains(reason), "{err}");
     }
+}
+
+#[test]
+fn every_distinct_minimum_must_hold_in_one_window() {
+    let rules = r#"
+- rule: spray
+  desc: d
+  condition: okta.evt.type = user.session.start and okta.result = FAILURE
+  threshold:
+    window: 15m
+    group_by: [okta.evt.type]
+    count: 10
+    distinct:
+      - {field: okta.actor.alternateid, count: 4}
+      - {field: okta.client.ip, count: 3}
+  output: "%state.count %state.distinct"
+  priority: WARNING
+"#;
+    let attempt = |i: u32, ips: u32| {
+        event(json!({
+            "uuid": format!("a{i}-{ips}"), "outcome": {"result": "FAILURE"},
+            "published": format!("2026-01-01T10:{i:02}:00Z"),
+            "actor": {"alternateId": format!("user{}@acme.com", i % 5)},
+            "client": {"ipAddress": format!("203.0.113.{}", i % ips)},
+        }))
+    };
+    // Ten attempts on five users, but from two addresses: not a many-IP spray.
+    let e = engine(rules);
+    let mut state = MemoryState::new();
+    let fired: usize = (0..12)
+        .map(|i| run(&e, &mut state, &attempt(i, 2)).len())
+        .sum();
+    assert_eq!(fired, 0);
+    // From three addresses, the tenth attempt fires once, with the users' count.
+    let mut state = MemoryState::new();
+    let fired: Vec<_> = (0..12)
+        .flat_map(|i| run(&e, &mut state, &attempt(i, 3)))
+        .collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].output, "10 5");
 }
