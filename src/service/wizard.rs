@@ -223,17 +223,8 @@ impl Services {
                     "validate the Client ID and Client Secret (POST …/validate) before completing",
                 ));
             }
-            match coverage {
-                Some(wanted) if wanted == current.coverage => {}
-                Some(wanted) if current.status == IntegrationStatus::Active => {
-                    self.resubscribe_hook(&current, wanted).await?;
-                    return self.get_integration(tenant_id, id).await;
-                }
-                Some(wanted) => {
-                    integrations::set_coverage(self.pool(), tenant_id, id, wanted).await?;
-                    current.coverage = wanted;
-                }
-                None => {}
+            if self.change_coverage(&mut current, coverage).await? == Changed::HookResubscribed {
+                return self.get_integration(tenant_id, id).await;
             }
             let creds = self.credentials(&current.org).await?;
             let Some(provisioned) = self.provision_hook(&current, &creds).await? else {
@@ -272,20 +263,31 @@ impl Services {
         coverage: Option<Coverage>,
     ) -> Result<Integration, IntegrationError> {
         self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
-            match coverage {
-                None => {}
-                Some(wanted) if wanted == current.coverage => {}
-                Some(wanted) if current.status == IntegrationStatus::Active => {
-                    self.resubscribe_hook(&current, wanted).await?
-                }
-                Some(wanted) => {
-                    integrations::set_coverage(self.pool(), tenant_id, id, wanted).await?
-                }
-            }
+            let mut current = self.get_integration(tenant_id, id).await?;
+            self.change_coverage(&mut current, coverage).await?;
             self.get_integration(tenant_id, id).await
         })
         .await
+    }
+
+    /// A new coverage: an active integration's hook is resubscribed (Okta verifies it
+    /// again); before that, it is only stored, and complete provisions the hook with it.
+    async fn change_coverage(
+        &self,
+        current: &mut Integration,
+        wanted: Option<Coverage>,
+    ) -> Result<Changed, IntegrationError> {
+        let Some(wanted) = wanted.filter(|w| *w != current.coverage) else {
+            return Ok(Changed::Nothing);
+        };
+        if current.status == IntegrationStatus::Active {
+            self.resubscribe_hook(current, wanted).await?;
+            return Ok(Changed::HookResubscribed);
+        }
+        let org = &current.org;
+        integrations::set_coverage(self.pool(), org.tenant_id, org.id, wanted).await?;
+        current.coverage = wanted;
+        Ok(Changed::Stored)
     }
 
     /// Checks the credentials with Okta, then stores them (sealed) with the domain and client
@@ -377,4 +379,12 @@ impl Services {
         lease.release().await;
         outcome
     }
+}
+
+/// What [`Services::change_coverage`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Changed {
+    Nothing,
+    Stored,
+    HookResubscribed,
 }

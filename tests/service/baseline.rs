@@ -13,6 +13,13 @@ use sqlx::PgPool;
 use crate::support::{TestApp, count};
 
 const NEW_DEVICE: &str = "Okta Sign-In From a New Device";
+/// The live sign-ins judged with and without a baseline: the usual device, the phone the
+/// history knows, and a device it never showed.
+const LIVE_SIGN_INS: [(&str, SignIn); 3] = [
+    (TWO_DEVICES, SignIn::Usual),
+    (TWO_DEVICES, SignIn::SecondDevice),
+    (TRAVELLER, SignIn::NewDevice),
+];
 const TWO_DEVICES: &str = scenario::NEW_COUNTRY_USER;
 const TRAVELLER: &str = scenario::PROXY_USER;
 
@@ -84,15 +91,7 @@ async fn complete_learns_the_history_and_the_next_sign_ins_are_judged_against_it
 
     // The user's phone is not new (it alerts without a baseline, see below); a computer the
     // history never showed is, for a user the history made known.
-    sign_in_live(
-        &t,
-        &[
-            (TWO_DEVICES, SignIn::Usual),
-            (TWO_DEVICES, SignIn::SecondDevice),
-            (TRAVELLER, SignIn::NewDevice),
-        ],
-    )
-    .await;
+    sign_in_live(&t, &LIVE_SIGN_INS).await;
     assert_eq!(fired_for(&t, NEW_DEVICE).await, vec![TRAVELLER.to_string()]);
     let country = fired_for(&t, "Okta Sign-In From a New Country").await;
     assert!(country.is_empty(), "{country:?}");
@@ -106,15 +105,7 @@ async fn without_a_baseline_the_second_device_alerts(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     t.sim.seed_history(14);
     t.connect_from_sysdig().await;
-    sign_in_live(
-        &t,
-        &[
-            (TWO_DEVICES, SignIn::Usual),
-            (TWO_DEVICES, SignIn::SecondDevice),
-            (TRAVELLER, SignIn::NewDevice),
-        ],
-    )
-    .await;
+    sign_in_live(&t, &LIVE_SIGN_INS).await;
     // The first sign-in of a user is never new (no history); the second device is.
     assert_eq!(
         fired_for(&t, NEW_DEVICE).await,
