@@ -1,6 +1,6 @@
 //! Stateful rules: thresholds over sliding windows, first-seen values, geo-velocity,
-//! sequences and absences (`absence.rs`). The rule's `condition` selects the events; these settings decide, from state,
-//! whether a matching event fires. Syntax: `src/detect/README.md`.
+//! sequences and absences (`absence.rs`). The rule's `condition` selects the events; these
+//! settings decide, from state, whether a matching event fires. Syntax: `src/detect/README.md`.
 
 use super::LoadError;
 use super::absence::Absence;
