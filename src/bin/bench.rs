@@ -219,6 +219,19 @@ fn measure_interleaved(
     Ok((a.measured(), b.measured()))
 }
 
+/// A `/proc/<pid>/status` figure in KiB (`VmRSS`, `VmHWM`); `pid` may be `self`.
+fn proc_status_kib(pid: &str, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// xorshift64*: deterministic, dependency-free event mixes.
 struct Rng(u64);
 

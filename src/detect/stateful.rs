@@ -395,17 +395,15 @@ impl Threshold {
         if values.is_empty() {
             values.push(String::new());
         }
-        let groups: Vec<String> = (0..values.len())
-            .map(|i| match i {
-                0 => group.to_string(),
-                _ => format!("{group}\u{1e}distinct{i}"),
-            })
-            .collect();
-        let mut windows = Vec::with_capacity(groups.len());
-        for (group, value) in groups.iter().zip(&values) {
+        let mut windows = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let sub_group = match i {
+                0 => Cow::Borrowed(group.as_ref()),
+                _ => Cow::Owned(format!("{group}\u{1e}distinct{i}")),
+            };
             let key = StateKey {
                 rule: rule_key,
-                group,
+                group: &sub_group,
             };
             state
                 .observe(key, uuid, at, value, self.window_ms * 2)

@@ -176,7 +176,9 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
     }
     let rss: Vec<u64> = replicas
         .iter()
-        .filter_map(|r| rss_peak_mib(r.child.id()?))
+        .filter_map(|r| {
+            super::proc_status_kib(&r.child.id()?.to_string(), "VmHWM").map(|kib| kib / 1024)
+        })
         .collect();
     let floor = copy_floor(&pool, &events[..events_sent]).await?;
     latencies.sort();
@@ -328,20 +330,6 @@ fn lag_quantiles(text: &str) -> Option<(f64, f64)> {
         lower * 1000.0
     };
     (total > 0.0).then(|| (quantile(0.5), quantile(0.99)))
-}
-
-/// Peak resident memory of a service process, in MiB.
-fn rss_peak_mib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024)
 }
 
 async fn connect(

@@ -70,13 +70,9 @@ fn tenant_events(tenant: usize, load: &Load) -> impl Iterator<Item = LogEvent> {
 }
 
 fn resident_bytes() -> anyhow::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    let kib = super::proc_status_kib("self", "VmRSS")
         .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))?;
-    Ok(kib * 1024)
+    Ok(kib as usize * 1024)
 }
 
 fn mib(bytes: usize) -> f64 {

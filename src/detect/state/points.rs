@@ -16,29 +16,38 @@ pub(super) struct HeldPoint {
 
 impl HeldPoint {
     pub(super) fn new(point: &GeoPoint, uuid: u64) -> HeldPoint {
-        let country = clip_u16(&point.country);
-        let city = clip_u16(&point.city);
-        let ip = clip_u16(&point.ip);
+        let texts = [&point.country, &point.city, &point.ip].map(String::as_str);
+        HeldPoint::from_parts(point.at_ms, uuid, (point.lat, point.lon), texts)
+    }
+
+    fn from_parts(at_ms: i64, uuid: u64, (lat, lon): (f64, f64), texts: [&str; 3]) -> HeldPoint {
+        let [country, city, ip] = texts.map(clip_u16);
         HeldPoint {
-            at_ms: point.at_ms,
+            at_ms,
             uuid,
-            lat: point.lat,
-            lon: point.lon,
+            lat,
+            lon,
             texts: [country, city, ip].concat().into_boxed_str(),
             lens: [country.len() as u16, city.len() as u16],
         }
     }
 
-    pub(super) fn point(&self) -> GeoPoint {
+    /// Country, city and ip.
+    fn texts(&self) -> [&str; 3] {
         let (country, rest) = self.texts.split_at(usize::from(self.lens[0]));
         let (city, ip) = rest.split_at(usize::from(self.lens[1]));
+        [country, city, ip]
+    }
+
+    pub(super) fn point(&self) -> GeoPoint {
+        let [country, city, ip] = self.texts().map(str::to_owned);
         GeoPoint {
             at_ms: self.at_ms,
             lat: self.lat,
             lon: self.lon,
-            country: country.to_owned(),
-            city: city.to_owned(),
-            ip: ip.to_owned(),
+            country,
+            city,
+            ip,
         }
     }
 
@@ -48,38 +57,31 @@ impl HeldPoint {
         out.extend(self.uuid.to_le_bytes());
         out.extend(self.lat.to_le_bytes());
         out.extend(self.lon.to_le_bytes());
-        let point = self.point();
-        for text in [&point.country, &point.city, &point.ip] {
+        for text in self.texts() {
             out.extend((text.len() as u16).to_le_bytes());
             out.extend(text.as_bytes());
         }
     }
 
     fn decode(bytes: &mut &[u8]) -> Option<HeldPoint> {
-        let mut take = |n: usize| -> Option<&[u8]> {
-            let (head, tail) = bytes.split_at_checked(n)?;
-            *bytes = tail;
-            Some(head)
-        };
-        let at_ms = i64::from_le_bytes(take(8)?.try_into().ok()?);
-        let uuid = u64::from_le_bytes(take(8)?.try_into().ok()?);
-        let lat = f64::from_le_bytes(take(8)?.try_into().ok()?);
-        let lon = f64::from_le_bytes(take(8)?.try_into().ok()?);
-        let mut text = || -> Option<String> {
-            let len = u16::from_le_bytes(take(2)?.try_into().ok()?);
-            String::from_utf8(take(usize::from(len))?.to_vec()).ok()
-        };
-        let (country, city, ip) = (text()?, text()?, text()?);
-        let point = GeoPoint {
-            at_ms,
-            lat,
-            lon,
-            country,
-            city,
-            ip,
-        };
-        Some(HeldPoint::new(&point, uuid))
+        let at_ms = i64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
+        let uuid = u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
+        let lat = f64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
+        let lon = f64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
+        let mut texts = [""; 3];
+        for text in &mut texts {
+            let len = u16::from_le_bytes(take(bytes, 2)?.try_into().ok()?);
+            *text = std::str::from_utf8(take(bytes, usize::from(len))?).ok()?;
+        }
+        Some(HeldPoint::from_parts(at_ms, uuid, (lat, lon), texts))
     }
+}
+
+/// The first `n` bytes, which the cursor then moves past.
+fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, tail) = bytes.split_at_checked(n)?;
+    *bytes = tail;
+    Some(head)
 }
 
 /// Points as checkpointed before the binary form: JSON with the event's uuid in full.
@@ -120,16 +122,8 @@ pub(super) fn decode_points(bytes: &[u8]) -> Option<Items<HeldPoint>> {
                 legacy
                     .into_iter()
                     .map(|p| {
-                        let uuid = fp(&p.event_uuid);
-                        let point = GeoPoint {
-                            at_ms: p.at_ms,
-                            lat: p.lat,
-                            lon: p.lon,
-                            country: p.country,
-                            city: p.city,
-                            ip: p.ip,
-                        };
-                        HeldPoint::new(&point, uuid)
+                        let texts = [&p.country, &p.city, &p.ip].map(String::as_str);
+                        HeldPoint::from_parts(p.at_ms, fp(&p.event_uuid), (p.lat, p.lon), texts)
                     })
                     .collect(),
             )
