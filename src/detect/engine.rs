@@ -11,6 +11,7 @@ use super::fields::{self, Extras, MfaKind};
 use super::output::StateOut;
 use super::rules::{Rule, RuleSet};
 use super::state::{MemoryState, StateKey, StateStore};
+use super::stateful::Input;
 use crate::okta::LogEvent;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,10 +194,14 @@ async fn run_rule<S: StateStore>(
     let Some(at) = at_ms else {
         return Ok(None);
     };
-    Ok(stateful
-        .run(&key.rule, &key.steps, ctx, at, state, matched)
-        .await?
-        .map(Some))
+    let input = Input {
+        rule: &key.rule,
+        steps: &key.steps,
+        ctx,
+        at,
+        matched,
+    };
+    Ok(stateful.run(&input, state).await?.map(Some))
 }
 
 fn detection(
