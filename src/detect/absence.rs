@@ -15,7 +15,7 @@ use super::fields::Field;
 use super::output::StateOut;
 use super::rules::Compiler;
 use super::state::{GeoPoint, StateKey, StateStore};
-use super::stateful::{Fired, Input, Settings};
+use super::stateful::{Input, Settings};
 use super::yaml::Node;
 
 /// How long a start stays open for checks after its `within` ran out, unless `horizon` says.
@@ -100,11 +100,11 @@ impl Absence {
 
     /// Records starts, resolutions and checks; fires on a check (or a late start) that finds
     /// a start of its entity more than `within` old and unresolved since.
-    pub(super) async fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Fired<S> {
+    pub(super) fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
         let is_start = self.after.eval(input.ctx);
         let is_resolution = self.missing.eval(input.ctx);
         if !is_start && !is_resolution && !input.matched {
-            return Ok(None);
+            return None;
         }
         let resolved = format!("{}#missing", input.steps);
         let (at, uuid) = (input.at, input.uuid());
@@ -115,11 +115,11 @@ impl Absence {
         {
             let keys = Keys::new(input, &resolved, &group);
             if is_resolution {
-                state.observe(keys.resolved, uuid, at, "", keep).await?;
+                state.observe(keys.resolved, uuid, at, "", keep);
             }
             if is_start {
-                state.observe(keys.starts, uuid, at, "", keep).await?;
-                fired = self.first_overdue(&keys, Role::Start, input, state).await?;
+                state.observe(keys.starts, uuid, at, "", keep);
+                fired = self.first_overdue(&keys, Role::Start, input, state);
             }
         }
         if input.matched
@@ -127,22 +127,22 @@ impl Absence {
             && let Some(group) = input.group(&self.check_by)
         {
             let keys = Keys::new(input, &resolved, &group);
-            state.observe(keys.checks, uuid, at, "", keep).await?;
-            fired = self.first_overdue(&keys, Role::Check, input, state).await?;
+            state.observe(keys.checks, uuid, at, "", keep);
+            fired = self.first_overdue(&keys, Role::Check, input, state);
         }
-        Ok(fired)
+        fired
     }
 
     /// Fires for the first overdue start the event pairs with: a check, with the oldest open
     /// start of its entity older than `within`; a start delivered late, with a check of its
     /// entity that was already overdue for it.
-    async fn first_overdue<S: StateStore>(
+    fn first_overdue<S: StateStore>(
         &self,
         keys: &Keys<'_>,
         role: Role,
         input: &Input<'_>,
         state: &mut S,
-    ) -> Fired<S> {
+    ) -> Option<StateOut> {
         let at = input.at;
         let (others, after, until) = match role {
             Role::Check => {
@@ -154,42 +154,40 @@ impl Absence {
                 (keys.checks, due - 1, due.saturating_add(self.horizon_ms))
             }
         };
-        for other in state.times(others, after, until).await? {
+        for other in state.times(others, after, until) {
             let (start, check) = match role {
                 Role::Check => (other, at),
                 Role::Start => (at, other),
             };
-            if let Some(out) = self.fire(keys, start, check, input.uuid(), state).await? {
-                return Ok(Some(out));
+            if let Some(out) = self.fire(keys, start, check, input.uuid(), state) {
+                return Some(out);
             }
         }
-        Ok(None)
+        None
     }
 
     /// Fires once per start (starts within `within` of each other are one alert) when no
     /// resolving event of the entity was published between the start and the check.
-    async fn fire<S: StateStore>(
+    fn fire<S: StateStore>(
         &self,
         keys: &Keys<'_>,
         start: i64,
         check: i64,
         uuid: &str,
         state: &mut S,
-    ) -> Fired<S> {
-        if state.window(keys.resolved, start, check).await?.count > 0
-            || !state
-                .claim_alert(keys.starts, start, self.within_ms, uuid)
-                .await?
+    ) -> Option<StateOut> {
+        if state.window(keys.resolved, start, check).count > 0
+            || !state.claim_alert(keys.starts, start, self.within_ms, uuid)
         {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             count: 1,
             prev: Some(GeoPoint {
                 at_ms: start,
                 ..GeoPoint::default()
             }),
             ..StateOut::default()
-        }))
+        })
     }
 }

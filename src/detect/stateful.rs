@@ -302,14 +302,14 @@ impl Stateful {
 
     /// Updates state for the event and says whether the rule fires. A sequence or an absence
     /// also records its other events, whether or not the rule's condition held.
-    pub(super) async fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Fired<S> {
+    pub(super) fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
         match self {
-            Stateful::Threshold(t) if input.matched => t.run(input, state).await,
-            Stateful::FirstSeen(f) if input.matched => f.run(input, state).await,
-            Stateful::GeoVelocity(g) if input.matched => g.run(input, state).await,
-            Stateful::Sequence(s) => s.run(input, state).await,
-            Stateful::Absence(a) => a.run(input, state).await,
-            _ => Ok(None),
+            Stateful::Threshold(t) if input.matched => t.run(input, state),
+            Stateful::FirstSeen(f) if input.matched => f.run(input, state),
+            Stateful::GeoVelocity(g) if input.matched => g.run(input, state),
+            Stateful::Sequence(s) => s.run(input, state),
+            Stateful::Absence(a) => a.run(input, state),
+            _ => None,
         }
     }
 }
@@ -346,9 +346,6 @@ impl<'a> Input<'a> {
     }
 }
 
-/// A stateful rule's verdict on an event: what its output shows when it fires.
-pub(super) type Fired<S> = Result<Option<StateOut>, <S as StateStore>::Error>;
-
 /// The group's key: the values joined; `None` when one is missing (such events are not
 /// lumped together under an empty group).
 fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
@@ -374,10 +371,8 @@ fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
 }
 
 impl Threshold {
-    async fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Fired<S> {
-        let Some(group) = input.group(&self.group_by) else {
-            return Ok(None);
-        };
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let group = input.group(&self.group_by)?;
         let (at, uuid) = (input.at, input.uuid());
         // One observation per distinct field, each under its own key; the first keeps the
         // group's own key (what a single `distinct` always used). The same events land in
@@ -386,7 +381,7 @@ impl Threshold {
         for (field, _) in &self.distinct {
             match input.ctx.value(field).as_text() {
                 Some(v) if !v.is_empty() => values.push(v.into_owned()),
-                _ => return Ok(None),
+                _ => return None,
             }
         }
         if values.is_empty() {
@@ -399,10 +394,8 @@ impl Threshold {
                 _ => Cow::Owned(format!("{group}\u{1e}distinct{i}")),
             };
             let key = input.key(&sub_group);
-            state
-                .observe(key, uuid, at, value, self.window_ms * 2)
-                .await?;
-            windows.push(state.windows_containing(key, at, self.window_ms).await?);
+            state.observe(key, uuid, at, value, self.window_ms * 2);
+            windows.push(state.windows_containing(key, at, self.window_ms));
         }
         let enough = |i: usize| {
             let first = windows[0][i];
@@ -413,34 +406,24 @@ impl Threshold {
                     .zip(&windows)
                     .all(|((_, n), w)| w.get(i).is_some_and(|w| w.distinct >= *n))
         };
-        let Some(seen) = (0..windows[0].len())
+        let seen = (0..windows[0].len())
             .find(|i| enough(*i))
-            .map(|i| windows[0][i])
-        else {
-            return Ok(None);
-        };
-        if !state
-            .claim_alert(input.key(&group), at, self.window_ms, uuid)
-            .await?
-        {
-            return Ok(None);
+            .map(|i| windows[0][i])?;
+        if !state.claim_alert(input.key(&group), at, self.window_ms, uuid) {
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             count: seen.count,
             distinct: seen.distinct,
             ..StateOut::default()
-        }))
+        })
     }
 }
 
 impl FirstSeenRule {
-    async fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Fired<S> {
-        let Some(entity) = input.group(&self.entity) else {
-            return Ok(None);
-        };
-        let Some(values) = self.item_values(input.ctx) else {
-            return Ok(None);
-        };
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let entity = input.group(&self.entity)?;
+        let values = self.item_values(input.ctx)?;
         let key = input.key(&entity);
         let (mut entity_known, mut all_new) = (false, true);
         for value in &values {
@@ -449,19 +432,17 @@ impl FirstSeenRule {
                 all_new = false;
                 continue;
             };
-            let seen = state
-                .first_seen(key, value, input.at, self.history_ms)
-                .await?;
+            let seen = state.first_seen(key, value, input.at, self.history_ms);
             entity_known |= seen.entity_known;
             all_new &= !seen.value_known;
         }
         if !entity_known || !all_new {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             value: self.shown(values),
             ..StateOut::default()
-        }))
+        })
     }
 
     /// Each item's value (`None` where the event lacks one of its fields); with several
@@ -495,17 +476,11 @@ impl FirstSeenRule {
 }
 
 impl GeoVelocity {
-    async fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Fired<S> {
-        let Some(entity) = input.group(&self.entity) else {
-            return Ok(None);
-        };
-        let Some(point) = location(input.ctx, input.at) else {
-            return Ok(None);
-        };
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let entity = input.group(&self.entity)?;
+        let point = location(input.ctx, input.at)?;
         let key = input.key(&entity);
-        let Some(prev) = state.previous_location(key, &point, input.uuid()).await? else {
-            return Ok(None);
-        };
+        let prev = state.previous_location(key, &point, input.uuid())?;
         let distance_km = haversine_km(prev.lat, prev.lon, point.lat, point.lon);
         let hours = (point.at_ms - prev.at_ms) as f64 / 3_600_000.0;
         let speed_kmh = if hours > 0.0 {
@@ -514,14 +489,14 @@ impl GeoVelocity {
             f64::INFINITY
         };
         if distance_km < self.min_km || speed_kmh <= self.max_kmh {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             speed_kmh,
             distance_km,
             prev: Some(prev),
             ..StateOut::default()
-        }))
+        })
     }
 }
 
@@ -548,14 +523,12 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 }
 
 impl Sequence {
-    async fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Fired<S> {
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
         let is_step = self.after.eval(input.ctx);
         if !is_step && !input.matched {
-            return Ok(None);
+            return None;
         }
-        let Some(group) = input.group(&self.group_by) else {
-            return Ok(None);
-        };
+        let group = input.group(&self.group_by)?;
         let steps = StateKey {
             rule: input.steps,
             group: &group,
@@ -563,44 +536,36 @@ impl Sequence {
         let finals = input.key(&group);
         let (at, uuid) = (input.at, input.uuid());
         if is_step {
-            state
-                .observe(steps, uuid, at, "", self.window_ms * 2)
-                .await?;
+            state.observe(steps, uuid, at, "", self.window_ms * 2);
         }
         if input.matched {
-            state
-                .observe(finals, uuid, at, "", self.window_ms * 2)
-                .await?;
-            return self.complete(state, steps, finals, at, uuid).await;
+            state.observe(finals, uuid, at, "", self.window_ms * 2);
+            return self.complete(state, steps, finals, at, uuid);
         }
         // A step delivered after final events published later than it may complete them now.
-        for end in state.times(finals, at, at + self.window_ms).await? {
-            if let Some(out) = self.complete(state, steps, finals, end, uuid).await? {
-                return Ok(Some(out));
-            }
-        }
-        Ok(None)
+        state
+            .times(finals, at, at + self.window_ms)
+            .into_iter()
+            .find_map(|end| self.complete(state, steps, finals, end, uuid))
     }
 
     /// Fires for the final event at `end` if enough steps precede it (once per window).
-    async fn complete<S: StateStore>(
+    fn complete<S: StateStore>(
         &self,
         state: &mut S,
         steps: StateKey<'_>,
         finals: StateKey<'_>,
         end: i64,
         uuid: &str,
-    ) -> Fired<S> {
-        let before = state.window(steps, end - self.window_ms, end - 1).await?;
-        if before.count < self.count
-            || !state.claim_alert(finals, end, self.window_ms, uuid).await?
-        {
-            return Ok(None);
+    ) -> Option<StateOut> {
+        let before = state.window(steps, end - self.window_ms, end - 1);
+        if before.count < self.count || !state.claim_alert(finals, end, self.window_ms, uuid) {
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             count: before.count,
             ..StateOut::default()
-        }))
+        })
     }
 }
 

@@ -277,21 +277,19 @@ fn cap<T>(items: &mut Items<T>, max: usize, time: impl Fn(&T) -> i64) -> u64 {
 }
 
 impl StateStore for MemoryState {
-    type Error = std::convert::Infallible;
-
-    async fn observe(
+    fn observe(
         &mut self,
         k: StateKey<'_>,
         event_uuid: &str,
         at_ms: i64,
         value: &str,
         keep_ms: i64,
-    ) -> Result<(), Self::Error> {
+    ) {
         let id = Keyed::<()>::id(k);
         let uuid = fp(event_uuid);
         let obs = self.observations.0.entry(id).or_default();
         if obs.iter().any(|(_, u, _)| *u == uuid) {
-            return Ok(());
+            return;
         }
         if obs.len() >= 64 {
             let horizon = at_ms.saturating_sub(keep_ms);
@@ -300,28 +298,16 @@ impl StateStore for MemoryState {
         obs.push((at_ms, uuid, fp(value)));
         self.forgotten += cap(obs, MAX_OBSERVATIONS, |o| o.0);
         self.touch(StateKind::Observations, id);
-        Ok(())
     }
 
-    async fn window(
-        &mut self,
-        k: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> Result<WindowCount, Self::Error> {
-        Ok(self
-            .observations
+    fn window(&self, k: StateKey<'_>, after_ms: i64, until_ms: i64) -> WindowCount {
+        self.observations
             .get(k)
             .map(|obs| count_between(obs, after_ms, until_ms))
-            .unwrap_or_default())
+            .unwrap_or_default()
     }
 
-    async fn times(
-        &mut self,
-        k: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> Result<Vec<i64>, Self::Error> {
+    fn times(&self, k: StateKey<'_>, after_ms: i64, until_ms: i64) -> Vec<i64> {
         let mut times: Vec<i64> = self
             .observations
             .get(k)
@@ -333,17 +319,12 @@ impl StateStore for MemoryState {
             })
             .unwrap_or_default();
         times.sort_unstable();
-        Ok(times)
+        times
     }
 
-    async fn windows_containing(
-        &mut self,
-        k: StateKey<'_>,
-        at_ms: i64,
-        window_ms: i64,
-    ) -> Result<Vec<WindowCount>, Self::Error> {
+    fn windows_containing(&self, k: StateKey<'_>, at_ms: i64, window_ms: i64) -> Vec<WindowCount> {
         let Some(obs) = self.observations.get(k) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let later = obs
             .iter()
@@ -352,19 +333,19 @@ impl StateStore for MemoryState {
         let mut anchors: Vec<i64> = std::iter::once(at_ms).chain(later).collect();
         anchors.sort_unstable();
         anchors.dedup();
-        Ok(anchors
+        anchors
             .into_iter()
             .map(|end| count_between(obs, end - window_ms, end))
-            .collect())
+            .collect()
     }
 
-    async fn claim_alert(
+    fn claim_alert(
         &mut self,
         k: StateKey<'_>,
         at_ms: i64,
         quiet_ms: i64,
         event_uuid: &str,
-    ) -> Result<bool, Self::Error> {
+    ) -> bool {
         let id = Keyed::<()>::id(k);
         let uuid = fp(event_uuid);
         let fired = self.alerts.0.entry(id).or_default();
@@ -372,21 +353,21 @@ impl StateStore for MemoryState {
             .iter()
             .any(|(at, u)| *u == uuid || (at - at_ms).abs() < quiet_ms)
         {
-            return Ok(false);
+            return false;
         }
         fired.push((at_ms, uuid));
         self.forgotten += cap(fired, MAX_ALERTS, |a| a.0);
         self.touch(StateKind::Alerts, id);
-        Ok(true)
+        true
     }
 
-    async fn first_seen(
+    fn first_seen(
         &mut self,
         k: StateKey<'_>,
         value: &str,
         at_ms: i64,
         history_ms: i64,
-    ) -> Result<FirstSeen, Self::Error> {
+    ) -> FirstSeen {
         let id = Keyed::<()>::id(k);
         let value = fp(value);
         let values = self.seen.0.entry(id).or_default();
@@ -405,15 +386,15 @@ impl StateStore for MemoryState {
         }
         self.forgotten += cap(values, MAX_VALUES, |v| v.2);
         self.touch(StateKind::Seen, id);
-        Ok(result)
+        result
     }
 
-    async fn previous_location(
+    fn previous_location(
         &mut self,
         k: StateKey<'_>,
         point: &GeoPoint,
         event_uuid: &str,
-    ) -> Result<Option<GeoPoint>, Self::Error> {
+    ) -> Option<GeoPoint> {
         let id = Keyed::<()>::id(k);
         let uuid = fp(event_uuid);
         let points = self.points.0.entry(id).or_default();
@@ -427,7 +408,7 @@ impl StateStore for MemoryState {
             cap(points, MAX_POINTS, |p| p.at_ms);
             self.touch(StateKind::Points, id);
         }
-        Ok(prev)
+        prev
     }
 }
 

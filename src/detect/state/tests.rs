@@ -8,22 +8,13 @@ const KEY: StateKey<'static> = StateKey {
     group: "alice",
 };
 
-fn run<T>(future: impl Future<Output = Result<T, std::convert::Infallible>>) -> T {
-    let future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.poll(&mut cx) {
-        std::task::Poll::Ready(Ok(value)) => value,
-        _ => unreachable!("in memory"),
-    }
-}
-
 #[test]
 fn delta_and_rows_rebuild_the_same_state() {
     let mut state = MemoryState::new();
-    run(state.observe(KEY, "e1", 1_000, "1.2.3.4", 60_000));
-    run(state.observe(KEY, "e2", 2_000, "5.6.7.8", 60_000));
-    run(state.claim_alert(KEY, 2_000, 60_000, "e2"));
-    run(state.first_seen(KEY, "FR", 2_000, 86_400_000));
+    state.observe(KEY, "e1", 1_000, "1.2.3.4", 60_000);
+    state.observe(KEY, "e2", 2_000, "5.6.7.8", 60_000);
+    state.claim_alert(KEY, 2_000, 60_000, "e2");
+    state.first_seen(KEY, "FR", 2_000, 86_400_000);
     let point = GeoPoint {
         at_ms: 2_000,
         lat: 1.0,
@@ -32,7 +23,7 @@ fn delta_and_rows_rebuild_the_same_state() {
         city: "Paris".into(),
         ip: "192.0.2.1".into(),
     };
-    run(state.previous_location(KEY, &point, "e2"));
+    state.previous_location(KEY, &point, "e2");
     let delta = state.take_delta();
     assert_eq!(delta.len(), 4);
     assert!(state.take_delta().is_empty(), "a delta is taken once");
@@ -44,13 +35,13 @@ fn delta_and_rows_rebuild_the_same_state() {
     rows.sort_by_key(order);
     assert_eq!(rows, expected_rows);
     assert_eq!(
-        run(rebuilt.window(KEY, 0, 3_000)),
+        rebuilt.window(KEY, 0, 3_000),
         WindowCount {
             count: 2,
             distinct: 2
         }
     );
-    assert!(!run(rebuilt.claim_alert(KEY, 2_500, 60_000, "e3")));
+    assert!(!rebuilt.claim_alert(KEY, 2_500, 60_000, "e3"));
 }
 
 #[test]
@@ -66,7 +57,9 @@ fn points_checkpointed_as_json_still_load() {
         at_ms: 2_000,
         ..GeoPoint::default()
     };
-    let prev = run(state.previous_location(KEY, &later, "e2")).expect("the JSON point");
+    let prev = state
+        .previous_location(KEY, &later, "e2")
+        .expect("the JSON point");
     assert_eq!(
         (prev.city.as_str(), prev.ip.as_str()),
         ("Paris", "192.0.2.1")
@@ -76,7 +69,7 @@ fn points_checkpointed_as_json_still_load() {
         at_ms: 1_000,
         ..GeoPoint::default()
     };
-    run(state.previous_location(KEY, &again, "e1"));
+    state.previous_location(KEY, &again, "e1");
     let rows = state.take_delta();
     assert_eq!(rows.len(), 1, "e2 was added, e1 was not added twice");
     let points = decode_points(rows[0].state.as_deref().unwrap_or_default());
@@ -87,13 +80,13 @@ fn points_checkpointed_as_json_still_load() {
 fn caps_forget_the_oldest_and_count_it() {
     let mut state = MemoryState::new();
     for i in 0..(MAX_OBSERVATIONS as i64 + 10) {
-        run(state.observe(KEY, &format!("e{i}"), i, "", i64::MAX / 4));
+        state.observe(KEY, &format!("e{i}"), i, "", i64::MAX / 4);
     }
     assert_eq!(state.take_forgotten(), 10);
-    let window = run(state.window(KEY, -1, i64::MAX));
+    let window = state.window(KEY, -1, i64::MAX);
     assert_eq!(window.count, MAX_OBSERVATIONS as u64);
     assert_eq!(
-        run(state.times(KEY, -1, 9)).first(),
+        state.times(KEY, -1, 9).first(),
         None,
         "the oldest went first"
     );
