@@ -59,6 +59,12 @@ impl<V: Default> Keyed<V> {
     fn get(&self, k: StateKey<'_>) -> Option<&V> {
         self.0.get(&Self::id(k))
     }
+
+    /// `k`'s id and entry, created empty.
+    fn entry(&mut self, k: StateKey<'_>) -> (Id, &mut V) {
+        let id = Self::id(k);
+        (id, self.0.entry(id).or_default())
+    }
 }
 
 /// Bounds on what one (rule, group) keeps; past them the oldest entries are forgotten (and
@@ -285,9 +291,8 @@ impl StateStore for MemoryState {
         value: &str,
         keep_ms: i64,
     ) {
-        let id = Keyed::<()>::id(k);
         let uuid = fp(event_uuid);
-        let obs = self.observations.0.entry(id).or_default();
+        let (id, obs) = self.observations.entry(k);
         if obs.iter().any(|(_, u, _)| *u == uuid) {
             return;
         }
@@ -346,9 +351,8 @@ impl StateStore for MemoryState {
         quiet_ms: i64,
         event_uuid: &str,
     ) -> bool {
-        let id = Keyed::<()>::id(k);
         let uuid = fp(event_uuid);
-        let fired = self.alerts.0.entry(id).or_default();
+        let (id, fired) = self.alerts.entry(k);
         if fired
             .iter()
             .any(|(at, u)| *u == uuid || (at - at_ms).abs() < quiet_ms)
@@ -368,9 +372,8 @@ impl StateStore for MemoryState {
         at_ms: i64,
         history_ms: i64,
     ) -> FirstSeen {
-        let id = Keyed::<()>::id(k);
         let value = fp(value);
-        let values = self.seen.0.entry(id).or_default();
+        let (id, values) = self.seen.entry(k);
         let known =
             |(_, first, last): &&(u64, i64, i64)| *first < at_ms && *last >= at_ms - history_ms;
         let result = FirstSeen {
@@ -395,9 +398,8 @@ impl StateStore for MemoryState {
         point: &GeoPoint,
         event_uuid: &str,
     ) -> Option<GeoPoint> {
-        let id = Keyed::<()>::id(k);
         let uuid = fp(event_uuid);
-        let points = self.points.0.entry(id).or_default();
+        let (id, points) = self.points.entry(k);
         let prev = points
             .iter()
             .filter(|p| p.at_ms < point.at_ms && p.uuid != uuid)
