@@ -10,12 +10,12 @@
 //! so it is checkpointed and replayed like them.
 
 use super::LoadError;
-use super::eval::{Ctx, Expr};
+use super::eval::Expr;
 use super::fields::Field;
 use super::output::StateOut;
 use super::rules::Compiler;
 use super::state::{GeoPoint, StateKey, StateStore};
-use super::stateful::{Settings, group_key};
+use super::stateful::{Input, Settings};
 use super::yaml::Node;
 
 /// How long a start stays open for checks after its `within` ran out, unless `horizon` says.
@@ -33,11 +33,29 @@ pub struct Absence {
     pub(super) missing: Expr,
 }
 
-/// The state keys of one absence rule.
+/// One entity's state keys under an absence rule.
 struct Keys<'a> {
-    starts: &'a str,
-    resolved: &'a str,
-    checks: &'a str,
+    starts: StateKey<'a>,
+    resolved: StateKey<'a>,
+    checks: StateKey<'a>,
+}
+
+impl<'a> Keys<'a> {
+    fn new(input: &Input<'a>, resolved: &'a str, group: &'a str) -> Keys<'a> {
+        let key = |rule| StateKey { rule, group };
+        Keys {
+            starts: key(input.steps),
+            resolved: key(resolved),
+            checks: key(input.rule),
+        }
+    }
+}
+
+/// What the event is to the starts and checks its entity already has.
+#[derive(Clone, Copy)]
+enum Role {
+    Start,
+    Check,
 }
 
 impl Absence {
@@ -82,125 +100,94 @@ impl Absence {
 
     /// Records starts, resolutions and checks; fires on a check (or a late start) that finds
     /// a start of its entity more than `within` old and unresolved since.
-    pub(super) async fn run<S: StateStore>(
-        &self,
-        (rule_key, steps_key): (&str, &str),
-        ctx: &Ctx<'_>,
-        at: i64,
-        uuid: &str,
-        state: &mut S,
-        matched: bool,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let is_start = self.after.eval(ctx);
-        let is_resolution = self.missing.eval(ctx);
-        if !is_start && !is_resolution && !matched {
-            return Ok(None);
+    pub(super) fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let is_start = self.after.eval(input.ctx);
+        let is_resolution = self.missing.eval(input.ctx);
+        if !is_start && !is_resolution && !input.matched {
+            return None;
         }
-        let resolved = format!("{steps_key}#missing");
-        let keys = Keys {
-            starts: steps_key,
-            resolved: &resolved,
-            checks: rule_key,
-        };
+        let resolved = format!("{}#missing", input.steps);
+        let (at, uuid) = (input.at, input.uuid());
         let keep = self.within_ms.saturating_add(self.horizon_ms);
         let mut fired = None;
         if (is_start || is_resolution)
-            && let Some(group) = group_key(&self.group_by, ctx)
+            && let Some(group) = input.group(&self.group_by)
         {
-            let key = |rule| StateKey {
-                rule,
-                group: &group,
-            };
+            let keys = Keys::new(input, &resolved, &group);
             if is_resolution {
-                state
-                    .observe(key(keys.resolved), uuid, at, "", keep)
-                    .await?;
+                state.observe(keys.resolved, uuid, at, "", keep);
             }
             if is_start {
-                state.observe(key(keys.starts), uuid, at, "", keep).await?;
-                fired = self.late_start(&keys, &group, at, uuid, state).await?;
+                state.observe(keys.starts, uuid, at, "", keep);
+                fired = self.first_overdue(&keys, Role::Start, input, state);
             }
         }
-        if matched
+        if input.matched
             && fired.is_none()
-            && let Some(group) = group_key(&self.check_by, ctx)
+            && let Some(group) = input.group(&self.check_by)
         {
-            let checks = StateKey {
-                rule: keys.checks,
-                group: &group,
+            let keys = Keys::new(input, &resolved, &group);
+            state.observe(keys.checks, uuid, at, "", keep);
+            fired = self.first_overdue(&keys, Role::Check, input, state);
+        }
+        fired
+    }
+
+    /// Fires for the first overdue start the event pairs with: a check, with the oldest open
+    /// start of its entity older than `within`; a start delivered late, with a check of its
+    /// entity that was already overdue for it.
+    fn first_overdue<S: StateStore>(
+        &self,
+        keys: &Keys<'_>,
+        role: Role,
+        input: &Input<'_>,
+        state: &mut S,
+    ) -> Option<StateOut> {
+        let at = input.at;
+        let (others, after, until) = match role {
+            Role::Check => {
+                let due = at.saturating_sub(self.within_ms);
+                (keys.starts, due.saturating_sub(self.horizon_ms), due)
+            }
+            Role::Start => {
+                let due = at.saturating_add(self.within_ms);
+                (keys.checks, due - 1, due.saturating_add(self.horizon_ms))
+            }
+        };
+        for other in state.times(others, after, until) {
+            let (start, check) = match role {
+                Role::Check => (other, at),
+                Role::Start => (at, other),
             };
-            state.observe(checks, uuid, at, "", keep).await?;
-            fired = self.check(&keys, &group, at, uuid, state).await?;
-        }
-        Ok(fired)
-    }
-
-    /// A check at `at`: the oldest open start of the entity that is overdue and unresolved.
-    async fn check<S: StateStore>(
-        &self,
-        keys: &Keys<'_>,
-        group: &str,
-        at: i64,
-        uuid: &str,
-        state: &mut S,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let key = |rule| StateKey { rule, group };
-        let due = at.saturating_sub(self.within_ms);
-        let oldest = due.saturating_sub(self.horizon_ms);
-        for start in state.times(key(keys.starts), oldest, due).await? {
-            if let Some(out) = self.fire(keys, group, start, at, uuid, state).await? {
-                return Ok(Some(out));
+            if let Some(out) = self.fire(keys, start, check, input.uuid(), state) {
+                return Some(out);
             }
         }
-        Ok(None)
-    }
-
-    /// A start delivered after a check of its entity that was already overdue for it.
-    async fn late_start<S: StateStore>(
-        &self,
-        keys: &Keys<'_>,
-        group: &str,
-        start: i64,
-        uuid: &str,
-        state: &mut S,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let key = |rule| StateKey { rule, group };
-        let due = start.saturating_add(self.within_ms);
-        let last = due.saturating_add(self.horizon_ms);
-        for check in state.times(key(keys.checks), due - 1, last).await? {
-            if let Some(out) = self.fire(keys, group, start, check, uuid, state).await? {
-                return Ok(Some(out));
-            }
-        }
-        Ok(None)
+        None
     }
 
     /// Fires once per start (starts within `within` of each other are one alert) when no
     /// resolving event of the entity was published between the start and the check.
-    async fn fire<S: StateStore>(
+    fn fire<S: StateStore>(
         &self,
         keys: &Keys<'_>,
-        group: &str,
         start: i64,
         check: i64,
         uuid: &str,
         state: &mut S,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let key = |rule| StateKey { rule, group };
-        if state.window(key(keys.resolved), start, check).await?.count > 0
-            || !state
-                .claim_alert(key(keys.starts), start, self.within_ms, uuid)
-                .await?
+    ) -> Option<StateOut> {
+        if state.window(keys.resolved, start, check).count > 0
+            || !state.claim_alert(keys.starts, start, self.within_ms, uuid)
         {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             count: 1,
             prev: Some(GeoPoint {
                 at_ms: start,
                 ..GeoPoint::default()
             }),
             ..StateOut::default()
-        }))
+        })
     }
 }

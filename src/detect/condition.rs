@@ -225,26 +225,28 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Ast, ParseError> {
-        let mut items = vec![self.and()?];
-        while self.keyword("or") {
-            items.push(self.and()?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Ast::Or(items)
-        })
+        self.joined("or", Self::and, Ast::Or)
     }
 
     fn and(&mut self) -> Result<Ast, ParseError> {
-        let mut items = vec![self.not()?];
-        while self.keyword("and") {
-            items.push(self.not()?);
+        self.joined("and", Self::not, Ast::And)
+    }
+
+    /// `operand (keyword operand)*`: a lone operand as it is, several joined by `join`.
+    fn joined(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Ast, ParseError>,
+        join: fn(Vec<Ast>) -> Ast,
+    ) -> Result<Ast, ParseError> {
+        let mut items = vec![operand(self)?];
+        while self.keyword(keyword) {
+            items.push(operand(self)?);
         }
         Ok(if items.len() == 1 {
             items.remove(0)
         } else {
-            Ast::And(items)
+            join(items)
         })
     }
 

@@ -33,24 +33,22 @@ impl Dedup {
 
     /// Whether a detection of this event may be reported (and, if so, starts the quiet
     /// period). An event without a `published` time is never suppressed.
-    pub(super) async fn admit<S: StateStore>(
+    pub(super) fn admit<S: StateStore>(
         &self,
         key: &str,
         ctx: &Ctx<'_>,
         at_ms: Option<i64>,
         state: &mut S,
-    ) -> Result<bool, S::Error> {
+    ) -> bool {
         let Some(at) = at_ms else {
-            return Ok(true);
+            return true;
         };
         let group = self.group(ctx);
         let key = StateKey {
             rule: key,
             group: &group,
         };
-        state
-            .claim_alert(key, at, self.window_ms, &ctx.event.uuid)
-            .await
+        state.claim_alert(key, at, self.window_ms, &ctx.event.uuid)
     }
 
     /// The `by` values joined; a missing value counts as empty, so an event lacking one is

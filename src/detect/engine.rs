@@ -1,6 +1,5 @@
 //! Evaluates a tenant's enabled policies on one event.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -11,6 +10,7 @@ use super::fields::{self, Extras, MfaKind};
 use super::output::StateOut;
 use super::rules::{Rule, RuleSet};
 use super::state::{MemoryState, StateKey, StateStore};
+use super::stateful::Input;
 use crate::okta::LogEvent;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,14 +73,25 @@ impl Engine {
         &self.policies
     }
 
-    pub async fn evaluate<S: StateStore>(
+    /// The detections of `event` (of the Okta org `org`), updating the tenant's `state`.
+    pub fn evaluate_in_memory(
+        &self,
+        event: &LogEvent,
+        org: &str,
+        state: &mut MemoryState,
+    ) -> Vec<Detection> {
+        self.evaluate(event, org, state)
+    }
+
+    /// [`Engine::evaluate_in_memory`] over any store (history learns through its own).
+    pub(super) fn evaluate<S: StateStore>(
         &self,
         event: &LogEvent,
         org: &str,
         state: &mut S,
-    ) -> Result<Vec<Detection>, S::Error> {
+    ) -> Vec<Detection> {
         let at_ms = published_ms(event);
-        let extras = self.mfa_counts(event, at_ms, state).await?;
+        let extras = self.mfa_counts(event, at_ms, state);
         let ctx = Ctx {
             event,
             org,
@@ -94,47 +105,31 @@ impl Engine {
                     continue;
                 }
                 let keys = &keys[i as usize];
-                let Some(out) = run_rule(keys, rule, &ctx, at_ms, state).await? else {
+                let Some(out) = run_rule(keys, rule, &ctx, at_ms, state) else {
                     continue;
                 };
                 if let Some(dedup) = &rule.dedup
-                    && !dedup.admit(&keys.dedup, &ctx, at_ms, state).await?
+                    && !dedup.admit(&keys.dedup, &ctx, at_ms, state)
                 {
                     continue;
                 }
                 detections.push(detection(policy, rule, &ctx, out.as_ref()));
             }
         }
-        Ok(detections)
-    }
-
-    /// [`Engine::evaluate`] with in-memory state, which never waits: polled once, no executor.
-    pub fn evaluate_in_memory(
-        &self,
-        event: &LogEvent,
-        org: &str,
-        state: &mut MemoryState,
-    ) -> Vec<Detection> {
-        let future = std::pin::pin!(self.evaluate(event, org, state));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match future.poll(&mut cx) {
-            std::task::Poll::Ready(Ok(detections)) => detections,
-            std::task::Poll::Ready(Err(never)) => match never {},
-            std::task::Poll::Pending => unreachable!("MemoryState completes immediately"),
-        }
+        detections
     }
 
     /// The Falco plugin's `okta.mfa.*.countlast[N]`: recorded per actor for MFA failures and
     /// denied pushes, counted over the N seconds up to and including this event.
-    async fn mfa_counts<S: StateStore>(
+    fn mfa_counts<S: StateStore>(
         &self,
         event: &LogEvent,
         at_ms: Option<i64>,
         state: &mut S,
-    ) -> Result<Extras, S::Error> {
+    ) -> Extras {
         let mut extras = Extras::default();
         let (Some(kind), Some(at)) = (fields::mfa_kind(event), at_ms) else {
-            return Ok(extras);
+            return extras;
         };
         let deny = kind == MfaKind::Deny;
         let windows: Vec<u64> = self
@@ -144,7 +139,7 @@ impl Engine {
             .map(|(_, n)| *n)
             .collect();
         let Some(longest) = windows.iter().max() else {
-            return Ok(extras);
+            return extras;
         };
         let actor = event
             .actor
@@ -158,15 +153,15 @@ impl Engine {
         let longest_ms = i64::try_from(*longest)
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(1000);
-        state.observe(key, &event.uuid, at, "", longest_ms).await?;
+        state.observe(key, &event.uuid, at, "", longest_ms);
         for secs in windows {
             let span = i64::try_from(secs)
                 .unwrap_or(i64::MAX / 4)
                 .saturating_mul(1000);
-            let seen = state.window(key, at.saturating_sub(span), at).await?;
+            let seen = state.window(key, at.saturating_sub(span), at);
             extras.mfa_counts.push((deny, secs, seen.count));
         }
-        Ok(extras)
+        extras
     }
 }
 
@@ -179,24 +174,26 @@ struct RuleKeys {
 }
 
 /// `Some(state)` when the rule fires (`None` inside for a stateless rule).
-async fn run_rule<S: StateStore>(
+fn run_rule<S: StateStore>(
     key: &RuleKeys,
     rule: &Rule,
     ctx: &Ctx<'_>,
     at_ms: Option<i64>,
     state: &mut S,
-) -> Result<Option<Option<StateOut>>, S::Error> {
+) -> Option<Option<StateOut>> {
     let matched = rule.expr.eval(ctx);
     let Some(stateful) = &rule.stateful else {
-        return Ok(matched.then_some(None));
+        return matched.then_some(None);
     };
-    let Some(at) = at_ms else {
-        return Ok(None);
+    let at = at_ms?;
+    let input = Input {
+        rule: &key.rule,
+        steps: &key.steps,
+        ctx,
+        at,
+        matched,
     };
-    Ok(stateful
-        .run(&key.rule, &key.steps, ctx, at, state, matched)
-        .await?
-        .map(Some))
+    stateful.run(&input, state).map(Some)
 }
 
 fn detection(

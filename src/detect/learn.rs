@@ -14,14 +14,7 @@ use crate::okta::LogEvent;
 impl Engine {
     /// Applies `event` to `state` as history: the state learns, no detection comes out.
     pub fn learn_in_memory(&self, event: &LogEvent, org: &str, state: &mut MemoryState) {
-        let mut learning = Learning(state);
-        let future = std::pin::pin!(self.evaluate(event, org, &mut learning));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match future.poll(&mut cx) {
-            std::task::Poll::Ready(Ok(_discarded)) => {}
-            std::task::Poll::Ready(Err(never)) => match never {},
-            std::task::Poll::Pending => unreachable!("MemoryState completes immediately"),
-        }
+        self.evaluate(event, org, &mut Learning(state));
     }
 }
 
@@ -30,74 +23,49 @@ impl Engine {
 struct Learning<'a>(&'a mut MemoryState);
 
 impl StateStore for Learning<'_> {
-    type Error = std::convert::Infallible;
-
-    async fn observe(
-        &mut self,
-        key: StateKey<'_>,
-        event_uuid: &str,
-        at_ms: i64,
-        value: &str,
-        keep_ms: i64,
-    ) -> Result<(), Self::Error> {
-        self.0.observe(key, event_uuid, at_ms, value, keep_ms).await
+    fn observe(&mut self, key: StateKey<'_>, uuid: &str, at_ms: i64, value: &str, keep_ms: i64) {
+        self.0.observe(key, uuid, at_ms, value, keep_ms)
     }
 
-    async fn window(
-        &mut self,
-        key: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> Result<WindowCount, Self::Error> {
-        self.0.window(key, after_ms, until_ms).await
+    fn window(&self, key: StateKey<'_>, after_ms: i64, until_ms: i64) -> WindowCount {
+        self.0.window(key, after_ms, until_ms)
     }
 
-    async fn times(
-        &mut self,
-        key: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> Result<Vec<i64>, Self::Error> {
-        self.0.times(key, after_ms, until_ms).await
+    fn times(&self, key: StateKey<'_>, after_ms: i64, until_ms: i64) -> Vec<i64> {
+        self.0.times(key, after_ms, until_ms)
     }
 
-    async fn windows_containing(
-        &mut self,
+    fn windows_containing(
+        &self,
         key: StateKey<'_>,
         at_ms: i64,
         window_ms: i64,
-    ) -> Result<Vec<WindowCount>, Self::Error> {
-        self.0.windows_containing(key, at_ms, window_ms).await
+    ) -> Vec<WindowCount> {
+        self.0.windows_containing(key, at_ms, window_ms)
     }
 
     /// "Fire" without remembering it: the detection is discarded anyway.
-    async fn claim_alert(
-        &mut self,
-        _key: StateKey<'_>,
-        _at_ms: i64,
-        _quiet_ms: i64,
-        _event_uuid: &str,
-    ) -> Result<bool, Self::Error> {
-        Ok(true)
+    fn claim_alert(&mut self, _key: StateKey<'_>, _at: i64, _quiet: i64, _uuid: &str) -> bool {
+        true
     }
 
-    async fn first_seen(
+    fn first_seen(
         &mut self,
         key: StateKey<'_>,
         value: &str,
         at_ms: i64,
         history_ms: i64,
-    ) -> Result<FirstSeen, Self::Error> {
-        self.0.first_seen(key, value, at_ms, history_ms).await
+    ) -> FirstSeen {
+        self.0.first_seen(key, value, at_ms, history_ms)
     }
 
-    async fn previous_location(
+    fn previous_location(
         &mut self,
         key: StateKey<'_>,
         point: &GeoPoint,
-        event_uuid: &str,
-    ) -> Result<Option<GeoPoint>, Self::Error> {
-        self.0.previous_location(key, point, event_uuid).await
+        uuid: &str,
+    ) -> Option<GeoPoint> {
+        self.0.previous_location(key, point, uuid)
     }
 }
 

@@ -1,9 +1,9 @@
 //! The detection engine: Falco's rules-file language over Okta System Log events, with
 //! stateful extensions (thresholds, first-seen values, geo-velocity, sequences) whose state
-//! lives behind [`StateStore`] (in memory for `rules test`, Postgres in the service).
+//! is a [`MemoryState`] (checkpointed to Postgres by the service's worker).
 //!
 //! Parse → compile once ([`RuleSet::compile`]) → evaluate a compiled tree per event
-//! ([`Engine::evaluate`]). The rule language is documented in `src/detect/README.md`.
+//! ([`Engine::evaluate_in_memory`]). The rule language is documented in `src/detect/README.md`.
 
 mod absence;
 mod condition;

@@ -224,15 +224,10 @@ impl Stateful {
         node: &Node,
         file: usize,
     ) -> Result<Stateful, LoadError> {
+        let settings = |allowed: &[&str]| Settings::new(cx, node, file, kind, allowed);
         match kind {
             "threshold" => {
-                let s = Settings::new(
-                    cx,
-                    node,
-                    file,
-                    kind,
-                    &["window", "group_by", "count", "distinct", "distinct_count"],
-                )?;
+                let s = settings(&["window", "group_by", "count", "distinct", "distinct_count"])?;
                 let distinct = match (s.node.get("distinct"), s.count("distinct_count")?) {
                     (Some(list), None) if list.as_seq().is_some() => s.distinct_list(list)?,
                     (Some(f), Some(n)) if f.as_seq().is_none() => vec![(cx.field(file, f)?, n)],
@@ -261,13 +256,7 @@ impl Stateful {
                 }))
             }
             "first_seen" => {
-                let s = Settings::new(
-                    cx,
-                    node,
-                    file,
-                    kind,
-                    &["entity", "value", "all_new", "history"],
-                )?;
+                let s = settings(&["entity", "value", "all_new", "history"])?;
                 let values = match (node.get("value"), node.get("all_new")) {
                     (Some(_), None) => vec![s.fields("value")?],
                     (None, Some(items)) => s.field_groups(items)?,
@@ -280,7 +269,7 @@ impl Stateful {
                 }))
             }
             "geo_velocity" => {
-                let s = Settings::new(cx, node, file, kind, &["entity", "max_kmh", "min_km"])?;
+                let s = settings(&["entity", "max_kmh", "min_km"])?;
                 Ok(Stateful::GeoVelocity(GeoVelocity {
                     entity: s.fields("entity")?,
                     max_kmh: s.number("max_kmh")?.unwrap_or(900.0),
@@ -289,13 +278,7 @@ impl Stateful {
             }
             "absence" => Ok(Stateful::Absence(Absence::compile(cx, node, file)?)),
             _ => {
-                let s = Settings::new(
-                    cx,
-                    node,
-                    file,
-                    kind,
-                    &["window", "group_by", "after", "count"],
-                )?;
+                let s = settings(&["window", "group_by", "after", "count"])?;
                 let after = s.required("after")?;
                 Ok(Stateful::Sequence(Sequence {
                     window_ms: s.duration("window")?,
@@ -317,38 +300,55 @@ impl Stateful {
         }
     }
 
-    /// Updates state for the event and says whether the rule fires. `matched` is whether
-    /// the rule's condition held; a sequence also records its earlier steps.
-    pub async fn run<S: StateStore>(
-        &self,
-        rule_key: &str,
-        steps_key: &str,
-        ctx: &Ctx<'_>,
-        at_ms: i64,
-        state: &mut S,
-        matched: bool,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let uuid = ctx.event.uuid.as_str();
+    /// Updates state for the event and says whether the rule fires. A sequence or an absence
+    /// also records its other events, whether or not the rule's condition held.
+    pub(super) fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
         match self {
-            Stateful::Threshold(t) if matched => t.run(rule_key, ctx, at_ms, uuid, state).await,
-            Stateful::FirstSeen(f) if matched => f.run(rule_key, ctx, at_ms, state).await,
-            Stateful::GeoVelocity(g) if matched => g.run(rule_key, ctx, at_ms, uuid, state).await,
-            Stateful::Sequence(s) => {
-                s.run((rule_key, steps_key), ctx, at_ms, uuid, state, matched)
-                    .await
-            }
-            Stateful::Absence(a) => {
-                a.run((rule_key, steps_key), ctx, at_ms, uuid, state, matched)
-                    .await
-            }
-            _ => Ok(None),
+            Stateful::Threshold(t) if input.matched => t.run(input, state),
+            Stateful::FirstSeen(f) if input.matched => f.run(input, state),
+            Stateful::GeoVelocity(g) if input.matched => g.run(input, state),
+            Stateful::Sequence(s) => s.run(input, state),
+            Stateful::Absence(a) => a.run(input, state),
+            _ => None,
+        }
+    }
+}
+
+/// What one event brings to one stateful rule: the event, its `published` time and whether
+/// the rule's condition held, with the rule's state keys.
+#[derive(Clone, Copy)]
+pub(super) struct Input<'a> {
+    /// The rule's own key ("policy id/rule name").
+    pub rule: &'a str,
+    /// The key of a sequence's steps, or of an absence's starts.
+    pub steps: &'a str,
+    pub ctx: &'a Ctx<'a>,
+    pub at: i64,
+    pub matched: bool,
+}
+
+impl<'a> Input<'a> {
+    pub(super) fn uuid(&self) -> &'a str {
+        &self.ctx.event.uuid
+    }
+
+    /// The event's group under `fields` (see [`group_key`]).
+    pub(super) fn group(&self, fields: &[Field]) -> Option<Cow<'a, str>> {
+        group_key(fields, self.ctx)
+    }
+
+    /// The rule's own key for `group`.
+    pub(super) fn key(&self, group: &'a str) -> StateKey<'a> {
+        StateKey {
+            rule: self.rule,
+            group,
         }
     }
 }
 
 /// The group's key: the values joined; `None` when one is missing (such events are not
 /// lumped together under an empty group).
-pub(super) fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
+fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, str>> {
     if let [single] = fields {
         return match ctx.value(single) {
             Val::Str(text) if !text.is_empty() => Some(text),
@@ -371,25 +371,17 @@ pub(super) fn group_key<'a>(fields: &[Field], ctx: &Ctx<'a>) -> Option<Cow<'a, s
 }
 
 impl Threshold {
-    async fn run<S: StateStore>(
-        &self,
-        rule_key: &str,
-        ctx: &Ctx<'_>,
-        at: i64,
-        uuid: &str,
-        state: &mut S,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let Some(group) = group_key(&self.group_by, ctx) else {
-            return Ok(None);
-        };
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let group = input.group(&self.group_by)?;
+        let (at, uuid) = (input.at, input.uuid());
         // One observation per distinct field, each under its own key; the first keeps the
         // group's own key (what a single `distinct` always used). The same events land in
         // every key, so their windows line up one for one.
         let mut values = Vec::with_capacity(self.distinct.len().max(1));
         for (field, _) in &self.distinct {
-            match ctx.value(field).as_text() {
+            match input.ctx.value(field).as_text() {
                 Some(v) if !v.is_empty() => values.push(v.into_owned()),
-                _ => return Ok(None),
+                _ => return None,
             }
         }
         if values.is_empty() {
@@ -401,14 +393,9 @@ impl Threshold {
                 0 => Cow::Borrowed(group.as_ref()),
                 _ => Cow::Owned(format!("{group}\u{1e}distinct{i}")),
             };
-            let key = StateKey {
-                rule: rule_key,
-                group: &sub_group,
-            };
-            state
-                .observe(key, uuid, at, value, self.window_ms * 2)
-                .await?;
-            windows.push(state.windows_containing(key, at, self.window_ms).await?);
+            let key = input.key(&sub_group);
+            state.observe(key, uuid, at, value, self.window_ms * 2);
+            windows.push(state.windows_containing(key, at, self.window_ms));
         }
         let enough = |i: usize| {
             let first = windows[0][i];
@@ -419,45 +406,25 @@ impl Threshold {
                     .zip(&windows)
                     .all(|((_, n), w)| w.get(i).is_some_and(|w| w.distinct >= *n))
         };
-        let Some(seen) = (0..windows[0].len())
+        let seen = (0..windows[0].len())
             .find(|i| enough(*i))
-            .map(|i| windows[0][i])
-        else {
-            return Ok(None);
-        };
-        let key = StateKey {
-            rule: rule_key,
-            group: &group,
-        };
-        if !state.claim_alert(key, at, self.window_ms, uuid).await? {
-            return Ok(None);
+            .map(|i| windows[0][i])?;
+        if !state.claim_alert(input.key(&group), at, self.window_ms, uuid) {
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             count: seen.count,
             distinct: seen.distinct,
             ..StateOut::default()
-        }))
+        })
     }
 }
 
 impl FirstSeenRule {
-    async fn run<S: StateStore>(
-        &self,
-        rule_key: &str,
-        ctx: &Ctx<'_>,
-        at: i64,
-        state: &mut S,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let Some(entity) = group_key(&self.entity, ctx) else {
-            return Ok(None);
-        };
-        let Some(values) = self.item_values(ctx) else {
-            return Ok(None);
-        };
-        let key = StateKey {
-            rule: rule_key,
-            group: &entity,
-        };
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let entity = input.group(&self.entity)?;
+        let values = self.item_values(input.ctx)?;
+        let key = input.key(&entity);
         let (mut entity_known, mut all_new) = (false, true);
         for value in &values {
             // An item the event lacks says nothing about novelty: not new, not recorded.
@@ -465,17 +432,17 @@ impl FirstSeenRule {
                 all_new = false;
                 continue;
             };
-            let seen = state.first_seen(key, value, at, self.history_ms).await?;
+            let seen = state.first_seen(key, value, input.at, self.history_ms);
             entity_known |= seen.entity_known;
             all_new &= !seen.value_known;
         }
         if !entity_known || !all_new {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             value: self.shown(values),
             ..StateOut::default()
-        }))
+        })
     }
 
     /// Each item's value (`None` where the event lacks one of its fields); with several
@@ -509,27 +476,11 @@ impl FirstSeenRule {
 }
 
 impl GeoVelocity {
-    async fn run<S: StateStore>(
-        &self,
-        rule_key: &str,
-        ctx: &Ctx<'_>,
-        at: i64,
-        uuid: &str,
-        state: &mut S,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let Some(entity) = group_key(&self.entity, ctx) else {
-            return Ok(None);
-        };
-        let Some(point) = location(ctx, at) else {
-            return Ok(None);
-        };
-        let key = StateKey {
-            rule: rule_key,
-            group: &entity,
-        };
-        let Some(prev) = state.previous_location(key, &point, uuid).await? else {
-            return Ok(None);
-        };
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let entity = input.group(&self.entity)?;
+        let point = location(input.ctx, input.at)?;
+        let key = input.key(&entity);
+        let prev = state.previous_location(key, &point, input.uuid())?;
         let distance_km = haversine_km(prev.lat, prev.lon, point.lat, point.lon);
         let hours = (point.at_ms - prev.at_ms) as f64 / 3_600_000.0;
         let speed_kmh = if hours > 0.0 {
@@ -538,14 +489,14 @@ impl GeoVelocity {
             f64::INFINITY
         };
         if distance_km < self.min_km || speed_kmh <= self.max_kmh {
-            return Ok(None);
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             speed_kmh,
             distance_km,
             prev: Some(prev),
             ..StateOut::default()
-        }))
+        })
     }
 }
 
@@ -572,69 +523,49 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 }
 
 impl Sequence {
-    async fn run<S: StateStore>(
-        &self,
-        (rule_key, steps_key): (&str, &str),
-        ctx: &Ctx<'_>,
-        at: i64,
-        uuid: &str,
-        state: &mut S,
-        matched: bool,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let is_step = self.after.eval(ctx);
-        if !is_step && !matched {
-            return Ok(None);
+    fn run<S: StateStore>(&self, input: &Input<'_>, state: &mut S) -> Option<StateOut> {
+        let is_step = self.after.eval(input.ctx);
+        if !is_step && !input.matched {
+            return None;
         }
-        let Some(group) = group_key(&self.group_by, ctx) else {
-            return Ok(None);
-        };
+        let group = input.group(&self.group_by)?;
         let steps = StateKey {
-            rule: steps_key,
+            rule: input.steps,
             group: &group,
         };
-        let finals = StateKey {
-            rule: rule_key,
-            group: &group,
-        };
+        let finals = input.key(&group);
+        let (at, uuid) = (input.at, input.uuid());
         if is_step {
-            state
-                .observe(steps, uuid, at, "", self.window_ms * 2)
-                .await?;
+            state.observe(steps, uuid, at, "", self.window_ms * 2);
         }
-        if matched {
-            state
-                .observe(finals, uuid, at, "", self.window_ms * 2)
-                .await?;
-            return self.complete(state, steps, finals, at, uuid).await;
+        if input.matched {
+            state.observe(finals, uuid, at, "", self.window_ms * 2);
+            return self.complete(state, steps, finals, at, uuid);
         }
         // A step delivered after final events published later than it may complete them now.
-        for end in state.times(finals, at, at + self.window_ms).await? {
-            if let Some(out) = self.complete(state, steps, finals, end, uuid).await? {
-                return Ok(Some(out));
-            }
-        }
-        Ok(None)
+        state
+            .times(finals, at, at + self.window_ms)
+            .into_iter()
+            .find_map(|end| self.complete(state, steps, finals, end, uuid))
     }
 
     /// Fires for the final event at `end` if enough steps precede it (once per window).
-    async fn complete<S: StateStore>(
+    fn complete<S: StateStore>(
         &self,
         state: &mut S,
         steps: StateKey<'_>,
         finals: StateKey<'_>,
         end: i64,
         uuid: &str,
-    ) -> Result<Option<StateOut>, S::Error> {
-        let before = state.window(steps, end - self.window_ms, end - 1).await?;
-        if before.count < self.count
-            || !state.claim_alert(finals, end, self.window_ms, uuid).await?
-        {
-            return Ok(None);
+    ) -> Option<StateOut> {
+        let before = state.window(steps, end - self.window_ms, end - 1);
+        if before.count < self.count || !state.claim_alert(finals, end, self.window_ms, uuid) {
+            return None;
         }
-        Ok(Some(StateOut {
+        Some(StateOut {
             count: before.count,
             ..StateOut::default()
-        }))
+        })
     }
 }
 

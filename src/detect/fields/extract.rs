@@ -222,16 +222,13 @@ fn owned<'a>(v: Option<String>) -> Val<'a> {
 }
 
 fn positive_behaviors<'a>(ev: &LogEvent) -> Val<'a> {
-    let names: Vec<Cow<'a, str>> = signals::behaviors(ev)
-        .into_iter()
-        .filter(|(_, v)| v.eq_ignore_ascii_case("POSITIVE"))
-        .map(|(k, _)| Cow::Owned(k))
-        .collect();
-    if names.is_empty() {
-        Val::Absent
-    } else {
-        Val::List(names)
-    }
+    list(
+        signals::behaviors(ev)
+            .into_iter()
+            .filter(|(_, v)| v.eq_ignore_ascii_case("POSITIVE"))
+            .map(|(k, _)| Cow::Owned(k))
+            .collect(),
+    )
 }
 
 fn target<'a>(
@@ -245,32 +242,29 @@ fn target<'a>(
 }
 
 fn targets<'a>(ev: &'a LogEvent, pick: impl Fn(&'a Target) -> Option<&'a String>) -> Val<'a> {
-    let items: Vec<Cow<'a, str>> = ev
-        .target
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| pick(t).map(|v| Cow::Borrowed(v.as_str())))
-        .collect();
-    if items.is_empty() {
-        Val::Absent
-    } else {
-        Val::List(items)
-    }
+    picked(ev.target.as_deref().unwrap_or_default(), pick)
 }
 
 fn ip_chain<'a>(
     ev: &'a LogEvent,
     pick: impl Fn(&'a crate::okta::log_event::IpChainEntry) -> Option<&'a String>,
 ) -> Val<'a> {
-    let items: Vec<Cow<'a, str>> = ev
-        .request
-        .as_ref()
-        .and_then(|r| r.ip_chain.as_deref())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|e| pick(e).map(|v| Cow::Borrowed(v.as_str())))
-        .collect();
+    let chain = ev.request.as_ref().and_then(|r| r.ip_chain.as_deref());
+    picked(chain.unwrap_or_default(), pick)
+}
+
+/// The list of what `pick` finds in `items`.
+fn picked<'a, T>(items: &'a [T], pick: impl Fn(&'a T) -> Option<&'a String>) -> Val<'a> {
+    list(
+        items
+            .iter()
+            .filter_map(|item| pick(item).map(|v| Cow::Borrowed(v.as_str())))
+            .collect(),
+    )
+}
+
+/// A list value; absent when empty.
+fn list(items: Vec<Cow<'_, str>>) -> Val<'_> {
     if items.is_empty() {
         Val::Absent
     } else {

@@ -59,6 +59,12 @@ impl<V: Default> Keyed<V> {
     fn get(&self, k: StateKey<'_>) -> Option<&V> {
         self.0.get(&Self::id(k))
     }
+
+    /// `k`'s id and entry, created empty.
+    fn entry(&mut self, k: StateKey<'_>) -> (Id, &mut V) {
+        let id = Self::id(k);
+        (id, self.0.entry(id).or_default())
+    }
 }
 
 /// Bounds on what one (rule, group) keeps; past them the oldest entries are forgotten (and
@@ -277,21 +283,18 @@ fn cap<T>(items: &mut Items<T>, max: usize, time: impl Fn(&T) -> i64) -> u64 {
 }
 
 impl StateStore for MemoryState {
-    type Error = std::convert::Infallible;
-
-    async fn observe(
+    fn observe(
         &mut self,
         k: StateKey<'_>,
         event_uuid: &str,
         at_ms: i64,
         value: &str,
         keep_ms: i64,
-    ) -> Result<(), Self::Error> {
-        let id = Keyed::<()>::id(k);
+    ) {
         let uuid = fp(event_uuid);
-        let obs = self.observations.0.entry(id).or_default();
+        let (id, obs) = self.observations.entry(k);
         if obs.iter().any(|(_, u, _)| *u == uuid) {
-            return Ok(());
+            return;
         }
         if obs.len() >= 64 {
             let horizon = at_ms.saturating_sub(keep_ms);
@@ -300,28 +303,16 @@ impl StateStore for MemoryState {
         obs.push((at_ms, uuid, fp(value)));
         self.forgotten += cap(obs, MAX_OBSERVATIONS, |o| o.0);
         self.touch(StateKind::Observations, id);
-        Ok(())
     }
 
-    async fn window(
-        &mut self,
-        k: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> Result<WindowCount, Self::Error> {
-        Ok(self
-            .observations
+    fn window(&self, k: StateKey<'_>, after_ms: i64, until_ms: i64) -> WindowCount {
+        self.observations
             .get(k)
             .map(|obs| count_between(obs, after_ms, until_ms))
-            .unwrap_or_default())
+            .unwrap_or_default()
     }
 
-    async fn times(
-        &mut self,
-        k: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> Result<Vec<i64>, Self::Error> {
+    fn times(&self, k: StateKey<'_>, after_ms: i64, until_ms: i64) -> Vec<i64> {
         let mut times: Vec<i64> = self
             .observations
             .get(k)
@@ -333,17 +324,12 @@ impl StateStore for MemoryState {
             })
             .unwrap_or_default();
         times.sort_unstable();
-        Ok(times)
+        times
     }
 
-    async fn windows_containing(
-        &mut self,
-        k: StateKey<'_>,
-        at_ms: i64,
-        window_ms: i64,
-    ) -> Result<Vec<WindowCount>, Self::Error> {
+    fn windows_containing(&self, k: StateKey<'_>, at_ms: i64, window_ms: i64) -> Vec<WindowCount> {
         let Some(obs) = self.observations.get(k) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let later = obs
             .iter()
@@ -352,44 +338,42 @@ impl StateStore for MemoryState {
         let mut anchors: Vec<i64> = std::iter::once(at_ms).chain(later).collect();
         anchors.sort_unstable();
         anchors.dedup();
-        Ok(anchors
+        anchors
             .into_iter()
             .map(|end| count_between(obs, end - window_ms, end))
-            .collect())
+            .collect()
     }
 
-    async fn claim_alert(
+    fn claim_alert(
         &mut self,
         k: StateKey<'_>,
         at_ms: i64,
         quiet_ms: i64,
         event_uuid: &str,
-    ) -> Result<bool, Self::Error> {
-        let id = Keyed::<()>::id(k);
+    ) -> bool {
         let uuid = fp(event_uuid);
-        let fired = self.alerts.0.entry(id).or_default();
+        let (id, fired) = self.alerts.entry(k);
         if fired
             .iter()
             .any(|(at, u)| *u == uuid || (at - at_ms).abs() < quiet_ms)
         {
-            return Ok(false);
+            return false;
         }
         fired.push((at_ms, uuid));
         self.forgotten += cap(fired, MAX_ALERTS, |a| a.0);
         self.touch(StateKind::Alerts, id);
-        Ok(true)
+        true
     }
 
-    async fn first_seen(
+    fn first_seen(
         &mut self,
         k: StateKey<'_>,
         value: &str,
         at_ms: i64,
         history_ms: i64,
-    ) -> Result<FirstSeen, Self::Error> {
-        let id = Keyed::<()>::id(k);
+    ) -> FirstSeen {
         let value = fp(value);
-        let values = self.seen.0.entry(id).or_default();
+        let (id, values) = self.seen.entry(k);
         let known =
             |(_, first, last): &&(u64, i64, i64)| *first < at_ms && *last >= at_ms - history_ms;
         let result = FirstSeen {
@@ -405,18 +389,17 @@ impl StateStore for MemoryState {
         }
         self.forgotten += cap(values, MAX_VALUES, |v| v.2);
         self.touch(StateKind::Seen, id);
-        Ok(result)
+        result
     }
 
-    async fn previous_location(
+    fn previous_location(
         &mut self,
         k: StateKey<'_>,
         point: &GeoPoint,
         event_uuid: &str,
-    ) -> Result<Option<GeoPoint>, Self::Error> {
-        let id = Keyed::<()>::id(k);
+    ) -> Option<GeoPoint> {
         let uuid = fp(event_uuid);
-        let points = self.points.0.entry(id).or_default();
+        let (id, points) = self.points.entry(k);
         let prev = points
             .iter()
             .filter(|p| p.at_ms < point.at_ms && p.uuid != uuid)
@@ -427,7 +410,7 @@ impl StateStore for MemoryState {
             cap(points, MAX_POINTS, |p| p.at_ms);
             self.touch(StateKind::Points, id);
         }
-        Ok(prev)
+        prev
     }
 }
 

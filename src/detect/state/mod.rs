@@ -3,8 +3,6 @@
 //! All times are the events' `published` times in milliseconds, never arrival times, so the
 //! same events give the same detections offline and in the service.
 
-use std::future::Future;
-
 /// Which rule's state, for which group (the `group_by`/`entity` values joined).
 #[derive(Debug, Clone, Copy)]
 pub struct StateKey<'a> {
@@ -36,56 +34,27 @@ pub struct GeoPoint {
     pub ip: String,
 }
 
-/// Durable primitives the stateful rules are built from. Every method is idempotent per
-/// event uuid, so a redelivered or reprocessed event changes nothing.
+/// The primitives the stateful rules are built from. Every write is idempotent per event
+/// uuid, so a redelivered or reprocessed event changes nothing.
 pub trait StateStore {
-    type Error: std::error::Error + Send + Sync + 'static;
-
     /// Records that the event happened for `key` with `value` (for distinct counts);
     /// observations older than `at_ms - keep_ms` may be forgotten.
-    fn observe(
-        &mut self,
-        key: StateKey<'_>,
-        event_uuid: &str,
-        at_ms: i64,
-        value: &str,
-        keep_ms: i64,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn observe(&mut self, key: StateKey<'_>, uuid: &str, at_ms: i64, value: &str, keep_ms: i64);
 
     /// Observations with `after_ms < published <= until_ms`.
-    fn window(
-        &mut self,
-        key: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> impl Future<Output = Result<WindowCount, Self::Error>> + Send;
+    fn window(&self, key: StateKey<'_>, after_ms: i64, until_ms: i64) -> WindowCount;
 
     /// Published times of observations with `after_ms < published <= until_ms`, ascending.
-    fn times(
-        &mut self,
-        key: StateKey<'_>,
-        after_ms: i64,
-        until_ms: i64,
-    ) -> impl Future<Output = Result<Vec<i64>, Self::Error>> + Send;
+    fn times(&self, key: StateKey<'_>, after_ms: i64, until_ms: i64) -> Vec<i64>;
 
     /// Counts of every `window_ms`-long window that contains `at_ms` and ends at `at_ms` or at
     /// a later observation: a late event can complete a window that ends after it.
-    fn windows_containing(
-        &mut self,
-        key: StateKey<'_>,
-        at_ms: i64,
-        window_ms: i64,
-    ) -> impl Future<Output = Result<Vec<WindowCount>, Self::Error>> + Send;
+    fn windows_containing(&self, key: StateKey<'_>, at_ms: i64, window_ms: i64)
+    -> Vec<WindowCount>;
 
     /// Claims the alert for `key` at `at_ms` unless one was claimed within `quiet_ms` of it;
     /// true means "fire now". This is what makes a window alert once, not once per event.
-    fn claim_alert(
-        &mut self,
-        key: StateKey<'_>,
-        at_ms: i64,
-        quiet_ms: i64,
-        event_uuid: &str,
-    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+    fn claim_alert(&mut self, key: StateKey<'_>, at_ms: i64, quiet_ms: i64, uuid: &str) -> bool;
 
     /// Looks up and then records `value` for the entity `key.group`.
     fn first_seen(
@@ -94,15 +63,15 @@ pub trait StateStore {
         value: &str,
         at_ms: i64,
         history_ms: i64,
-    ) -> impl Future<Output = Result<FirstSeen, Self::Error>> + Send;
+    ) -> FirstSeen;
 
     /// The entity's latest point published before `point`, then records `point`.
     fn previous_location(
         &mut self,
         key: StateKey<'_>,
         point: &GeoPoint,
-        event_uuid: &str,
-    ) -> impl Future<Output = Result<Option<GeoPoint>, Self::Error>> + Send;
+        uuid: &str,
+    ) -> Option<GeoPoint>;
 }
 
 mod memory;

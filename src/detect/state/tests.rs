@@ -2,26 +2,19 @@ use super::memory::MAX_OBSERVATIONS;
 use super::points::decode_points;
 use super::*;
 
-fn run<T>(future: impl Future<Output = Result<T, std::convert::Infallible>>) -> T {
-    let future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.poll(&mut cx) {
-        std::task::Poll::Ready(Ok(value)) => value,
-        _ => unreachable!("in memory"),
-    }
-}
+/// The one (rule, group) these tests keep state under.
+const KEY: StateKey<'static> = StateKey {
+    rule: "r",
+    group: "alice",
+};
 
 #[test]
 fn delta_and_rows_rebuild_the_same_state() {
     let mut state = MemoryState::new();
-    let key = StateKey {
-        rule: "r",
-        group: "alice",
-    };
-    run(state.observe(key, "e1", 1_000, "1.2.3.4", 60_000));
-    run(state.observe(key, "e2", 2_000, "5.6.7.8", 60_000));
-    run(state.claim_alert(key, 2_000, 60_000, "e2"));
-    run(state.first_seen(key, "FR", 2_000, 86_400_000));
+    state.observe(KEY, "e1", 1_000, "1.2.3.4", 60_000);
+    state.observe(KEY, "e2", 2_000, "5.6.7.8", 60_000);
+    state.claim_alert(KEY, 2_000, 60_000, "e2");
+    state.first_seen(KEY, "FR", 2_000, 86_400_000);
     let point = GeoPoint {
         at_ms: 2_000,
         lat: 1.0,
@@ -30,7 +23,7 @@ fn delta_and_rows_rebuild_the_same_state() {
         city: "Paris".into(),
         ip: "192.0.2.1".into(),
     };
-    run(state.previous_location(key, &point, "e2"));
+    state.previous_location(KEY, &point, "e2");
     let delta = state.take_delta();
     assert_eq!(delta.len(), 4);
     assert!(state.take_delta().is_empty(), "a delta is taken once");
@@ -42,13 +35,13 @@ fn delta_and_rows_rebuild_the_same_state() {
     rows.sort_by_key(order);
     assert_eq!(rows, expected_rows);
     assert_eq!(
-        run(rebuilt.window(key, 0, 3_000)),
+        rebuilt.window(KEY, 0, 3_000),
         WindowCount {
             count: 2,
             distinct: 2
         }
     );
-    assert!(!run(rebuilt.claim_alert(key, 2_500, 60_000, "e3")));
+    assert!(!rebuilt.claim_alert(KEY, 2_500, 60_000, "e3"));
 }
 
 #[test]
@@ -56,19 +49,17 @@ fn points_checkpointed_as_json_still_load() {
     let legacy = br#"[{"at_ms":1000,"lat":48.85,"lon":2.35,"country":"France","city":"Paris","ip":"192.0.2.1","event_uuid":"e1"}]"#;
     let mut state = MemoryState::from_rows([StateRow {
         kind: StateKind::Points,
-        rule: fp("r"),
-        group: fp("alice"),
+        rule: fp(KEY.rule),
+        group: fp(KEY.group),
         state: Some(legacy.to_vec()),
     }]);
-    let key = StateKey {
-        rule: "r",
-        group: "alice",
-    };
     let later = GeoPoint {
         at_ms: 2_000,
         ..GeoPoint::default()
     };
-    let prev = run(state.previous_location(key, &later, "e2")).expect("the JSON point");
+    let prev = state
+        .previous_location(KEY, &later, "e2")
+        .expect("the JSON point");
     assert_eq!(
         (prev.city.as_str(), prev.ip.as_str()),
         ("Paris", "192.0.2.1")
@@ -78,7 +69,7 @@ fn points_checkpointed_as_json_still_load() {
         at_ms: 1_000,
         ..GeoPoint::default()
     };
-    run(state.previous_location(key, &again, "e1"));
+    state.previous_location(KEY, &again, "e1");
     let rows = state.take_delta();
     assert_eq!(rows.len(), 1, "e2 was added, e1 was not added twice");
     let points = decode_points(rows[0].state.as_deref().unwrap_or_default());
@@ -88,18 +79,14 @@ fn points_checkpointed_as_json_still_load() {
 #[test]
 fn caps_forget_the_oldest_and_count_it() {
     let mut state = MemoryState::new();
-    let key = StateKey {
-        rule: "r",
-        group: "g",
-    };
     for i in 0..(MAX_OBSERVATIONS as i64 + 10) {
-        run(state.observe(key, &format!("e{i}"), i, "", i64::MAX / 4));
+        state.observe(KEY, &format!("e{i}"), i, "", i64::MAX / 4);
     }
     assert_eq!(state.take_forgotten(), 10);
-    let window = run(state.window(key, -1, i64::MAX));
+    let window = state.window(KEY, -1, i64::MAX);
     assert_eq!(window.count, MAX_OBSERVATIONS as u64);
     assert_eq!(
-        run(state.times(key, -1, 9)).first(),
+        state.times(KEY, -1, 9).first(),
         None,
         "the oldest went first"
     );

@@ -50,8 +50,7 @@ pub fn engine_of(set: RuleSet) -> Engine {
 }
 
 pub fn run(engine: &Engine, state: &mut MemoryState, ev: &LogEvent) -> Vec<Detection> {
-    let Ok(d) = futures::executor::block_on(engine.evaluate(ev, "acme", state));
-    d
+    engine.evaluate_in_memory(ev, "acme", state)
 }
 
 /// A one-rule file with this condition.
