@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::domain::OktaDomain;
-use super::error::{OktaError, REQUIRED_SCOPES};
+use super::error::{OktaError, REQUIRED_SCOPES, Result};
 use super::oauth_http::{AdapterError, OAuthHttp};
 use super::rate_limit::{BucketKey, Observed, RateBudgets, jitter};
 use super::resolver::PublicOnlyResolver;
@@ -70,7 +70,7 @@ struct CachedToken {
     refresh_at: Instant,
 }
 
-type TokenResult = Result<(SecretString, Option<Duration>), OktaError>;
+type TokenResult = Result<(SecretString, Option<Duration>)>;
 
 impl std::fmt::Debug for OktaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,7 +83,7 @@ impl std::fmt::Debug for OktaClient {
 
 impl OktaClient {
     /// A client whose every request (connect + answer) is bounded by `timeout`.
-    pub fn new(timeout: Duration) -> Result<OktaClient, OktaError> {
+    pub fn new(timeout: Duration) -> Result<OktaClient> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
@@ -104,7 +104,7 @@ impl OktaClient {
     }
 
     /// Gets a token (from the cache if fresh): proves the credentials and scopes work.
-    pub async fn check_credentials(&self, creds: &Credentials) -> Result<(), OktaError> {
+    pub async fn check_credentials(&self, creds: &Credentials) -> Result<()> {
         self.token(creds).await.map(|_| ())
     }
 
@@ -118,7 +118,7 @@ impl OktaClient {
         self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn token(&self, creds: &Credentials) -> Result<SecretString, OktaError> {
+    async fn token(&self, creds: &Credentials) -> Result<SecretString> {
         let key = TokenKey::of(creds);
         if let Some(cached) = self.tokens().get(&key)
             && cached.refresh_at > Instant::now()
@@ -221,11 +221,7 @@ impl OktaClient {
     }
 
     /// Waits once for the rate-limit reset (plus jitter) if it is soon enough.
-    async fn rate_limit_wait(
-        &self,
-        reset: Option<i64>,
-        waited: &mut bool,
-    ) -> Result<(), OktaError> {
+    async fn rate_limit_wait(&self, reset: Option<i64>, waited: &mut bool) -> Result<()> {
         let now = Utc::now();
         let retry_at = reset
             .and_then(|s| Utc.timestamp_opt(s, 0).single())
@@ -252,7 +248,7 @@ impl OktaClient {
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
-    ) -> Result<reqwest::Response, OktaError> {
+    ) -> Result<reqwest::Response> {
         self.send_paced(creds, method, url, body, self.max_rate_limit_wait)
             .await
     }
@@ -265,7 +261,7 @@ impl OktaClient {
         url: Url,
         body: Option<Vec<u8>>,
         patience: Duration,
-    ) -> Result<reqwest::Response, OktaError> {
+    ) -> Result<reqwest::Response> {
         let bucket = BucketKey::of(&url);
         let mut reauthenticated = false;
         let (mut bucket_429s, mut concurrency_429s) = (0, 0);
@@ -338,7 +334,7 @@ impl OktaClient {
         method: Method,
         url: Url,
         body: Option<&(impl Serialize + ?Sized)>,
-    ) -> Result<T, OktaError> {
+    ) -> Result<T> {
         let body = body
             .map(serde_json::to_vec)
             .transpose()
@@ -426,7 +422,7 @@ fn missing_scopes<'a>(
 }
 
 /// `base_url` of the domain joined with an absolute path.
-pub(crate) fn join(domain: &OktaDomain, path: &str) -> Result<Url, OktaError> {
+pub(crate) fn join(domain: &OktaDomain, path: &str) -> Result<Url> {
     domain
         .base_url()
         .join(path)

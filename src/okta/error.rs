@@ -8,6 +8,9 @@ use serde_json::Value;
 /// The scopes the integration needs, in the form Okta shows them.
 pub const REQUIRED_SCOPES: [&str; 2] = ["okta.eventHooks.manage", "okta.logs.read"];
 
+/// The Okta client's result.
+pub type Result<T, E = OktaError> = std::result::Result<T, E>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum OktaError {
     /// The token endpoint answered `invalid_client` / `unauthorized_client`.

@@ -3,7 +3,7 @@
 use reqwest::Method;
 
 use super::client::{Credentials, OktaClient, join};
-use super::error::OktaError;
+use super::error::{OktaError, Result};
 use super::types::{EventHook, NewEventHook};
 
 const HOOKS: &str = "/api/v1/eventHooks";
@@ -12,7 +12,7 @@ const HOOKS: &str = "/api/v1/eventHooks";
 pub const MAX_ACTIVE_EVENT_HOOKS: usize = 25;
 
 /// A path segment from Okta-issued ids only (`who…`): never lets an id reshape the URL.
-fn hook_path(id: &str, suffix: &str) -> Result<String, OktaError> {
+fn hook_path(id: &str, suffix: &str) -> Result<String> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(OktaError::Unexpected(format!(
             "{id:?} is not an event hook id"
@@ -22,7 +22,7 @@ fn hook_path(id: &str, suffix: &str) -> Result<String, OktaError> {
 }
 
 impl OktaClient {
-    pub async fn list_event_hooks(&self, creds: &Credentials) -> Result<Vec<EventHook>, OktaError> {
+    pub async fn list_event_hooks(&self, creds: &Credentials) -> Result<Vec<EventHook>> {
         let url = join(&creds.domain, HOOKS)?;
         self.json(creds, Method::GET, url, None::<&()>).await
     }
@@ -33,17 +33,13 @@ impl OktaClient {
         &self,
         creds: &Credentials,
         hook: &NewEventHook,
-    ) -> Result<EventHook, OktaError> {
+    ) -> Result<EventHook> {
         let url = join(&creds.domain, HOOKS)?;
         let created = self.json(creds, Method::POST, url, Some(hook)).await;
         self.explain_refusal(creds, None, created).await
     }
 
-    pub async fn get_event_hook(
-        &self,
-        creds: &Credentials,
-        id: &str,
-    ) -> Result<EventHook, OktaError> {
+    pub async fn get_event_hook(&self, creds: &Credentials, id: &str) -> Result<EventHook> {
         let url = join(&creds.domain, &hook_path(id, "")?)?;
         self.json(creds, Method::GET, url, None::<&()>).await
     }
@@ -54,7 +50,7 @@ impl OktaClient {
         creds: &Credentials,
         id: &str,
         hook: &NewEventHook,
-    ) -> Result<EventHook, OktaError> {
+    ) -> Result<EventHook> {
         let url = join(&creds.domain, &hook_path(id, "")?)?;
         let replaced = self.json(creds, Method::PUT, url, Some(hook)).await;
         self.explain_refusal(creds, Some(id), replaced).await
@@ -62,25 +58,21 @@ impl OktaClient {
 
     /// Has Okta send the verification GET to the hook's URI. A full hook quota →
     /// `EventHookLimitReached`; any other validation error → `VerificationFailed`.
-    pub async fn verify_event_hook(
-        &self,
-        creds: &Credentials,
-        id: &str,
-    ) -> Result<EventHook, OktaError> {
-        let verified = self.lifecycle(creds, id, "verify").await;
-        self.explain_refusal(creds, Some(id), verified)
+    pub async fn verify_event_hook(&self, creds: &Credentials, id: &str) -> Result<EventHook> {
+        self.going_live(creds, id, "verify")
             .await
             .map_err(OktaError::into_verification_failed)
     }
 
     /// A full hook quota → `EventHookLimitReached`.
-    pub async fn activate_event_hook(
-        &self,
-        creds: &Credentials,
-        id: &str,
-    ) -> Result<EventHook, OktaError> {
-        let activated = self.lifecycle(creds, id, "activate").await;
-        self.explain_refusal(creds, Some(id), activated).await
+    pub async fn activate_event_hook(&self, creds: &Credentials, id: &str) -> Result<EventHook> {
+        self.going_live(creds, id, "activate").await
+    }
+
+    /// A lifecycle step that can make the hook active and verified, and so meet the quota.
+    async fn going_live(&self, creds: &Credentials, id: &str, action: &str) -> Result<EventHook> {
+        let result = self.lifecycle(creds, id, action).await;
+        self.explain_refusal(creds, Some(id), result).await
     }
 
     /// Okta answers the hook quota, an http URI and a failed verification all with a 400
@@ -91,8 +83,8 @@ impl OktaClient {
         &self,
         creds: &Credentials,
         ours: Option<&str>,
-        result: Result<T, OktaError>,
-    ) -> Result<T, OktaError> {
+        result: Result<T>,
+    ) -> Result<T> {
         let error = match result {
             Err(error) if error.is_validation_failure() => error.into_https_refusal(),
             other => return other,
@@ -117,28 +109,19 @@ impl OktaClient {
         Some(live >= MAX_ACTIVE_EVENT_HOOKS)
     }
 
-    pub async fn deactivate_event_hook(
-        &self,
-        creds: &Credentials,
-        id: &str,
-    ) -> Result<EventHook, OktaError> {
+    pub async fn deactivate_event_hook(&self, creds: &Credentials, id: &str) -> Result<EventHook> {
         self.lifecycle(creds, id, "deactivate").await
     }
 
     /// Deletes a hook; Okta only deletes INACTIVE hooks (deactivate first).
-    pub async fn delete_event_hook(&self, creds: &Credentials, id: &str) -> Result<(), OktaError> {
+    pub async fn delete_event_hook(&self, creds: &Credentials, id: &str) -> Result<()> {
         let url = join(&creds.domain, &hook_path(id, "")?)?;
         self.send(creds, Method::DELETE, url, None)
             .await
             .map(|_| ())
     }
 
-    async fn lifecycle(
-        &self,
-        creds: &Credentials,
-        id: &str,
-        action: &str,
-    ) -> Result<EventHook, OktaError> {
+    async fn lifecycle(&self, creds: &Credentials, id: &str, action: &str) -> Result<EventHook> {
         let url = join(
             &creds.domain,
             &hook_path(id, &format!("/lifecycle/{action}"))?,

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::client::{Credentials, OktaClient, join};
 use super::domain::OktaDomain;
-use super::error::OktaError;
+use super::error::{OktaError, Result};
 
 const LOGS: &str = "/api/v1/logs";
 /// Okta's maximum page size.
@@ -45,7 +45,7 @@ impl OktaClient {
         creds: &Credentials,
         start: LogsStart,
         limit: u32,
-    ) -> Result<LogsPage, OktaError> {
+    ) -> Result<LogsPage> {
         let url = match start {
             LogsStart::Since(since) => first_page_url(&creds.domain, since, None, limit, ASC)?,
             LogsStart::Between(since, until) => {
@@ -83,7 +83,7 @@ fn first_page_url(
     until: Option<DateTime<Utc>>,
     limit: u32,
     sort_order: &str,
-) -> Result<Url, OktaError> {
+) -> Result<Url> {
     let mut url = join(domain, LOGS)?;
     {
         let mut query = url.query_pairs_mut();
@@ -99,7 +99,7 @@ fn first_page_url(
 }
 
 /// A `next` link is followed only on the org's own origin and the logs path (SSRF guard).
-fn checked_next(domain: &OktaDomain, next: &str) -> Result<Url, OktaError> {
+fn checked_next(domain: &OktaDomain, next: &str) -> Result<Url> {
     let url = Url::parse(next).map_err(|_| OktaError::ForeignNextLink)?;
     let safe = domain.same_origin(&url)
         && url.path() == LOGS

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -55,21 +56,19 @@ struct DeliverBody {
     skip_delivery: bool,
 }
 
-async fn deliver_events(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body: DeliverBody = match parse(&body) {
-        Ok(body) => body,
-        Err(e) => return e.into_response(),
-    };
+async fn deliver_events(
+    State(shared): State<Arc<Shared>>,
+    ControlBody(body): ControlBody<DeliverBody>,
+) -> Response {
     Json(deliver(&shared, body.events, body.skip_delivery).await).into_response()
 }
 
-async fn append_logs(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body: DeliverBody = match parse(&body) {
-        Ok(body) => body,
-        Err(e) => return e.into_response(),
-    };
+async fn append_logs(
+    State(shared): State<Arc<Shared>>,
+    ControlBody(body): ControlBody<DeliverBody>,
+) -> Json<Value> {
     let appended = shared.lock().append_log(body.events);
-    Json(json!({ "appended": appended })).into_response()
+    Json(json!({ "appended": appended }))
 }
 
 #[derive(Deserialize)]
@@ -78,15 +77,16 @@ struct HistoryBody {
 }
 
 /// Weeks of the cast's ordinary life into the System Log, ending now.
-async fn seed_history(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body = match parse::<HistoryBody>(&body) {
-        Ok(body) if (1..=180).contains(&body.days) => body,
-        Ok(_) => return ApiError::Control("days: 1 to 180".into()).into_response(),
-        Err(e) => return e.into_response(),
-    };
+async fn seed_history(
+    State(shared): State<Arc<Shared>>,
+    ControlBody(body): ControlBody<HistoryBody>,
+) -> Result<Json<Value>, ApiError> {
+    if !(1..=180).contains(&body.days) {
+        return Err(ApiError::Control("days: 1 to 180".into()));
+    }
     let events = super::scenario::ordinary_history(chrono::Utc::now(), body.days, 0);
     let appended = shared.lock().append_log(events);
-    Json(json!({ "appended": appended })).into_response()
+    Ok(Json(json!({ "appended": appended })))
 }
 
 async fn list_logs(State(shared): State<Arc<Shared>>) -> Json<Vec<Value>> {
@@ -102,18 +102,17 @@ struct FaultsBody {
     hang: Option<u32>,
 }
 
-async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body: FaultsBody = match parse(&body) {
-        Ok(body) => body,
-        Err(e) => return e.into_response(),
-    };
+async fn set_faults(
+    State(shared): State<Arc<Shared>>,
+    ControlBody(body): ControlBody<FaultsBody>,
+) -> Json<Faults> {
     let mut inner = shared.lock();
     let faults = &mut inner.faults;
     faults.latency_ms = body.latency_ms.unwrap_or(faults.latency_ms);
     faults.fail_429 = body.fail_429.unwrap_or(faults.fail_429);
     faults.fail_500 = body.fail_500.unwrap_or(faults.fail_500);
     faults.hang = body.hang.unwrap_or(faults.hang);
-    Json(faults.clone()).into_response()
+    Json(faults.clone())
 }
 
 async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
@@ -126,14 +125,12 @@ struct DownBody {
     mode: DownMode,
 }
 
-async fn set_down(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    match parse::<DownBody>(&body) {
-        Ok(body) => {
-            shared.set_down_mode(body.mode);
-            Json(json!({ "mode": body.mode })).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+async fn set_down(
+    State(shared): State<Arc<Shared>>,
+    ControlBody(body): ControlBody<DownBody>,
+) -> Json<Value> {
+    shared.set_down_mode(body.mode);
+    Json(json!({ "mode": body.mode }))
 }
 
 async fn rotate(State(shared): State<Arc<Shared>>) -> Json<Value> {
@@ -146,14 +143,12 @@ struct ScopesBody {
     scopes: Vec<String>,
 }
 
-async fn set_scopes(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    match parse::<ScopesBody>(&body) {
-        Ok(body) => {
-            shared.lock().granted_scopes = body.scopes.clone();
-            Json(json!({ "scopes": body.scopes })).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+async fn set_scopes(
+    State(shared): State<Arc<Shared>>,
+    ControlBody(body): ControlBody<ScopesBody>,
+) -> Json<Value> {
+    shared.lock().granted_scopes = body.scopes.clone();
+    Json(json!({ "scopes": body.scopes }))
 }
 
 async fn revoke_tokens(State(shared): State<Arc<Shared>>) -> StatusCode {
@@ -166,16 +161,27 @@ struct ForeignBody {
     count: usize,
 }
 
-async fn foreign_hooks(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    match parse::<ForeignBody>(&body) {
-        Ok(body) => {
-            let ids = ops::create_foreign_hooks(&shared, body.count);
-            Json(json!({ "created": ids })).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+async fn foreign_hooks(
+    State(shared): State<Arc<Shared>>,
+    ControlBody(body): ControlBody<ForeignBody>,
+) -> Json<Value> {
+    let ids = ops::create_foreign_hooks(&shared, body.count);
+    Json(json!({ "created": ids }))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::Control(e.to_string()))
+/// A control request's JSON body. Unlike axum's `Json` it ignores the content type, and a
+/// body that does not parse answers the control API's own error.
+struct ControlBody<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ControlBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&body)
+            .map(Self)
+            .map_err(|e| ApiError::Control(e.to_string()).into_response())
+    }
 }

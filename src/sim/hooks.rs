@@ -115,8 +115,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&shared, &headers, &[MANAGE])?;
-    let spec = parse_spec(&shared, &body)?;
+    let spec = authorized_spec(&shared, &headers, &body)?;
     let mut inner = shared.lock();
     if shared.options.hook_limit_at == HookLimitAt::Create {
         check_quota(&shared, &inner, None)?;
@@ -153,8 +152,7 @@ pub(crate) async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&shared, &headers, &[MANAGE])?;
-    let spec = parse_spec(&shared, &body)?;
+    let spec = authorized_spec(&shared, &headers, &body)?;
     let mut inner = shared.lock();
     let Some(current) = inner.hook(&id) else {
         return Err(not_found(&id));
@@ -260,10 +258,7 @@ async fn verify(shared: &Shared, id: &str) -> Result<Response, ApiError> {
     inner.counters.verifications += 1;
     if !verified {
         inner.counters.verifications_failed += 1;
-        return Err(validation_failed(vec![format!(
-            "Unable to verify event hook. Hook {} execution failed",
-            hook.name
-        )]));
+        return Err(verification_failed(&hook));
     }
     let Some(stored) = inner.hook_mut(id) else {
         return Err(not_found(id));
@@ -272,15 +267,19 @@ async fn verify(shared: &Shared, id: &str) -> Result<Response, ApiError> {
     let same_channel =
         stored.uri == hook.uri && stored.headers == hook.headers && stored.auth == hook.auth;
     if !same_channel {
-        return Err(validation_failed(vec![format!(
-            "Unable to verify event hook. Hook {} execution failed",
-            hook.name
-        )]));
+        return Err(verification_failed(&hook));
     }
     stored.verification = VerificationStatus::Verified;
     stored.verified_at = Some(std::time::Instant::now());
     stored.last_updated = Utc::now();
     Ok(Json(render(shared, stored)).into_response())
+}
+
+fn verification_failed(hook: &Hook) -> ApiError {
+    validation_failed(vec![format!(
+        "Unable to verify event hook. Hook {} execution failed",
+        hook.name
+    )])
 }
 
 /// Okta's one-time verification: a GET with a challenge, answered within the timeout, one retry.
@@ -327,6 +326,16 @@ pub(crate) fn with_hook_headers(
         request = request.header(&auth.key, &auth.value);
     }
     request
+}
+
+/// The body of a create or replace, validated only once the caller may manage hooks.
+fn authorized_spec(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<HookSpec, ApiError> {
+    authorize(shared, headers, &[MANAGE])?;
+    parse_spec(shared, body)
 }
 
 fn parse_spec(shared: &Shared, body: &[u8]) -> Result<HookSpec, ApiError> {

@@ -1,4 +1,5 @@
-//! Data table: the demo org's places, user agents, apps and people (the cast of the stories).
+//! Data table: the demo org's places, user agents, apps and people (the cast of the stories),
+//! and the kinds of event the stories tell.
 
 use serde_json::{Value, json};
 
@@ -404,3 +405,163 @@ pub(super) fn cast() -> Cast {
         ),
     }
 }
+
+/// An event as the System Log names it: `eventType`, `legacyEventType`, `displayMessage`.
+pub(super) type EventKind = (&'static str, Option<&'static str>, &'static str);
+
+pub(super) const SIGN_IN: EventKind = (
+    "user.session.start",
+    Some("core.user_auth.login_success"),
+    "User login to Okta",
+);
+pub(super) const SIGN_IN_FAILED: EventKind = (
+    "user.session.start",
+    Some("core.user_auth.login_failed"),
+    "User login to Okta",
+);
+pub(super) const SSO: EventKind = (
+    "user.authentication.sso",
+    Some("app.auth.sso"),
+    "User single sign on to app",
+);
+pub(super) const MFA_PUSH: EventKind = (
+    "user.authentication.auth_via_mfa",
+    Some("core.user.factor.attempt_success"),
+    "Authentication of user via MFA",
+);
+pub(super) const MFA_PUSH_FAILED: EventKind = (
+    "user.authentication.auth_via_mfa",
+    Some("core.user.factor.attempt_fail"),
+    "Authentication of user via MFA",
+);
+pub(super) const PASSWORD_UPDATE: EventKind = (
+    "user.account.update_password",
+    Some("core.user.config.password_update.success"),
+    "User update password for Okta",
+);
+pub(super) const PASSWORD_RESET: EventKind = (
+    "user.account.reset_password",
+    Some("core.user.config.password_reset"),
+    "Fired when the user's Okta password is reset",
+);
+pub(super) const USER_CREATE: EventKind = (
+    "user.lifecycle.create",
+    Some("core.user.config.user_creation.success"),
+    "Create Okta user",
+);
+pub(super) const APP_MEMBERSHIP_ADD: EventKind = (
+    "application.user_membership.add",
+    Some("app.generic.provision.assign_user_to_app"),
+    "Add user to application membership",
+);
+pub(super) const GROUP_MEMBERSHIP_ADD: EventKind = (
+    "group.user_membership.add",
+    Some("core.user_group_member.user_add"),
+    "Add user to group membership",
+);
+pub(super) const FACTOR_ACTIVATE: EventKind = (
+    "user.mfa.factor.activate",
+    Some("core.user.factor.activate"),
+    "Activate factor for user",
+);
+pub(super) const FACTOR_DEACTIVATE: EventKind = (
+    "user.mfa.factor.deactivate",
+    Some("core.user.factor.deactivate"),
+    "Reset factor for user",
+);
+pub(super) const ACCOUNT_LOCK: EventKind = (
+    "user.account.lock",
+    Some("core.user_auth.account_locked"),
+    "Max sign in attempts exceeded",
+);
+pub(super) const PRIVILEGE_GRANT: EventKind = (
+    "user.account.privilege.grant",
+    Some("core.user.admin_privilege.granted"),
+    "Grant user privilege",
+);
+pub(super) const API_TOKEN_CREATE: EventKind = (
+    "system.api_token.create",
+    Some("api.token.create"),
+    "Create API token",
+);
+pub(super) const USER_ACTIVATE: EventKind = (
+    "user.lifecycle.activate",
+    Some("core.user.config.user_activated"),
+    "Activate Okta user",
+);
+pub(super) const USER_DEACTIVATE: EventKind = (
+    "user.lifecycle.deactivate",
+    Some("core.user.config.user_deactivated"),
+    "Deactivate Okta user",
+);
+pub(super) const USER_SUSPEND: EventKind = (
+    "user.lifecycle.suspend",
+    Some("core.user.config.user_status.suspended"),
+    "Suspend Okta user",
+);
+pub(super) const USER_UNSUSPEND: EventKind = (
+    "user.lifecycle.unsuspend",
+    Some("core.user.config.user_status.unsuspended"),
+    "Unsuspend Okta user",
+);
+pub(super) const FACTORS_RESET_ALL: EventKind = (
+    "user.mfa.factor.reset_all",
+    Some("core.user.factor.reset_all"),
+    "Reset all factors for user",
+);
+pub(super) const OKTA_VERIFY_DENY_PUSH: EventKind = (
+    "user.mfa.okta_verify.deny_push",
+    Some("core.user.factor.attempt_fail"),
+    "User rejected Okta push verify",
+);
+pub(super) const IDP_CREATE: EventKind = ("system.idp.lifecycle.create", None, "Create IdP");
+pub(super) const IDP_ACTIVATE: EventKind = ("system.idp.lifecycle.activate", None, "Activate IdP");
+pub(super) const APP_CREATE: EventKind =
+    ("application.lifecycle.create", None, "Create application");
+pub(super) const APP_ACTIVATE: EventKind = (
+    "application.lifecycle.activate",
+    None,
+    "Activate application",
+);
+pub(super) const APP_UPDATE: EventKind =
+    ("application.lifecycle.update", None, "Update application");
+pub(super) const POLICY_RULE_DEACTIVATE: EventKind = (
+    "policy.rule.deactivate",
+    Some("policy.rule.deactivate"),
+    "Deactivate policy rule",
+);
+pub(super) const POLICY_RULE_UPDATE: EventKind = (
+    "policy.rule.update",
+    Some("policy.rule.update"),
+    "Update policy rule",
+);
+pub(super) const GROUP_PRIVILEGE_GRANT: EventKind = (
+    "group.privilege.grant",
+    Some("group.privilege.grant"),
+    "Group Privilege granted",
+);
+pub(super) const API_TOKEN_REVOKE: EventKind = (
+    "system.api_token.revoke",
+    Some("api.token.revoke"),
+    "Revoke API token",
+);
+pub(super) const RESOURCE_SET_BINDING_ADD: EventKind = (
+    "iam.resourceset.bindings.add",
+    None,
+    "Admin role assignment is created",
+);
+pub(super) const FACTOR_SUSPEND: EventKind = (
+    "user.mfa.factor.suspend",
+    Some("core.user.factor.suspend"),
+    "Suspend factor for user",
+);
+pub(super) const SUSPICIOUS_ACTIVITY_REPORT: EventKind = (
+    "user.account.report_suspicious_activity_by_enduser",
+    Some("core.user.account.report_suspicious_activity_by_enduser"),
+    "User report suspicious activity",
+);
+pub(super) const RATE_LIMIT_VIOLATION: EventKind = (
+    "system.org.rate_limit.violation",
+    None,
+    "Rate limit violation",
+);

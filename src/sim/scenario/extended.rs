@@ -8,12 +8,16 @@
 //! `AuthenticatorEnrollment`; string `debugData`).
 
 use chrono::{DateTime, Duration, Utc};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
-use super::catalog::{Cast, Client, FIREFOX_WINDOWS, Person, TOR_EXIT, cast};
+use super::catalog::{
+    API_TOKEN_REVOKE, APP_ACTIVATE, APP_CREATE, APP_UPDATE, Cast, Client, EventKind,
+    FACTOR_ACTIVATE, FACTOR_DEACTIVATE, FACTOR_SUSPEND, FIREFOX_WINDOWS, GROUP_PRIVILEGE_GRANT,
+    IDP_ACTIVATE, IDP_CREATE, OKTA_VERIFY_DENY_PUSH, POLICY_RULE_DEACTIVATE, POLICY_RULE_UPDATE,
+    Person, RESOURCE_SET_BINDING_ADD, SUSPICIOUS_ACTIVITY_REPORT, TOR_EXIT,
+};
 use super::generators::{Gen, group};
+use super::stories::tell;
 
 /// The user whose only factor the help desk removes and who signs in 14 hours later
 /// without having enrolled a new one.
@@ -25,37 +29,32 @@ pub use super::catalog::PROXY_USER as PROXY_ADMIN;
 /// old, for the 12-hour re-enrolment rule). Includes two `user.mfa.okta_verify.deny_push`
 /// events: in the System Log, never delivered (Okta does not let a hook subscribe to them).
 pub fn extended_scenario(now: DateTime<Utc>) -> Vec<Value> {
-    let mut g = Gen {
-        rng: StdRng::from_rng(&mut rand::rng()),
-    };
-    let c = cast();
-    let mut events = Vec::new();
-    proxy_admin_takeover(&mut g, &c, now, &mut events);
-    factor_removed_not_reenrolled(&mut g, &c, now, &mut events);
-    everyday_changes(&mut g, &c, now, &mut events);
-    events.push(suspicious_activity_report(
-        &mut g,
-        now - Duration::minutes(3),
-        &c.alice,
-    ));
+    tell(
+        now,
+        &[
+            proxy_admin_takeover,
+            factor_removed_not_reenrolled,
+            everyday_changes,
+            suspicious_activity_report,
+            denied_pushes,
+        ],
+    )
+}
+
+/// Dave rejects two Okta Verify pushes: System Log events a hook cannot subscribe to.
+fn denied_pushes(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
     for minutes in [6, 5] {
-        let mut deny = g.base(
-            now - Duration::minutes(minutes),
-            (
-                "user.mfa.okta_verify.deny_push",
-                Some("core.user.factor.attempt_fail"),
-                "User rejected Okta push verify",
-            ),
-            c.dave.actor(),
-            &c.dave.usual(),
+        let at = now - Duration::minutes(minutes);
+        let mut deny = g.by_user(
+            at,
+            OKTA_VERIFY_DENY_PUSH,
+            &c.dave,
             "/api/v1/authn/factors/opf/verify",
         );
         deny["outcome"] =
             json!({ "result": "FAILURE", "reason": "User rejected Okta push verify" });
-        events.push(deny);
+        out.push(deny);
     }
-    events.sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
-    events
 }
 
 /// Bob's session comes through a Tor exit; minutes later "Bob" creates and activates an
@@ -65,8 +64,7 @@ fn proxy_admin_takeover(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec
     let t = |minutes: i64| now - Duration::minutes(minutes);
     out.push(g.session_start(t(40), &c.bob, &tor, None));
     let idp = idp_target(g, "Acme Partner SSO");
-    for (minutes, action) in [(36, "create"), (35, "activate")] {
-        let spec = (idp_event(action), None, idp_message(action));
+    for (minutes, spec) in [(36, IDP_CREATE), (35, IDP_ACTIVATE)] {
         out.push(admin_from(
             g,
             t(minutes),
@@ -77,11 +75,7 @@ fn proxy_admin_takeover(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec
         ));
     }
     let org2org = json!({ "id": g.token("0oa", 17), "type": "AppInstance", "alternateId": "Okta Org2Org", "displayName": "Okta Org2Org", "detailEntry": { "signOnModeType": "SAML_2_0" } });
-    for (minutes, action, message) in [
-        (33, "create", "Create application"),
-        (32, "activate", "Activate application"),
-    ] {
-        let spec = (app_event(action), None, message);
+    for (minutes, spec) in [(33, APP_CREATE), (32, APP_ACTIVATE)] {
         out.push(admin_from(
             g,
             t(minutes),
@@ -92,23 +86,20 @@ fn proxy_admin_takeover(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec
         ));
     }
     let (policy, rule) = policy_targets(g, "Default Policy", "OKTA_SIGN_ON", "Require MFA");
-    let spec = (
-        "policy.rule.deactivate",
-        Some("policy.rule.deactivate"),
-        "Deactivate policy rule",
+    let mut off = admin_from(
+        g,
+        t(30),
+        POLICY_RULE_DEACTIVATE,
+        &c.bob,
+        &tor,
+        json!([policy, rule]),
     );
-    let mut off = admin_from(g, t(30), spec, &c.bob, &tor, json!([policy, rule]));
     off["debugContext"]["debugData"]["policyType"] = json!("OKTA_SIGN_ON");
     out.push(off);
-    let spec = (
-        "group.privilege.grant",
-        Some("group.privilege.grant"),
-        "Group Privilege granted",
-    );
     let mut grant = admin_from(
         g,
         t(28),
-        spec,
+        GROUP_PRIVILEGE_GRANT,
         &c.bob,
         &tor,
         json!([group("00g1ita9Zq3Xw7Vb0h8", "IT Contractors")]),
@@ -121,18 +112,9 @@ fn proxy_admin_takeover(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec
 /// still without one. Grace swaps her phone factor herself and enrols the new one at once.
 fn factor_removed_not_reenrolled(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
     let removed_at = now - Duration::hours(15);
-    let spec = (
-        "user.mfa.factor.deactivate",
-        Some("core.user.factor.deactivate"),
-        "Reset factor for user",
-    );
     let verify = enrollment(g, "Okta Verify");
-    let mut removed = g.admin(
-        removed_at,
-        spec,
-        &c.frank,
-        json!([c.henry.target(), verify]),
-    );
+    let targets = json!([c.henry.target(), verify]);
+    let mut removed = g.admin(removed_at, FACTOR_DEACTIVATE, &c.frank, targets);
     removed["outcome"]["reason"] = json!("User reset OKTA_VERIFY_PUSH factor");
     removed["debugContext"]["debugData"]["factor"] = json!("OKTA_VERIFY_PUSH");
     out.push(removed);
@@ -145,22 +127,11 @@ fn factor_removed_not_reenrolled(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out:
 
     let swapped_at = now - Duration::hours(5);
     let phone = enrollment(g, "Phone");
-    let mut gone = self_service(
-        g,
-        swapped_at,
-        &c.grace,
-        "user.mfa.factor.deactivate",
-        &phone,
-    );
+    let mut gone = g.factor_change(swapped_at, FACTOR_DEACTIVATE, &c.grace, &phone);
     gone["outcome"]["reason"] = json!("User reset SMS_FACTOR factor");
     out.push(gone);
-    out.push(self_service(
-        g,
-        swapped_at + Duration::minutes(4),
-        &c.grace,
-        "user.mfa.factor.activate",
-        &phone,
-    ));
+    let enrolled_at = swapped_at + Duration::minutes(4);
+    out.push(g.factor_change(enrolled_at, FACTOR_ACTIVATE, &c.grace, &phone));
     out.push(g.session_start(
         swapped_at + Duration::hours(1),
         &c.grace,
@@ -173,34 +144,11 @@ fn factor_removed_not_reenrolled(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out:
 fn everyday_changes(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
     let t = |minutes: i64| now - Duration::minutes(minutes);
     let token = json!([{ "id": g.token("00T", 17), "type": "Token", "alternateId": "unknown", "displayName": "old-ci-deploy", "detailEntry": null }]);
-    out.push(g.admin(
-        t(90),
-        (
-            "system.api_token.revoke",
-            Some("api.token.revoke"),
-            "Revoke API token",
-        ),
-        &c.frank,
-        token,
-    ));
+    out.push(g.admin(t(90), API_TOKEN_REVOKE, &c.frank, token));
     let slack = json!([{ "id": "0oa1slck9m4TyRw5b0h8", "type": "AppInstance", "alternateId": "Slack", "displayName": "Slack", "detailEntry": { "signOnModeType": "SAML_2_0" } }]);
-    out.push(g.admin(
-        t(80),
-        ("application.lifecycle.update", None, "Update application"),
-        &c.frank,
-        slack,
-    ));
+    out.push(g.admin(t(80), APP_UPDATE, &c.frank, slack));
     let (policy, rule) = policy_targets(g, "Password policy", "PASSWORD", "Default Rule");
-    let mut update = g.admin(
-        t(70),
-        (
-            "policy.rule.update",
-            Some("policy.rule.update"),
-            "Update policy rule",
-        ),
-        &c.frank,
-        json!([policy, rule]),
-    );
+    let mut update = g.admin(t(70), POLICY_RULE_UPDATE, &c.frank, json!([policy, rule]));
     update["debugContext"]["debugData"]["policyType"] = json!("PASSWORD");
     out.push(update);
     let set = json!([
@@ -208,24 +156,11 @@ fn everyday_changes(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Val
         { "id": g.token("cr0", 17), "type": "Role", "alternateId": "Helpdesk password reset", "displayName": "Helpdesk password reset", "detailEntry": null },
         c.grace.target(),
     ]);
-    out.push(g.admin(
-        t(60),
-        (
-            "iam.resourceset.bindings.add",
-            None,
-            "Admin role assignment is created",
-        ),
-        &c.frank,
-        set,
-    ));
+    out.push(g.admin(t(60), RESOURCE_SET_BINDING_ADD, &c.frank, set));
     let verify = enrollment(g, "Okta Verify");
     let mut suspended = g.admin(
         t(50),
-        (
-            "user.mfa.factor.suspend",
-            Some("core.user.factor.suspend"),
-            "Suspend factor for user",
-        ),
+        FACTOR_SUSPEND,
         &c.frank,
         json!([c.olivia.target(), verify]),
     );
@@ -234,17 +169,12 @@ fn everyday_changes(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Val
 }
 
 /// Alice clicks "I don't recognize this" in Okta's new-sign-in email.
-fn suspicious_activity_report(g: &mut Gen, at: DateTime<Utc>, user: &Person) -> Value {
-    let spec = (
-        "user.account.report_suspicious_activity_by_enduser",
-        Some("core.user.account.report_suspicious_activity_by_enduser"),
-        "User report suspicious activity",
-    );
-    let mut e = g.base(
+fn suspicious_activity_report(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
+    let (at, user) = (now - Duration::minutes(3), &c.alice);
+    let mut e = g.by_user(
         at,
-        spec,
-        user.actor(),
-        &user.usual(),
+        SUSPICIOUS_ACTIVITY_REPORT,
+        user,
         "/api/v1/users/report-suspicious-activity",
     );
     e["severity"] = json!("WARN");
@@ -258,45 +188,20 @@ fn suspicious_activity_report(g: &mut Gen, at: DateTime<Utc>, user: &Person) -> 
     data["suspiciousActivityClientIp"] = json!("198.51.100.140");
     data["suspiciousActivityLocation"] = json!("Lagos, Lagos, Nigeria");
     data["suspiciousActivityTimestamp"] = json!((at - Duration::minutes(20)).to_rfc3339());
-    e
+    out.push(e);
 }
 
 /// An admin action from wherever `client` is (the admin console of the actor's session).
 fn admin_from(
     g: &mut Gen,
     at: DateTime<Utc>,
-    spec: (&str, Option<&str>, &str),
+    spec: EventKind,
     actor: &Person,
     client: &Client,
     targets: Value,
 ) -> Value {
     let mut e = g.base(at, spec, actor.actor(), client, "/api/v1/internal/admin");
     e["target"] = targets;
-    e
-}
-
-/// A user's own factor change from the end-user settings page.
-fn self_service(
-    g: &mut Gen,
-    at: DateTime<Utc>,
-    user: &Person,
-    event_type: &str,
-    enrollment: &Value,
-) -> Value {
-    let (legacy, message) = match event_type {
-        "user.mfa.factor.activate" => ("core.user.factor.activate", "Activate factor for user"),
-        _ => ("core.user.factor.deactivate", "Reset factor for user"),
-    };
-    let spec = (event_type, Some(legacy), message);
-    let mut e = g.base(
-        at,
-        spec,
-        user.actor(),
-        &user.usual(),
-        "/idp/myaccount/phones",
-    );
-    e["target"] = json!([user.target(), enrollment]);
-    e["debugContext"]["debugData"]["factor"] = json!("SMS_FACTOR");
     e
 }
 
@@ -313,27 +218,6 @@ fn policy_targets(g: &mut Gen, policy: &str, kind: &str, rule: &str) -> (Value, 
         json!({ "id": g.token("00p", 17), "type": "PolicyEntity", "alternateId": "unknown", "displayName": policy, "detailEntry": { "policyType": kind } }),
         json!({ "id": g.token("0pr", 17), "type": "PolicyRule", "alternateId": "unknown", "displayName": rule, "detailEntry": { "policyRuleType": kind } }),
     )
-}
-
-fn idp_event(action: &str) -> &'static str {
-    match action {
-        "create" => "system.idp.lifecycle.create",
-        _ => "system.idp.lifecycle.activate",
-    }
-}
-
-fn idp_message(action: &str) -> &'static str {
-    match action {
-        "create" => "Create IdP",
-        _ => "Activate IdP",
-    }
-}
-
-fn app_event(action: &str) -> &'static str {
-    match action {
-        "create" => "application.lifecycle.create",
-        _ => "application.lifecycle.activate",
-    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::catalog::{
-    AGENTS, AMSTERDAM_VPS, APPS, App, CHICAGO, CHROME_MAC, Client, PYTHON_REQUESTS, Person, Place,
-    SAN_FRANCISCO, USUAL_PLACES, cast,
+    AGENTS, AMSTERDAM_VPS, APP_MEMBERSHIP_ADD, APPS, App, CHICAGO, CHROME_MAC, Client, EventKind,
+    GROUP_MEMBERSHIP_ADD, MFA_PUSH, MFA_PUSH_FAILED, PASSWORD_RESET, PASSWORD_UPDATE,
+    PYTHON_REQUESTS, Person, Place, RATE_LIMIT_VIOLATION, SAN_FRANCISCO, SIGN_IN, SIGN_IN_FAILED,
+    SSO, USER_CREATE, USUAL_PLACES, cast,
 };
 
 /// Builds events with one random source, so a seed reproduces them.
@@ -17,6 +19,20 @@ pub(super) struct Gen {
 }
 
 impl Gen {
+    /// A random source seeded from the OS: different events every time.
+    pub(super) fn new() -> Self {
+        Self {
+            rng: StdRng::from_rng(&mut rand::rng()),
+        }
+    }
+
+    /// The same seed gives the same events.
+    pub(super) fn seeded(seed: u64) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
     fn uuid(&mut self) -> String {
         uuid::Builder::from_random_bytes(self.rng.random())
             .into_uuid()
@@ -95,6 +111,17 @@ impl Gen {
         })
     }
 
+    /// An event by `user` from their usual place and device.
+    pub(super) fn by_user(
+        &mut self,
+        at: DateTime<Utc>,
+        kind: EventKind,
+        user: &Person,
+        request_uri: &str,
+    ) -> Value {
+        self.base(at, kind, user.actor(), &user.usual(), request_uri)
+    }
+
     pub(super) fn session_start(
         &mut self,
         at: DateTime<Utc>,
@@ -102,12 +129,11 @@ impl Gen {
         client: &Client,
         failure: Option<&str>,
     ) -> Value {
-        let legacy = match failure {
-            None => "core.user_auth.login_success",
-            Some(_) => "core.user_auth.login_failed",
+        let kind = match failure {
+            None => SIGN_IN,
+            Some(_) => SIGN_IN_FAILED,
         };
-        let spec = ("user.session.start", Some(legacy), "User login to Okta");
-        let mut e = self.base(at, spec, user.actor(), client, "/idp/idx/identify");
+        let mut e = self.base(at, kind, user.actor(), client, "/idp/idx/identify");
         e["authenticationContext"]["authenticationProvider"] =
             json!("OKTA_AUTHENTICATION_PROVIDER");
         e["authenticationContext"]["credentialType"] = json!("PASSWORD");
@@ -127,8 +153,7 @@ impl Gen {
             "{{\"risk\":{{\"level\":\"{level}\"}},\"behaviors\":{{\"New IP\":\"{flag}\"}}}}"
         ));
         if let Some(reason) = failure {
-            e["outcome"] = json!({ "result": "FAILURE", "reason": reason });
-            e["severity"] = json!("WARN");
+            failed(&mut e, reason);
         }
         e
     }
@@ -140,13 +165,8 @@ impl Gen {
         client: &Client,
         app: &App,
     ) -> Value {
-        let spec = (
-            "user.authentication.sso",
-            Some("app.auth.sso"),
-            "User single sign on to app",
-        );
         let uri = format!("/app/{}/{}/sso/saml", app.name, self.token("exk", 17));
-        let mut e = self.base(at, spec, user.actor(), client, &uri);
+        let mut e = self.base(at, SSO, user.actor(), client, &uri);
         e["target"] = json!([
             { "id": app.id, "type": "AppInstance", "alternateId": app.label, "displayName": app.label,
               "detailEntry": { "signOnModeType": app.sign_on } },
@@ -170,18 +190,12 @@ impl Gen {
         client: &Client,
         failure: Option<&str>,
     ) -> Value {
-        let spec = (
-            "user.authentication.auth_via_mfa",
-            Some("core.user.factor.attempt_success"),
-            "Authentication of user via MFA",
-        );
-        let mut e = self.base(
-            at,
-            spec,
-            user.actor(),
-            client,
-            "/idp/idx/authenticators/poll",
-        );
+        let kind = match failure {
+            None => MFA_PUSH,
+            Some(_) => MFA_PUSH_FAILED,
+        };
+        let uri = "/idp/idx/authenticators/poll";
+        let mut e = self.base(at, kind, user.actor(), client, uri);
         let ctx = &mut e["authenticationContext"];
         ctx["authenticationProvider"] = json!("FACTOR_PROVIDER");
         ctx["credentialProvider"] = json!("OKTA_CREDENTIAL_PROVIDER");
@@ -193,9 +207,7 @@ impl Gen {
         }]);
         e["debugContext"]["debugData"]["factor"] = json!("OKTA_VERIFY_PUSH");
         if let Some(reason) = failure {
-            e["legacyEventType"] = json!("core.user.factor.attempt_fail");
-            e["outcome"] = json!({ "result": "FAILURE", "reason": reason });
-            e["severity"] = json!("WARN");
+            failed(&mut e, reason);
         }
         e
     }
@@ -204,16 +216,48 @@ impl Gen {
     pub(super) fn admin(
         &mut self,
         at: DateTime<Utc>,
-        spec: (&str, Option<&str>, &str),
+        kind: EventKind,
         admin: &Person,
         targets: Value,
     ) -> Value {
-        let uri = "/api/v1/internal/admin";
-        let mut e = self.base(at, spec, admin.actor(), &admin.usual(), uri);
+        let mut e = self.by_user(at, kind, admin, "/api/v1/internal/admin");
         e["target"] = targets;
         e["authenticationContext"]["externalSessionId"] = json!(self.token("102", 22));
         e
     }
+
+    /// The user changes their own password in the end-user settings.
+    pub(super) fn password_update(&mut self, at: DateTime<Utc>, user: &Person) -> Value {
+        let mut e = self.by_user(at, PASSWORD_UPDATE, user, "/idp/myaccount/password");
+        e["target"] = json!([user.target()]);
+        e
+    }
+
+    /// The user's own factor change (`FACTOR_ACTIVATE` or `FACTOR_DEACTIVATE`) in the
+    /// end-user settings.
+    pub(super) fn factor_change(
+        &mut self,
+        at: DateTime<Utc>,
+        kind: EventKind,
+        user: &Person,
+        enrollment: &Value,
+    ) -> Value {
+        let mut e = self.by_user(at, kind, user, "/idp/myaccount/phones");
+        e["target"] = json!([user.target(), enrollment]);
+        e["debugContext"]["debugData"]["factor"] = json!("SMS_FACTOR");
+        e
+    }
+}
+
+/// A failed attempt: Okta's outcome with the reason, at severity WARN.
+pub(super) fn failed(e: &mut Value, reason: &str) {
+    e["outcome"] = json!({ "result": "FAILURE", "reason": reason });
+    e["severity"] = json!("WARN");
+}
+
+/// Sorts events by `published`, oldest first, as the System Log lists them.
+pub(super) fn oldest_first(events: &mut [Value]) {
+    events.sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
 }
 
 fn geo(place: &Place) -> Value {
@@ -237,12 +281,7 @@ pub(super) fn app_target(app: &App) -> Value {
 pub(super) fn rate_limit_violation(g: &mut Gen, at: DateTime<Utc>) -> Value {
     let actor = json!({ "id": "0oa1svc2Ab3Cd4Ef0h8", "type": "PublicClientApp", "alternateId": "0oa1svc2Ab3Cd4Ef0h8", "displayName": "HR sync service", "detailEntry": null });
     let client = Client::new("203.0.113.15", CHICAGO, PYTHON_REQUESTS);
-    let spec = (
-        "system.org.rate_limit.violation",
-        None,
-        "Rate limit violation",
-    );
-    let mut e = g.base(at, spec, actor, &client, "/api/v1/users");
+    let mut e = g.base(at, RATE_LIMIT_VIOLATION, actor, &client, "/api/v1/users");
     e["severity"] = json!("WARN");
     e["outcome"] = json!({ "result": "DENY", "reason": null });
     let data = &mut e["debugContext"]["debugData"];
@@ -259,9 +298,7 @@ pub(super) fn rate_limit_violation(g: &mut Gen, at: DateTime<Utc>) -> Value {
 /// a trickle of admin and lifecycle events), over the hour before now. The same seed gives
 /// the same events (uuids included); only the timestamps follow the clock.
 pub fn random_events(n: usize, seed: u64) -> Vec<Value> {
-    let mut g = Gen {
-        rng: StdRng::seed_from_u64(seed),
-    };
+    let mut g = Gen::seeded(seed);
     let people: Vec<Person> = (0..200).map(|i| random_person(&mut g, i)).collect();
     let admins = cast();
     let now = Utc::now();
@@ -275,7 +312,7 @@ pub fn random_events(n: usize, seed: u64) -> Vec<Value> {
             random_event(&mut g, at, &person, &admins.frank)
         })
         .collect();
-    events.sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
+    oldest_first(&mut events);
     events
 }
 
@@ -321,54 +358,18 @@ fn random_event(g: &mut Gen, at: DateTime<Utc>, p: &Person, admin: &Person) -> V
             let client = Client::new("198.51.100.77", AMSTERDAM_VPS, PYTHON_REQUESTS);
             g.session_start(at, p, &client, Some("INVALID_CREDENTIALS"))
         }
-        950..960 => {
-            let spec = (
-                "user.account.update_password",
-                Some("core.user.config.password_update.success"),
-                "User update password for Okta",
-            );
-            let mut e = g.base(at, spec, p.actor(), &usual, "/idp/myaccount/password");
-            e["target"] = json!([p.target()]);
-            e
-        }
+        950..960 => g.password_update(at, p),
         960..975 => {
             let app = *APPS.choose(&mut g.rng).unwrap_or(&APPS[0]);
-            let spec = (
-                "application.user_membership.add",
-                Some("app.generic.provision.assign_user_to_app"),
-                "Add user to application membership",
-            );
-            g.admin(at, spec, admin, json!([app_target(&app), p.target()]))
+            let targets = json!([app_target(&app), p.target()]);
+            g.admin(at, APP_MEMBERSHIP_ADD, admin, targets)
         }
         975..990 => {
-            let spec = (
-                "group.user_membership.add",
-                Some("core.user_group_member.user_add"),
-                "Add user to group membership",
-            );
-            g.admin(
-                at,
-                spec,
-                admin,
-                json!([p.target(), group("00g1eng4Pq5Rs6Tu0h8", "Engineering")]),
-            )
+            let targets = json!([p.target(), group("00g1eng4Pq5Rs6Tu0h8", "Engineering")]);
+            g.admin(at, GROUP_MEMBERSHIP_ADD, admin, targets)
         }
-        990..995 => {
-            let spec = (
-                "user.account.reset_password",
-                Some("core.user.config.password_reset"),
-                "Fired when the user's Okta password is reset",
-            );
-            g.admin(at, spec, admin, json!([p.target()]))
-        }
-        _ => {
-            let spec = (
-                "user.lifecycle.create",
-                Some("core.user.config.user_creation.success"),
-                "Create Okta user",
-            );
-            g.admin(at, spec, admin, json!([p.target()]))
-        }
+        990..995 => g.admin(at, PASSWORD_RESET, admin, json!([p.target()])),
+        _ => g.admin(at, USER_CREATE, admin, json!([p.target()])),
     }
 }
 

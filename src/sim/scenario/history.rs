@@ -6,14 +6,12 @@
 //! sign-ins a test or the demo judges against that history.
 
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde_json::Value;
 
 use super::catalog::{
     AGENTS, APPS, Agent, BUCHAREST, CHROME_MAC, Cast, Client, Person, SAFARI_IPHONE, cast,
 };
-use super::generators::{Gen, rate_limit_violation};
+use super::generators::{Gen, oldest_first, rate_limit_violation};
 use super::stories::{brute_force, privilege_escalation};
 
 /// The cast's logins whose sign-ins the history holds.
@@ -44,9 +42,7 @@ pub enum SignIn {
 /// `days` of ordinary history ending just before `until`, oldest first (Okta's System Log of
 /// the org). Reproducible for a seed, but for the timestamps.
 pub fn ordinary_history(until: DateTime<Utc>, days: u32, seed: u64) -> Vec<Value> {
-    let mut g = Gen {
-        rng: StdRng::seed_from_u64(seed),
-    };
+    let mut g = Gen::seeded(seed);
     let c = cast();
     let mut events = Vec::new();
     for day in (1..=i64::from(days)).rev() {
@@ -71,7 +67,7 @@ pub fn ordinary_history(until: DateTime<Utc>, days: u32, seed: u64) -> Vec<Value
     privilege_escalation(&mut g, &c, quiet + Duration::hours(2), &mut events);
     events.push(rate_limit_violation(&mut g, quiet + Duration::hours(3)));
     events.retain(|e| published(e).is_some_and(|p| p < until));
-    events.sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
+    oldest_first(&mut events);
     events
 }
 
@@ -79,9 +75,7 @@ pub fn ordinary_history(until: DateTime<Utc>, days: u32, seed: u64) -> Vec<Value
 pub fn sign_in(login: &str, at: DateTime<Utc>, how: SignIn) -> Option<Value> {
     let c = cast();
     let person = people(&c).into_iter().find(|p| p.login == login)?.clone();
-    let mut g = Gen {
-        rng: StdRng::from_rng(&mut rand::rng()),
-    };
+    let mut g = Gen::new();
     let usual = person.usual();
     let client = match how {
         SignIn::Usual => usual,

@@ -1,15 +1,30 @@
 //! The demo's story: ordinary days of sign-ins and SSO, and the attacks hidden among them.
 
 use chrono::{DateTime, Duration, Utc};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
 use super::catalog::{
-    AMSTERDAM_VPS, APPS, BUCHAREST, CHROME_MAC, Cast, Client, FIREFOX_WINDOWS, LAGOS,
-    PYTHON_REQUESTS, TOR_EXIT, cast,
+    ACCOUNT_LOCK, AMSTERDAM_VPS, API_TOKEN_CREATE, APP_MEMBERSHIP_ADD, APPS, BUCHAREST, CHROME_MAC,
+    Cast, Client, FACTOR_DEACTIVATE, FACTORS_RESET_ALL, FIREFOX_WINDOWS, GROUP_MEMBERSHIP_ADD,
+    LAGOS, PASSWORD_RESET, PRIVILEGE_GRANT, PYTHON_REQUESTS, TOR_EXIT, USER_ACTIVATE, USER_CREATE,
+    USER_DEACTIVATE, USER_SUSPEND, USER_UNSUSPEND, cast,
 };
-use super::generators::{Gen, app_target, group, rate_limit_violation};
+use super::generators::{Gen, app_target, failed, group, oldest_first, rate_limit_violation};
+
+/// A part of a story: adds its events, told with `g` about the cast `c`, up to `now`.
+pub(super) type Chapter = fn(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>);
+
+/// The chapters' events, oldest first, with a random source seeded from the OS.
+pub(super) fn tell(now: DateTime<Utc>, chapters: &[Chapter]) -> Vec<Value> {
+    let mut g = Gen::new();
+    let c = cast();
+    let mut events = Vec::new();
+    for chapter in chapters {
+        chapter(&mut g, &c, now, &mut events);
+    }
+    oldest_first(&mut events);
+    events
+}
 
 /// The demo's story, oldest first, ending at `now`: ordinary sign-ins and SSO of several
 /// users from their usual countries, and among them a brute force with an account lock, an
@@ -17,22 +32,19 @@ use super::generators::{Gen, app_target, group, rate_limit_violation};
 /// token creation, a sign-in from a new country after days of sign-ins from the usual one,
 /// a sign-in through an anonymizing proxy, and every one of the 18 hook event types.
 pub fn demo_scenario(now: DateTime<Utc>) -> Vec<Value> {
-    let mut g = Gen {
-        rng: StdRng::from_rng(&mut rand::rng()),
-    };
-    let c = cast();
-    let mut events = Vec::new();
-    ordinary_day(&mut g, &c, now, &mut events);
-    new_country(&mut g, &c, now, &mut events);
-    brute_force(&mut g, &c, now, &mut events);
-    push_flood(&mut g, &c, now, &mut events);
-    privilege_escalation(&mut g, &c, now, &mut events);
-    admin_chores(&mut g, &c, now, &mut events);
-    events.push(rate_limit_violation(&mut g, now - Duration::minutes(33)));
-    let tor = Client::new("203.0.113.66", TOR_EXIT, FIREFOX_WINDOWS);
-    events.push(g.session_start(now - Duration::minutes(8), &c.bob, &tor, None));
-    events.sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
-    events
+    tell(
+        now,
+        &[
+            ordinary_day,
+            new_country,
+            brute_force,
+            push_flood,
+            privilege_escalation,
+            admin_chores,
+            rate_limited_sync,
+            proxy_sign_in,
+        ],
+    )
 }
 
 fn ordinary_day(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
@@ -75,15 +87,15 @@ pub(super) fn brute_force(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut V
         let at = start + Duration::seconds(20 * i);
         out.push(g.session_start(at, &c.carol, &attacker, Some("INVALID_CREDENTIALS")));
     }
-    let spec = (
-        "user.account.lock",
-        Some("core.user_auth.account_locked"),
-        "Max sign in attempts exceeded",
-    );
     let at = start + Duration::seconds(20 * 27);
-    let mut lock = g.base(at, spec, c.carol.actor(), &attacker, "/idp/idx/identify");
-    lock["outcome"] = json!({ "result": "FAILURE", "reason": "LOCKED_OUT" });
-    lock["severity"] = json!("WARN");
+    let mut lock = g.base(
+        at,
+        ACCOUNT_LOCK,
+        c.carol.actor(),
+        &attacker,
+        "/idp/idx/identify",
+    );
+    failed(&mut lock, "LOCKED_OUT");
     lock["target"] = json!([c.carol.target()]);
     out.push(lock);
 }
@@ -120,25 +132,26 @@ pub(super) fn privilege_escalation(
     now: DateTime<Utc>,
     out: &mut Vec<Value>,
 ) {
-    let spec = (
-        "user.account.privilege.grant",
-        Some("core.user.admin_privilege.granted"),
-        "Grant user privilege",
-    );
     let at = now - Duration::minutes(18);
-    let mut grant = g.admin(at, spec, &c.frank, json!([c.erin.target()]));
+    let mut grant = g.admin(at, PRIVILEGE_GRANT, &c.frank, json!([c.erin.target()]));
     grant["debugContext"]["debugData"]["privilegeGranted"] = json!("Super administrator");
     out.push(grant);
 
-    let spec = (
-        "system.api_token.create",
-        Some("api.token.create"),
-        "Create API token",
-    );
     let token = json!([{ "id": g.token("00T", 17), "type": "Token", "alternateId": "unknown", "displayName": "ci-deploy", "detailEntry": null }]);
-    let mut created = g.admin(at + Duration::minutes(6), spec, &c.erin, token);
+    let mut created = g.admin(at + Duration::minutes(6), API_TOKEN_CREATE, &c.erin, token);
     created["debugContext"]["debugData"]["requestUri"] = json!("/api/internal/tokens");
     out.push(created);
+}
+
+/// The service account of the HR sync goes over the org's rate limit.
+fn rate_limited_sync(g: &mut Gen, _: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
+    out.push(rate_limit_violation(g, now - Duration::minutes(33)));
+}
+
+/// Bob signs in through a Tor exit.
+fn proxy_sign_in(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
+    let tor = Client::new("203.0.113.66", TOR_EXIT, FIREFOX_WINDOWS);
+    out.push(g.session_start(now - Duration::minutes(8), &c.bob, &tor, None));
 }
 
 /// The rest of the 18 types: onboarding, offboarding and helpdesk work by Frank and users.
@@ -147,129 +160,24 @@ fn admin_chores(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>)
     let frank = &c.frank;
     let grace = json!([c.grace.target()]);
     let henry = json!([c.henry.target()]);
-    out.push(g.admin(
-        t(100),
-        (
-            "user.lifecycle.create",
-            Some("core.user.config.user_creation.success"),
-            "Create Okta user",
-        ),
-        frank,
-        grace.clone(),
-    ));
-    out.push(g.admin(
-        t(99),
-        (
-            "user.lifecycle.activate",
-            Some("core.user.config.user_activated"),
-            "Activate Okta user",
-        ),
-        frank,
-        grace.clone(),
-    ));
+    out.push(g.admin(t(100), USER_CREATE, frank, grace.clone()));
+    out.push(g.admin(t(99), USER_ACTIVATE, frank, grace));
     let engineering = json!([
         c.grace.target(),
         group("00g1eng4Pq5Rs6Tu0h8", "Engineering")
     ]);
-    out.push(g.admin(
-        t(98),
-        (
-            "group.user_membership.add",
-            Some("core.user_group_member.user_add"),
-            "Add user to group membership",
-        ),
-        frank,
-        engineering,
-    ));
+    out.push(g.admin(t(98), GROUP_MEMBERSHIP_ADD, frank, engineering));
     let slack = json!([app_target(&APPS[1]), c.grace.target()]);
-    out.push(g.admin(
-        t(97),
-        (
-            "application.user_membership.add",
-            Some("app.generic.provision.assign_user_to_app"),
-            "Add user to application membership",
-        ),
-        frank,
-        slack,
-    ));
-    let mut update = g.base(
-        t(90),
-        (
-            "user.account.update_password",
-            Some("core.user.config.password_update.success"),
-            "User update password for Okta",
-        ),
-        c.grace.actor(),
-        &c.grace.usual(),
-        "/idp/myaccount/password",
-    );
-    update["target"] = grace;
-    out.push(update);
-    out.push(g.admin(
-        t(80),
-        (
-            "user.lifecycle.deactivate",
-            Some("core.user.config.user_deactivated"),
-            "Deactivate Okta user",
-        ),
-        frank,
-        json!([c.olivia.target()]),
-    ));
-    out.push(g.admin(
-        t(70),
-        (
-            "user.lifecycle.suspend",
-            Some("core.user.config.user_status.suspended"),
-            "Suspend Okta user",
-        ),
-        frank,
-        henry.clone(),
-    ));
-    out.push(g.admin(
-        t(65),
-        (
-            "user.lifecycle.unsuspend",
-            Some("core.user.config.user_status.unsuspended"),
-            "Unsuspend Okta user",
-        ),
-        frank,
-        henry.clone(),
-    ));
-    out.push(g.admin(
-        t(64),
-        (
-            "user.account.reset_password",
-            Some("core.user.config.password_reset"),
-            "Fired when the user's Okta password is reset",
-        ),
-        frank,
-        henry.clone(),
-    ));
-    out.push(g.admin(
-        t(63),
-        (
-            "user.mfa.factor.reset_all",
-            Some("core.user.factor.reset_all"),
-            "Reset all factors for user",
-        ),
-        frank,
-        henry,
-    ));
-    let sms = json!([c.erin.target(), { "id": g.token("mbl", 17), "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": "Phone", "detailEntry": { "methodTypeUsed": "SMS" } }]);
-    let mut removed = g.base(
-        t(60),
-        (
-            "user.mfa.factor.deactivate",
-            Some("core.user.factor.deactivate"),
-            "Reset factor for user",
-        ),
-        c.erin.actor(),
-        &c.erin.usual(),
-        "/idp/myaccount/phones",
-    );
-    removed["target"] = sms;
+    out.push(g.admin(t(97), APP_MEMBERSHIP_ADD, frank, slack));
+    out.push(g.password_update(t(90), &c.grace));
+    out.push(g.admin(t(80), USER_DEACTIVATE, frank, json!([c.olivia.target()])));
+    out.push(g.admin(t(70), USER_SUSPEND, frank, henry.clone()));
+    out.push(g.admin(t(65), USER_UNSUSPEND, frank, henry.clone()));
+    out.push(g.admin(t(64), PASSWORD_RESET, frank, henry.clone()));
+    out.push(g.admin(t(63), FACTORS_RESET_ALL, frank, henry));
+    let sms = json!({ "id": g.token("mbl", 17), "type": "AuthenticatorEnrollment", "alternateId": "unknown", "displayName": "Phone", "detailEntry": { "methodTypeUsed": "SMS" } });
+    let mut removed = g.factor_change(t(60), FACTOR_DEACTIVATE, &c.erin, &sms);
     removed["outcome"]["reason"] = json!("User reset SMS_FACTOR factor");
-    removed["debugContext"]["debugData"]["factor"] = json!("SMS_FACTOR");
     out.push(removed);
 }
 
