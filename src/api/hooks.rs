@@ -32,7 +32,6 @@ pub struct Doc;
     get,
     path = "/hooks/okta/{hook_key}",
     operation_id = "verifyEventHook",
-    tag = "hooks",
     security(("okta_hook" = [])),
     params(
         ("hook_key" = String, Path, description = "The integration's hook key"),
@@ -74,7 +73,6 @@ async fn verify(
     post,
     path = "/hooks/okta/{hook_key}",
     operation_id = "deliverEvents",
-    tag = "hooks",
     security(("okta_hook" = [])),
     params(("hook_key" = String, Path, description = "The integration's hook key")),
     request_body = schemas::EventHookDelivery,

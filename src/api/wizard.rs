@@ -71,7 +71,6 @@ struct LaunchBody {
     post,
     path = "/api/v1/integrations/okta/launch",
     operation_id = "launchIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     request_body = LaunchBody,
     responses(
@@ -107,7 +106,6 @@ struct ValidateBody {
     post,
     path = "/api/v1/integrations/okta/{id}/validate",
     operation_id = "validateIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = ValidateBody,
@@ -148,7 +146,6 @@ struct CreateBody {
     post,
     path = "/api/v1/integrations/okta",
     operation_id = "createIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     request_body = CreateBody,
     responses(
@@ -188,7 +185,6 @@ struct CompleteBody {
     post,
     path = "/api/v1/integrations/okta/{id}/complete",
     operation_id = "completeIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body(content = Option<CompleteBody>, description = "Optional: the coverage to provision"),
@@ -266,7 +262,6 @@ struct UpdateBody {
     put,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "updateIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = UpdateBody,
@@ -298,7 +293,6 @@ async fn update(
     get,
     path = "/api/v1/integrations/okta",
     operation_id = "listIntegrations",
-    tag = "wizard",
     security(("bearer" = [])),
     responses((status = 200, description = "The integrations", body = schemas::IntegrationList))
 )]
@@ -317,7 +311,6 @@ async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Jso
     get,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "getIntegration",
-    tag = "wizard",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     responses(
@@ -352,7 +345,6 @@ struct RotateBody {
     put,
     path = "/api/v1/integrations/okta/{id}/credentials",
     operation_id = "rotateCredentials",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = RotateBody,
@@ -386,7 +378,6 @@ async fn rotate(
     delete,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "deleteIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     responses(
@@ -424,7 +415,6 @@ struct BaselineBody {
     post,
     path = "/api/v1/integrations/okta/{id}/baseline",
     operation_id = "learnBaseline",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = BaselineBody,
