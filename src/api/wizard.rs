@@ -16,7 +16,7 @@ use axum::routing::{get, post, put};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoResponses, OpenApi, ToSchema};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -51,11 +51,28 @@ pub fn router() -> Router<Services> {
 ))]
 pub struct Doc;
 
-/// Why a wizard step that calls Okta answered 422 (the problem's `checks` say which step).
-const OKTA_422: &str = "`invalid_domain`, `invalid_client_id`, `invalid_client_secret`, \
-    `org_unreachable`, `invalid_client` (wrong or rotated Client ID or Secret), `missing_scopes`, \
-    `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`; \
-    `detail` says what to do, `checks` which step failed";
+/// Why a wizard step that calls Okta answered 422 (the problem's `checks` say which step);
+/// documentation only, never constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+#[response(
+    status = 422,
+    description = "`invalid_domain`, `invalid_client_id`, `invalid_client_secret`, \
+        `org_unreachable`, `invalid_client` (wrong or rotated Client ID or Secret), \
+        `missing_scopes`, `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), \
+        `okta_error`; `detail` says what to do, `checks` which step failed",
+    headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))
+)]
+struct OktaRefused;
+
+/// The 404 of every step on an integration by id; documentation only, never constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+#[response(
+    status = 404,
+    description = "`not_found`: no such integration of this tenant"
+)]
+struct NoSuchIntegration;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -111,10 +128,9 @@ struct ValidateBody {
     request_body = ValidateBody,
     responses(
         (status = 200, description = "Validated", body = schemas::Validated),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`already_active` (rotate with PUT …/credentials), `step_in_progress`"),
-        (status = 422, description = OKTA_422,
-            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+        OktaRefused,
     )
 )]
 async fn validate(
@@ -150,8 +166,7 @@ struct CreateBody {
     request_body = CreateBody,
     responses(
         (status = 201, description = "Created, validated", body = schemas::Validated),
-        (status = 422, description = OKTA_422,
-            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+        OktaRefused,
     )
 )]
 async fn create_from_okta(
@@ -190,7 +205,7 @@ struct CompleteBody {
     request_body(content = Option<CompleteBody>, description = "Optional: the coverage to provision"),
     responses(
         (status = 200, description = "Active", body = schemas::Completed),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`validation_required` (validate first), `step_in_progress`"),
         (status = 422, description = "`hook_verification_failed`, `invalid_domain`, `public_url_not_https` (Okta calls https hook URLs only), or Okta refused a step: `org_unreachable`, `invalid_client`, `missing_scopes`, `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
             headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
@@ -267,7 +282,7 @@ struct UpdateBody {
     request_body = UpdateBody,
     responses(
         (status = 200, description = "Updated", body = schemas::Integration),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`step_in_progress`"),
         (status = 422, description = "`invalid_body`, `hook_verification_failed`, or Okta refused the change: `org_unreachable`, `invalid_client`, `missing_scopes`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
             headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
@@ -315,7 +330,7 @@ async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Jso
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     responses(
         (status = 200, description = "The integration", body = schemas::Integration),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
     )
 )]
 async fn show(
@@ -350,10 +365,9 @@ struct RotateBody {
     request_body = RotateBody,
     responses(
         (status = 200, description = "Replaced", body = schemas::Validated),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`validation_required` (nothing to rotate yet), `step_in_progress`"),
-        (status = 422, description = OKTA_422,
-            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+        OktaRefused,
     )
 )]
 async fn rotate(
@@ -382,7 +396,7 @@ async fn rotate(
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`step_in_progress`"),
     )
 )]
@@ -420,7 +434,7 @@ struct BaselineBody {
     request_body = BaselineBody,
     responses(
         (status = 202, description = "Learning", body = schemas::BaselineStarted),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`not_active` (complete the integration first), `baseline_in_progress` (one is learning; see its progress on GET)"),
         (status = 422, description = "`invalid_days`: `days` is not between 1 and 90"),
     )
