@@ -6,6 +6,7 @@ use super::schemas;
 use crate::ids::IntegrationId;
 use crate::okta::Coverage;
 use crate::service::credentials::{ClientCredentials, parse_client_id, parse_client_secret};
+use crate::service::status::IntegrationView;
 use crate::state::Services;
 use crate::store::integrations::Integration;
 use axum::Router;
@@ -293,14 +294,11 @@ async fn update(
     admin: Admin,
     Path(id): Path<IntegrationId>,
     Json(body): Json<UpdateBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IntegrationView>> {
     let integration = services
         .update_integration(admin.tenant_id, id, body.coverage)
         .await?;
-    let view = services.view(integration).await?;
-    Ok(Json(
-        serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?,
-    ))
+    Ok(Json(services.view(integration).await?))
 }
 
 /// The tenant's integrations with status and health, oldest first.
@@ -337,12 +335,9 @@ async fn show(
     State(services): State<Services>,
     caller: Caller,
     Path(id): Path<IntegrationId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IntegrationView>> {
     let integration = services.get_integration(caller.tenant_id, id).await?;
-    let view = services.view(integration).await?;
-    Ok(Json(
-        serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?,
-    ))
+    Ok(Json(services.view(integration).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
