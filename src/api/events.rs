@@ -105,7 +105,6 @@ fn time_param(name: &str, value: Option<DateTime<Utc>>) -> ApiResult<Option<Date
     get,
     path = "/api/v1/events",
     operation_id = "listEvents",
-    tag = "events",
     security(("bearer" = [])),
     params(FeedParams),
     responses(
@@ -161,7 +160,6 @@ async fn list(
     get,
     path = "/api/v1/events/{id}",
     operation_id = "getEvent",
-    tag = "events",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "The runtime event")),
     responses(

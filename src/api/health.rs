@@ -29,7 +29,6 @@ pub struct Doc;
     get,
     path = "/healthz",
     operation_id = "healthz",
-    tag = "operations",
     responses((status = 200, description = "Alive", body = schemas::Health))
 )]
 async fn alive() -> impl IntoResponse {
@@ -41,7 +40,6 @@ async fn alive() -> impl IntoResponse {
     get,
     path = "/readyz",
     operation_id = "readyz",
-    tag = "operations",
     responses(
         (status = 200, description = "Ready", body = schemas::Readiness),
         (status = 503, description = "Not ready; the body says what is not", body = schemas::Readiness),
@@ -79,7 +77,6 @@ async fn ready(State(services): State<Services>) -> impl IntoResponse {
     get,
     path = "/metrics",
     operation_id = "metrics",
-    tag = "operations",
     responses((status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4"))
 )]
 async fn metrics(State(services): State<Services>) -> impl IntoResponse {

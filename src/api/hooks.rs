@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use serde_json::json;
-use utoipa::OpenApi;
+use utoipa::{IntoResponses, OpenApi};
 
 use super::error::{ApiError, ApiResult, Path};
 use super::schemas;
@@ -32,7 +32,6 @@ pub struct Doc;
     get,
     path = "/hooks/okta/{hook_key}",
     operation_id = "verifyEventHook",
-    tag = "hooks",
     security(("okta_hook" = [])),
     params(
         ("hook_key" = String, Path, description = "The integration's hook key"),
@@ -41,9 +40,7 @@ pub struct Doc;
     responses(
         (status = 200, description = "The challenge, echoed", body = schemas::Verification),
         (status = 400, description = "`missing_challenge`: no X-Okta-Verification-Challenge header"),
-        (status = 401, description = "`unauthorized`: the Authorization header is missing or is not this hook's secret"),
-        (status = 404, description = "`not_found`: no hook has this key"),
-        (status = 410, description = "`integration_deleted`: delete the Event Hook in Okta"),
+        HookRefused,
         (status = 503, description = "`unavailable`: the database is unavailable; retry"),
     )
 )]
@@ -74,16 +71,13 @@ async fn verify(
     post,
     path = "/hooks/okta/{hook_key}",
     operation_id = "deliverEvents",
-    tag = "hooks",
     security(("okta_hook" = [])),
     params(("hook_key" = String, Path, description = "The integration's hook key")),
     request_body = schemas::EventHookDelivery,
     responses(
         (status = 200, description = "Stored: every event accepted, a duplicate or quarantined with its reason"),
         (status = 400, description = "`malformed_envelope`: not Okta's envelope; `unreadable_body`"),
-        (status = 401, description = "`unauthorized`: the Authorization header is missing or is not this hook's secret"),
-        (status = 404, description = "`not_found`: no hook has this key"),
-        (status = 410, description = "`integration_deleted`: delete the Event Hook in Okta"),
+        HookRefused,
         (status = 413, description = "`body_too_large`: over the hook body limit; `too_many_events`: over 10,000 events"),
         (status = 415, description = "`unsupported_media_type`: not Content-Type: application/json"),
         (status = 503, description = "`unavailable`: the database is unavailable; Okta retries once, gap fill recovers the rest"),
@@ -165,6 +159,25 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// What [`authenticated_target`] refuses, for the documentation of both routes (never
+/// constructed).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum HookRefused {
+    #[response(
+        status = 401,
+        description = "`unauthorized`: the Authorization header is missing or is not this hook's secret"
+    )]
+    Unauthorized,
+    #[response(status = 404, description = "`not_found`: no hook has this key")]
+    NotFound,
+    #[response(
+        status = 410,
+        description = "`integration_deleted`: delete the Event Hook in Okta"
+    )]
+    Deleted,
 }
 
 /// Finds the hook's integration and checks Okta's auth header: 404 unknown key, 410 deleted

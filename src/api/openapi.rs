@@ -1,10 +1,11 @@
 //! `/api/v1/openapi.json`: the HTTP contract as OpenAPI 3.1.
 //!
 //! Each router module documents its own routes (`#[utoipa::path]` on the handlers, a `Doc`
-//! listing them next to its `router()`); here they are merged, and the errors that the shared
-//! extractors answer for every route that uses them are added in one place, so no handler
-//! repeats them: a bearer token (400/401/403/503/500), a JSON body (400/413/415/422), a path
-//! parameter (400), query parameters (400). Every 4xx/5xx is `application/problem+json`.
+//! listing them next to its `router()`); here they are merged, each module's under its tag,
+//! and the errors that the shared extractors answer for every route that uses them are added
+//! in one place, so no handler repeats them: a bearer token (400/401/403/503/500), a JSON body
+//! (400/413/415/422), a path parameter (400), query parameters (400). Every 4xx/5xx is
+//! `application/problem+json`.
 //! `tests/service/openapi_contract.rs` keeps this document and the router in step.
 
 use std::sync::LazyLock;
@@ -63,17 +64,20 @@ static SPEC: LazyLock<String> =
 )]
 struct ApiDoc;
 
-/// The whole document: every router module's routes, then the shared errors.
+/// The whole document: every router module's routes under its tag, then the shared errors.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    for part in [
-        wizard::Doc::openapi(),
-        hooks::Doc::openapi(),
-        events::Doc::openapi(),
-        policies::Doc::openapi(),
-        tokens::Doc::openapi(),
-        health::Doc::openapi(),
+    for (tag, mut part) in [
+        ("wizard", wizard::Doc::openapi()),
+        ("hooks", hooks::Doc::openapi()),
+        ("events", events::Doc::openapi()),
+        ("policies", policies::Doc::openapi()),
+        ("tokens", tokens::Doc::openapi()),
+        ("operations", health::Doc::openapi()),
     ] {
+        for (_, operation) in operations(&mut part) {
+            operation.tags = Some(vec![tag.to_string()]);
+        }
         doc.merge(part);
     }
     SecuritySchemes.modify(&mut doc);
@@ -109,26 +113,33 @@ struct ExtractorErrors;
 
 impl Modify for ExtractorErrors {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in doc.paths.paths.iter_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for (status, cause) in extractor_errors(path, operation) {
-                    add_cause(operation, status, cause);
-                }
-                for (status, response) in operation.responses.responses.iter_mut() {
-                    if let RefOr::T(response) = response {
-                        problem_content(status, response);
-                    }
+        for (path, operation) in operations(doc) {
+            for (status, cause) in extractor_errors(path, operation) {
+                add_cause(operation, status, cause);
+            }
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response {
+                    problem_content(status, response);
                 }
             }
         }
     }
+}
+
+/// Every operation of the document, with its path.
+fn operations(doc: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = (&str, &mut Operation)> {
+    doc.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        .map(move |operation| (path.as_str(), operation))
+    })
 }
 
 fn extractor_errors(path: &str, operation: &Operation) -> Vec<(&'static str, &'static str)> {

@@ -63,7 +63,6 @@ fn check_type(policy_type: Option<&str>) -> ApiResult<()> {
     get,
     path = "/api/v1/policies",
     operation_id = "listPolicies",
-    tag = "policies",
     security(("bearer" = [])),
     params(ListParams),
     responses(
@@ -98,7 +97,6 @@ async fn list(
     get,
     path = "/api/v1/policies/{id}",
     operation_id = "getPolicy",
-    tag = "policies",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
     responses(
@@ -158,7 +156,6 @@ fn default_true() -> bool {
     post,
     path = "/api/v1/policies",
     operation_id = "createPolicy",
-    tag = "policies",
     security(("bearer" = ["admin"])),
     request_body = NewPolicy,
     responses(
@@ -199,7 +196,6 @@ struct PatchBody {
     patch,
     path = "/api/v1/policies/{id}",
     operation_id = "updatePolicy",
-    tag = "policies",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
     request_body = PatchBody,
@@ -235,7 +231,6 @@ async fn update(
     delete,
     path = "/api/v1/policies/{id}",
     operation_id = "deletePolicy",
-    tag = "policies",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The custom policy")),
     responses(
@@ -274,7 +269,6 @@ struct DryRunBody {
     post,
     path = "/api/v1/policies/test",
     operation_id = "testPolicy",
-    tag = "policies",
     security(("bearer" = ["admin"])),
     request_body = DryRunBody,
     responses(

@@ -33,7 +33,6 @@ pub struct Doc;
     get,
     path = "/api/v1/tokens",
     operation_id = "listTokens",
-    tag = "tokens",
     security(("bearer" = ["admin"])),
     responses((status = 200, description = "The tokens", body = schemas::TokenList))
 )]
@@ -58,7 +57,6 @@ struct NewToken {
     post,
     path = "/api/v1/tokens",
     operation_id = "createToken",
-    tag = "tokens",
     security(("bearer" = ["admin"])),
     request_body = NewToken,
     responses(
@@ -101,7 +99,6 @@ async fn create(
     delete,
     path = "/api/v1/tokens/{token_id}",
     operation_id = "revokeToken",
-    tag = "tokens",
     security(("bearer" = ["admin"])),
     params(("token_id" = uuid::Uuid, Path, description = "The token's id")),
     responses(

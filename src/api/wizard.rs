@@ -6,6 +6,7 @@ use super::schemas;
 use crate::ids::IntegrationId;
 use crate::okta::Coverage;
 use crate::service::credentials::{ClientCredentials, parse_client_id, parse_client_secret};
+use crate::service::status::IntegrationView;
 use crate::state::Services;
 use crate::store::integrations::Integration;
 use axum::Router;
@@ -16,7 +17,7 @@ use axum::routing::{get, post, put};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoResponses, OpenApi, ToSchema};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -51,11 +52,28 @@ pub fn router() -> Router<Services> {
 ))]
 pub struct Doc;
 
-/// Why a wizard step that calls Okta answered 422 (the problem's `checks` say which step).
-const OKTA_422: &str = "`invalid_domain`, `invalid_client_id`, `invalid_client_secret`, \
-    `org_unreachable`, `invalid_client` (wrong or rotated Client ID or Secret), `missing_scopes`, \
-    `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`; \
-    `detail` says what to do, `checks` which step failed";
+/// Why a wizard step that calls Okta answered 422 (the problem's `checks` say which step);
+/// documentation only, never constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+#[response(
+    status = 422,
+    description = "`invalid_domain`, `invalid_client_id`, `invalid_client_secret`, \
+        `org_unreachable`, `invalid_client` (wrong or rotated Client ID or Secret), \
+        `missing_scopes`, `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), \
+        `okta_error`; `detail` says what to do, `checks` which step failed",
+    headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))
+)]
+struct OktaRefused;
+
+/// The 404 of every step on an integration by id; documentation only, never constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+#[response(
+    status = 404,
+    description = "`not_found`: no such integration of this tenant"
+)]
+struct NoSuchIntegration;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +89,6 @@ struct LaunchBody {
     post,
     path = "/api/v1/integrations/okta/launch",
     operation_id = "launchIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     request_body = LaunchBody,
     responses(
@@ -107,16 +124,14 @@ struct ValidateBody {
     post,
     path = "/api/v1/integrations/okta/{id}/validate",
     operation_id = "validateIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = ValidateBody,
     responses(
         (status = 200, description = "Validated", body = schemas::Validated),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`already_active` (rotate with PUT …/credentials), `step_in_progress`"),
-        (status = 422, description = OKTA_422,
-            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+        OktaRefused,
     )
 )]
 async fn validate(
@@ -148,13 +163,11 @@ struct CreateBody {
     post,
     path = "/api/v1/integrations/okta",
     operation_id = "createIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     request_body = CreateBody,
     responses(
         (status = 201, description = "Created, validated", body = schemas::Validated),
-        (status = 422, description = OKTA_422,
-            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+        OktaRefused,
     )
 )]
 async fn create_from_okta(
@@ -188,13 +201,12 @@ struct CompleteBody {
     post,
     path = "/api/v1/integrations/okta/{id}/complete",
     operation_id = "completeIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body(content = Option<CompleteBody>, description = "Optional: the coverage to provision"),
     responses(
         (status = 200, description = "Active", body = schemas::Completed),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`validation_required` (validate first), `step_in_progress`"),
         (status = 422, description = "`hook_verification_failed`, `invalid_domain`, `public_url_not_https` (Okta calls https hook URLs only), or Okta refused a step: `org_unreachable`, `invalid_client`, `missing_scopes`, `event_hook_limit_reached`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
             headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
@@ -266,13 +278,12 @@ struct UpdateBody {
     put,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "updateIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = UpdateBody,
     responses(
         (status = 200, description = "Updated", body = schemas::Integration),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`step_in_progress`"),
         (status = 422, description = "`invalid_body`, `hook_verification_failed`, or Okta refused the change: `org_unreachable`, `invalid_client`, `missing_scopes`, `okta_rate_limited` (with `Retry-After`), `okta_error`",
             headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
@@ -283,14 +294,11 @@ async fn update(
     admin: Admin,
     Path(id): Path<IntegrationId>,
     Json(body): Json<UpdateBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IntegrationView>> {
     let integration = services
         .update_integration(admin.tenant_id, id, body.coverage)
         .await?;
-    let view = services.view(integration).await?;
-    Ok(Json(
-        serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?,
-    ))
+    Ok(Json(services.view(integration).await?))
 }
 
 /// The tenant's integrations with status and health, oldest first.
@@ -298,7 +306,6 @@ async fn update(
     get,
     path = "/api/v1/integrations/okta",
     operation_id = "listIntegrations",
-    tag = "wizard",
     security(("bearer" = [])),
     responses((status = 200, description = "The integrations", body = schemas::IntegrationList))
 )]
@@ -317,24 +324,20 @@ async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Jso
     get,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "getIntegration",
-    tag = "wizard",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     responses(
         (status = 200, description = "The integration", body = schemas::Integration),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
     )
 )]
 async fn show(
     State(services): State<Services>,
     caller: Caller,
     Path(id): Path<IntegrationId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IntegrationView>> {
     let integration = services.get_integration(caller.tenant_id, id).await?;
-    let view = services.view(integration).await?;
-    Ok(Json(
-        serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?,
-    ))
+    Ok(Json(services.view(integration).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -352,16 +355,14 @@ struct RotateBody {
     put,
     path = "/api/v1/integrations/okta/{id}/credentials",
     operation_id = "rotateCredentials",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = RotateBody,
     responses(
         (status = 200, description = "Replaced", body = schemas::Validated),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`validation_required` (nothing to rotate yet), `step_in_progress`"),
-        (status = 422, description = OKTA_422,
-            headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))),
+        OktaRefused,
     )
 )]
 async fn rotate(
@@ -386,12 +387,11 @@ async fn rotate(
     delete,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "deleteIntegration",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`step_in_progress`"),
     )
 )]
@@ -424,13 +424,12 @@ struct BaselineBody {
     post,
     path = "/api/v1/integrations/okta/{id}/baseline",
     operation_id = "learnBaseline",
-    tag = "wizard",
     security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The integration")),
     request_body = BaselineBody,
     responses(
         (status = 202, description = "Learning", body = schemas::BaselineStarted),
-        (status = 404, description = "`not_found`: no such integration of this tenant"),
+        NoSuchIntegration,
         (status = 409, description = "`not_active` (complete the integration first), `baseline_in_progress` (one is learning; see its progress on GET)"),
         (status = 422, description = "`invalid_days`: `days` is not between 1 and 90"),
     )
