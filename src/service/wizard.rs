@@ -13,7 +13,7 @@ use crate::ids::{HookKey, IntegrationId, TenantId};
 use crate::okta::{Coverage, Credentials, EventHook, OktaDomain, OktaError};
 use crate::state::Services;
 use crate::store::integrations::{
-    self, Activation, Integration, IntegrationStatus, NewIntegration, OrgAccess,
+    self, HookState, Integration, IntegrationStatus, NewIntegration, OrgAccess,
 };
 use crate::store::{self};
 
@@ -236,7 +236,7 @@ impl Services {
                 &mut tx,
                 tenant_id,
                 id,
-                &Activation {
+                &HookState {
                     event_hook_id: &hook.id,
                     hook_status: &super::hooks::status_label(hook),
                     hook_secret_hash: &provisioned.secret.hash(),
