@@ -64,7 +64,7 @@ impl Services {
             .unwrap_or(0.0);
         let quarantined = store::inbox::quarantined_count(self.pool(), tenant_id, id).await?;
         let warnings = self.warnings(&i);
-        let baseline = self.baseline_view(tenant_id, id).await?;
+        let baseline = store::baselines::get(self.pool(), tenant_id, id).await?;
         let status = super::baseline::shown_status(&i, baseline.as_ref());
         let install_url =
             (i.status == IntegrationStatus::Pending).then(|| i.org.domain.install_url());
