@@ -119,8 +119,7 @@ impl Services {
         client_id: Option<String>,
         client_secret: SecretString,
     ) -> Result<(Integration, Vec<Check>), IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |current| {
             let client_id = client_id.or(current.org.client_id.clone()).ok_or_else(|| {
                 IntegrationError::validation_required(
                     "this integration has no Client ID yet: use POST …/validate",

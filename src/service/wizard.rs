@@ -151,8 +151,7 @@ impl Services {
         input: ClientCredentials,
         okta_domain: Option<&str>,
     ) -> Result<(Integration, Vec<Check>), IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |current| {
             if current.status == IntegrationStatus::Active {
                 return Err(IntegrationError::OutOfOrder {
                     code: "already_active",
@@ -216,8 +215,7 @@ impl Services {
         id: IntegrationId,
         coverage: Option<Coverage>,
     ) -> Result<Integration, IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let mut current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |mut current| {
             if current.status == IntegrationStatus::Pending {
                 return Err(IntegrationError::validation_required(
                     "validate the Client ID and Client Secret (POST …/validate) before completing",
@@ -262,8 +260,7 @@ impl Services {
         id: IntegrationId,
         coverage: Option<Coverage>,
     ) -> Result<Integration, IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let mut current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |mut current| {
             self.change_coverage(&mut current, coverage).await?;
             self.get_integration(tenant_id, id).await
         })
@@ -326,8 +323,7 @@ impl Services {
         tenant_id: TenantId,
         id: IntegrationId,
     ) -> Result<(), IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |current| {
             let deprovisioned = match &current.event_hook_id {
                 None => Ok(()),
                 Some(hook_id) => match self.credentials(&current.org).await {
@@ -354,13 +350,14 @@ impl Services {
         .await
     }
 
-    /// Runs `step` as the integration's only wizard step: a second caller meanwhile gets 409,
-    /// not a second hook. The lease is a row, so no pooled connection waits on Okta.
+    /// Runs `step` on the integration as its only wizard step: a second caller meanwhile gets
+    /// 409, not a second hook. The step gets the integration as read under the lease. The
+    /// lease is a row, so no pooled connection waits on Okta.
     pub(super) async fn in_step<T>(
         &self,
         tenant_id: TenantId,
         id: IntegrationId,
-        step: impl Future<Output = Result<T, IntegrationError>>,
+        step: impl AsyncFnOnce(Integration) -> Result<T, IntegrationError>,
     ) -> Result<T, IntegrationError> {
         let holder = uuid::Uuid::new_v4();
         let until = Utc::now() + STEP_LEASE;
@@ -375,7 +372,10 @@ impl Services {
             id,
             holder: Some(holder),
         };
-        let outcome = step.await;
+        let outcome = match self.get_integration(tenant_id, id).await {
+            Ok(current) => step(current).await,
+            Err(error) => Err(error),
+        };
         lease.release().await;
         outcome
     }
