@@ -61,7 +61,22 @@ impl Services {
         tenant_id: TenantId,
         org: &str,
     ) -> Result<Integration, IntegrationError> {
-        let domain = self.parse_domain(org)?;
+        self.create(tenant_id, &self.parse_domain(org)?, None).await
+    }
+
+    /// Creates an integration of the org with a fresh hook key: pending until credentials
+    /// are validated (launched here), or validated at once with `validated` (from Okta),
+    /// whose client secret it stores in the same transaction.
+    async fn create(
+        &self,
+        tenant_id: TenantId,
+        domain: &OktaDomain,
+        validated: Option<&Credentials>,
+    ) -> Result<Integration, IntegrationError> {
+        let (status, created_from) = match validated {
+            None => (IntegrationStatus::Pending, "sysdig"),
+            Some(_) => (IntegrationStatus::Validated, "okta"),
+        };
         let id = IntegrationId::new();
         let mut tx = self.pool().begin().await?;
         integrations::insert(
@@ -69,14 +84,18 @@ impl Services {
             tenant_id,
             &NewIntegration {
                 id,
-                status: IntegrationStatus::Pending,
-                created_from: "sysdig",
-                okta_domain: &domain,
-                client_id: None,
+                status,
+                created_from,
+                okta_domain: domain,
+                client_id: validated.map(|creds| creds.client_id.as_str()),
                 hook_key: &HookKey::generate(),
             },
         )
         .await?;
+        if let Some(creds) = validated {
+            self.store_client_secret(&mut tx, tenant_id, id, &creds.client_secret)
+                .await?;
+        }
         tx.commit().await?;
         self.get_integration(tenant_id, id).await
     }
@@ -180,31 +199,14 @@ impl Services {
         okta_domain: &str,
         input: ClientCredentials,
     ) -> Result<(Integration, Vec<Check>), IntegrationError> {
-        let id = IntegrationId::new();
         let creds = Credentials {
             domain: self.parse_domain(okta_domain)?,
             client_id: input.client_id,
             client_secret: input.client_secret,
         };
         let checks = self.check_with_okta(&creds, None).await?;
-        let mut tx = self.pool().begin().await?;
-        integrations::insert(
-            &mut tx,
-            tenant_id,
-            &NewIntegration {
-                id,
-                status: IntegrationStatus::Validated,
-                created_from: "okta",
-                okta_domain: &creds.domain,
-                client_id: Some(&creds.client_id),
-                hook_key: &HookKey::generate(),
-            },
-        )
-        .await?;
-        self.store_client_secret(&mut tx, tenant_id, id, &creds.client_secret)
-            .await?;
-        tx.commit().await?;
-        Ok((self.get_integration(tenant_id, id).await?, checks))
+        let created = self.create(tenant_id, &creds.domain, Some(&creds)).await?;
+        Ok((created, checks))
     }
 
     /// Complete step: provisions (or adopts) our Event Hook for the integration's coverage
