@@ -2,42 +2,16 @@
 //! status shows of it. The reading and learning is `ingest/baseline.rs`.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 
 use super::IntegrationError;
 use crate::config::MAX_BASELINE_DAYS;
 use crate::ids::{IntegrationId, TenantId};
 use crate::state::Services;
-use crate::store::baselines::{self, Baseline, BaselineState, NewBaseline};
+use crate::store::baselines::{self, BaselineState, NewBaseline};
 use crate::store::integrations::{Integration, IntegrationStatus};
 
-/// A baseline as the integration's status shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct BaselineView {
-    pub state: BaselineState,
-    /// Days of history asked for.
-    pub days: i32,
-    /// The window read: from `since` up to `until`, when the integration went live (the
-    /// hook and gap fill bring everything after).
-    pub since: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-    /// Events of the subscribed types read from the System Log.
-    pub events_read: i64,
-    /// Of those, new to the service (the rest were known already).
-    pub events_learned: i64,
-    /// Read but not yet applied by the detection worker.
-    pub events_pending: i64,
-    /// How far back the history is learned: it is read newest first.
-    pub through: Option<DateTime<Utc>>,
-    /// Share of the window covered, 0 to 1.
-    #[schema(minimum = 0, maximum = 1)]
-    pub progress: f64,
-    /// Stopped at `baseline_max_events`: the oldest part of the window was left out.
-    pub truncated: bool,
-    pub last_error: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
+/// The API's name for a baseline as the integration's status shows it.
+pub use crate::store::baselines::Baseline as BaselineView;
 
 impl Services {
     /// Starts learning from the last `days` of the org's System Log (the configured default
@@ -65,7 +39,7 @@ impl Services {
         }
         self.baseline_requested();
         tracing::info!(%tenant_id, integration_id = %id, days, "baseline started");
-        self.baseline_view(tenant_id, id)
+        baselines::get(self.pool(), tenant_id, id)
             .await?
             .ok_or(IntegrationError::NotFound)
     }
@@ -79,24 +53,6 @@ impl Services {
         if let Err(error) = self.start_baseline(tenant_id, id, None).await {
             tracing::warn!(integration_id = %id, %error, "could not start the baseline");
         }
-    }
-
-    /// The integration's latest baseline, if it ever had one.
-    pub async fn baseline_view(
-        &self,
-        tenant_id: TenantId,
-        id: IntegrationId,
-    ) -> Result<Option<BaselineView>, IntegrationError> {
-        let Some(baseline) = baselines::get(self.pool(), tenant_id, id).await? else {
-            return Ok(None);
-        };
-        let pending = match baseline.state {
-            BaselineState::Learning => {
-                crate::store::inbox::learn_only_queued(self.pool(), tenant_id, id).await?
-            }
-            _ => 0,
-        };
-        Ok(Some(view(baseline, pending)))
     }
 }
 
@@ -134,38 +90,6 @@ fn window(activated_at: Option<DateTime<Utc>>, days: i64, now: DateTime<Utc>) ->
     }
 }
 
-fn view(b: Baseline, pending: i64) -> BaselineView {
-    let progress = match b.state {
-        BaselineState::Complete => 1.0,
-        _ => coverage(b.since, b.until, b.through),
-    };
-    BaselineView {
-        state: b.state,
-        days: b.days,
-        since: b.since,
-        until: b.until,
-        events_read: b.events_read,
-        events_learned: b.events_learned,
-        events_pending: pending,
-        through: b.through,
-        progress,
-        truncated: b.truncated,
-        last_error: b.last_error,
-        started_at: b.started_at,
-        finished_at: b.finished_at,
-    }
-}
-
-/// The share of `[since, until)` learned, newest first, down to `through`; below 1 until done.
-fn coverage(since: DateTime<Utc>, until: DateTime<Utc>, through: Option<DateTime<Utc>>) -> f64 {
-    let span = (until - since).num_milliseconds();
-    let (Some(through), true) = (through, span > 0) else {
-        return 0.0;
-    };
-    let done = (until - through).num_milliseconds() as f64 / span as f64;
-    (done * 1000.0).round().clamp(0.0, 999.0) / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,16 +122,5 @@ mod tests {
         }
         assert_eq!(checked_days(90).ok(), Some(90));
         assert_eq!(checked_days(1).ok(), Some(1));
-    }
-
-    #[test]
-    fn coverage_counts_back_from_until() {
-        let (since, until) = (at("2026-03-01T00:00:00Z"), at("2026-03-11T00:00:00Z"));
-        assert_eq!(coverage(since, until, None), 0.0);
-        assert_eq!(
-            coverage(since, until, Some(at("2026-03-06T00:00:00Z"))),
-            0.5
-        );
-        assert_eq!(coverage(since, until, Some(since)), 0.999);
     }
 }

@@ -8,10 +8,9 @@ use super::error::{Check, IntegrationError};
 use crate::ids::{IntegrationId, TenantId};
 use crate::okta::Credentials;
 use crate::state::Services;
-use crate::store::credentials::SealedRow;
 use crate::store::integrations::{Integration, OrgAccess};
 use crate::store::{self, StoreError};
-use crate::vault::{Aad, Sealed, Vault, VaultError};
+use crate::vault::{Aad, Vault, VaultError};
 
 const CLIENT_SECRET: &str = "client_secret";
 /// Every credential field the vault stores (for `vault rotate`).
@@ -87,9 +86,7 @@ impl Services {
         let row = store::credentials::get(self.pool(), org.tenant_id, org.id, CLIENT_SECRET)
             .await?
             .ok_or_else(missing)?;
-        let client_secret = self
-            .vault()
-            .open(&from_row(row), &aad(org.tenant_id, org.id))?;
+        let client_secret = self.vault().open(&row, &aad(org.tenant_id, org.id))?;
         Ok(Credentials {
             domain: org.domain.clone(),
             client_id,
@@ -106,7 +103,7 @@ impl Services {
         secret: &SecretString,
     ) -> Result<(), IntegrationError> {
         let sealed = self.vault().seal(secret, &aad(tenant_id, id))?;
-        store::credentials::put(conn, tenant_id, id, CLIENT_SECRET, &to_row(sealed)).await?;
+        store::credentials::put(conn, tenant_id, id, CLIENT_SECRET, &sealed).await?;
         Ok(())
     }
 
@@ -119,8 +116,7 @@ impl Services {
         client_id: Option<String>,
         client_secret: SecretString,
     ) -> Result<(Integration, Vec<Check>), IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |current| {
             let client_id = client_id.or(current.org.client_id.clone()).ok_or_else(|| {
                 IntegrationError::validation_required(
                     "this integration has no Client ID yet: use POST …/validate",
@@ -178,15 +174,10 @@ pub async fn rotate_vault(
             integration_id: row.integration_id,
             field,
         };
-        let sealed = Sealed {
-            key_id: row.key_id.clone(),
-            nonce: row.nonce.clone(),
-            ciphertext: row.ciphertext.clone(),
-        };
-        match vault.reseal(&sealed, &aad)? {
+        match vault.reseal(&row.sealed, &aad)? {
             None => report.current += 1,
             Some(new) => {
-                if store::credentials::replace_if_unchanged(pool, &row, &to_row(new)).await? {
+                if store::credentials::replace_if_unchanged(pool, &row, &new).await? {
                     report.reencrypted += 1;
                 }
             }
@@ -200,21 +191,5 @@ fn aad(tenant_id: TenantId, integration_id: IntegrationId) -> Aad {
         tenant_id,
         integration_id,
         field: CLIENT_SECRET,
-    }
-}
-
-fn to_row(sealed: Sealed) -> SealedRow {
-    SealedRow {
-        key_id: sealed.key_id,
-        nonce: sealed.nonce,
-        ciphertext: sealed.ciphertext,
-    }
-}
-
-fn from_row(row: SealedRow) -> Sealed {
-    Sealed {
-        key_id: row.key_id,
-        nonce: row.nonce,
-        ciphertext: row.ciphertext,
     }
 }

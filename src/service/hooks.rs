@@ -10,7 +10,7 @@ pub use crate::okta::MAX_ACTIVE_EVENT_HOOKS as MAX_EVENT_HOOKS;
 use crate::okta::{Coverage, Credentials, EventHook, HookStatus, NewEventHook, OktaError};
 use crate::secrets::HookSecret;
 use crate::state::Services;
-use crate::store::integrations::{self, Integration, OrgAccess, RotationTarget};
+use crate::store::integrations::{self, HookState, Integration, OrgAccess, RotationTarget};
 use crate::store::{self, jobs::DeprovisionJob};
 
 const MAX_DEPROVISION_ATTEMPTS: i32 = 50;
@@ -97,14 +97,15 @@ impl Services {
         }
         .map_err(|e| IntegrationError::okta_at("event_hook_create", e))?;
         // Okta's verification GET carries the new secret: accept it before asking.
-        integrations::set_hook_secret(self.pool(), org.tenant_id, org.id, &secret.hash(), None)
-            .await?;
-        integrations::set_hook_state(
+        integrations::set_hook(
             self.pool(),
             org.tenant_id,
             org.id,
-            &hook.id,
-            &status_label(&hook),
+            &HookState {
+                event_hook_id: &hook.id,
+                hook_status: &status_label(&hook),
+                hook_secret_hash: &secret.hash(),
+            },
         )
         .await?;
         let hook = self
@@ -282,7 +283,7 @@ impl Services {
             org.tenant_id,
             org.id,
             &secret.hash(),
-            Some(overlap_until),
+            overlap_until,
         )
         .await?;
         Ok(secret)

@@ -59,12 +59,9 @@ pub struct LastError {
 impl Services {
     pub async fn view(&self, i: Integration) -> Result<IntegrationView, IntegrationError> {
         let (tenant_id, id) = (i.org.tenant_id, i.org.id);
-        let lag = store::inbox::integration_lag_secs(self.pool(), tenant_id, id)
-            .await?
-            .unwrap_or(0.0);
-        let quarantined = store::inbox::quarantined_count(self.pool(), tenant_id, id).await?;
+        let backlog = store::inbox::backlog(self.pool(), tenant_id, id).await?;
         let warnings = self.warnings(&i);
-        let baseline = self.baseline_view(tenant_id, id).await?;
+        let baseline = store::baselines::get(self.pool(), tenant_id, id).await?;
         let status = super::baseline::shown_status(&i, baseline.as_ref());
         let install_url =
             (i.status == IntegrationStatus::Pending).then(|| i.org.domain.install_url());
@@ -81,8 +78,8 @@ impl Services {
             events_received: i.events_received,
             last_event_at: i.last_event_at,
             activated_at: i.activated_at,
-            processing_lag_seconds: lag,
-            quarantined_events: quarantined,
+            processing_lag_seconds: backlog.lag_secs.unwrap_or(0.0),
+            quarantined_events: backlog.quarantined,
             last_error: i
                 .last_error_code
                 .zip(i.last_error)

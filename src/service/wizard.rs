@@ -13,7 +13,7 @@ use crate::ids::{HookKey, IntegrationId, TenantId};
 use crate::okta::{Coverage, Credentials, EventHook, OktaDomain, OktaError};
 use crate::state::Services;
 use crate::store::integrations::{
-    self, Activation, Integration, IntegrationStatus, NewIntegration, OrgAccess,
+    self, HookState, Integration, IntegrationStatus, NewIntegration, OrgAccess,
 };
 use crate::store::{self};
 
@@ -61,7 +61,22 @@ impl Services {
         tenant_id: TenantId,
         org: &str,
     ) -> Result<Integration, IntegrationError> {
-        let domain = self.parse_domain(org)?;
+        self.create(tenant_id, &self.parse_domain(org)?, None).await
+    }
+
+    /// Creates an integration of the org with a fresh hook key: pending until credentials
+    /// are validated (launched here), or validated at once with `validated` (from Okta),
+    /// whose client secret it stores in the same transaction.
+    async fn create(
+        &self,
+        tenant_id: TenantId,
+        domain: &OktaDomain,
+        validated: Option<&Credentials>,
+    ) -> Result<Integration, IntegrationError> {
+        let (status, created_from) = match validated {
+            None => (IntegrationStatus::Pending, "sysdig"),
+            Some(_) => (IntegrationStatus::Validated, "okta"),
+        };
         let id = IntegrationId::new();
         let mut tx = self.pool().begin().await?;
         integrations::insert(
@@ -69,14 +84,18 @@ impl Services {
             tenant_id,
             &NewIntegration {
                 id,
-                status: IntegrationStatus::Pending,
-                created_from: "sysdig",
-                okta_domain: &domain,
-                client_id: None,
+                status,
+                created_from,
+                okta_domain: domain,
+                client_id: validated.map(|creds| creds.client_id.as_str()),
                 hook_key: &HookKey::generate(),
             },
         )
         .await?;
+        if let Some(creds) = validated {
+            self.store_client_secret(&mut tx, tenant_id, id, &creds.client_secret)
+                .await?;
+        }
         tx.commit().await?;
         self.get_integration(tenant_id, id).await
     }
@@ -151,8 +170,7 @@ impl Services {
         input: ClientCredentials,
         okta_domain: Option<&str>,
     ) -> Result<(Integration, Vec<Check>), IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |current| {
             if current.status == IntegrationStatus::Active {
                 return Err(IntegrationError::OutOfOrder {
                     code: "already_active",
@@ -181,31 +199,14 @@ impl Services {
         okta_domain: &str,
         input: ClientCredentials,
     ) -> Result<(Integration, Vec<Check>), IntegrationError> {
-        let id = IntegrationId::new();
         let creds = Credentials {
             domain: self.parse_domain(okta_domain)?,
             client_id: input.client_id,
             client_secret: input.client_secret,
         };
         let checks = self.check_with_okta(&creds, None).await?;
-        let mut tx = self.pool().begin().await?;
-        integrations::insert(
-            &mut tx,
-            tenant_id,
-            &NewIntegration {
-                id,
-                status: IntegrationStatus::Validated,
-                created_from: "okta",
-                okta_domain: &creds.domain,
-                client_id: Some(&creds.client_id),
-                hook_key: &HookKey::generate(),
-            },
-        )
-        .await?;
-        self.store_client_secret(&mut tx, tenant_id, id, &creds.client_secret)
-            .await?;
-        tx.commit().await?;
-        Ok((self.get_integration(tenant_id, id).await?, checks))
+        let created = self.create(tenant_id, &creds.domain, Some(&creds)).await?;
+        Ok((created, checks))
     }
 
     /// Complete step: provisions (or adopts) our Event Hook for the integration's coverage
@@ -216,8 +217,7 @@ impl Services {
         id: IntegrationId,
         coverage: Option<Coverage>,
     ) -> Result<Integration, IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let mut current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |mut current| {
             if current.status == IntegrationStatus::Pending {
                 return Err(IntegrationError::validation_required(
                     "validate the Client ID and Client Secret (POST …/validate) before completing",
@@ -236,7 +236,7 @@ impl Services {
                 &mut tx,
                 tenant_id,
                 id,
-                &Activation {
+                &HookState {
                     event_hook_id: &hook.id,
                     hook_status: &super::hooks::status_label(hook),
                     hook_secret_hash: &provisioned.secret.hash(),
@@ -262,8 +262,7 @@ impl Services {
         id: IntegrationId,
         coverage: Option<Coverage>,
     ) -> Result<Integration, IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let mut current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |mut current| {
             self.change_coverage(&mut current, coverage).await?;
             self.get_integration(tenant_id, id).await
         })
@@ -326,8 +325,7 @@ impl Services {
         tenant_id: TenantId,
         id: IntegrationId,
     ) -> Result<(), IntegrationError> {
-        self.in_step(tenant_id, id, async {
-            let current = self.get_integration(tenant_id, id).await?;
+        self.in_step(tenant_id, id, async |current| {
             let deprovisioned = match &current.event_hook_id {
                 None => Ok(()),
                 Some(hook_id) => match self.credentials(&current.org).await {
@@ -354,13 +352,14 @@ impl Services {
         .await
     }
 
-    /// Runs `step` as the integration's only wizard step: a second caller meanwhile gets 409,
-    /// not a second hook. The lease is a row, so no pooled connection waits on Okta.
+    /// Runs `step` on the integration as its only wizard step: a second caller meanwhile gets
+    /// 409, not a second hook. The step gets the integration as read under the lease. The
+    /// lease is a row, so no pooled connection waits on Okta.
     pub(super) async fn in_step<T>(
         &self,
         tenant_id: TenantId,
         id: IntegrationId,
-        step: impl Future<Output = Result<T, IntegrationError>>,
+        step: impl AsyncFnOnce(Integration) -> Result<T, IntegrationError>,
     ) -> Result<T, IntegrationError> {
         let holder = uuid::Uuid::new_v4();
         let until = Utc::now() + STEP_LEASE;
@@ -375,7 +374,10 @@ impl Services {
             id,
             holder: Some(holder),
         };
-        let outcome = step.await;
+        let outcome = match self.get_integration(tenant_id, id).await {
+            Ok(current) => step(current).await,
+            Err(error) => Err(error),
+        };
         lease.release().await;
         outcome
     }

@@ -22,16 +22,29 @@ pub enum BaselineState {
     Failed,
 }
 
-/// A baseline as the status shows it.
-#[derive(Debug, Clone)]
+/// A baseline as the integration's status shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = BaselineView)]
 pub struct Baseline {
     pub state: BaselineState,
+    /// Days of history asked for.
     pub days: i32,
+    /// The window read: from `since` up to `until`, when the integration went live (the
+    /// hook and gap fill bring everything after).
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// Events of the subscribed types read from the System Log.
     pub events_read: i64,
+    /// Of those, new to the service (the rest were known already).
     pub events_learned: i64,
+    /// Read but not yet applied by the detection worker.
+    pub events_pending: i64,
+    /// How far back the history is learned: it is read newest first.
     pub through: Option<DateTime<Utc>>,
+    /// Share of the window covered, 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
+    pub progress: f64,
+    /// Stopped at `baseline_max_events`: the oldest part of the window was left out.
     pub truncated: bool,
     pub last_error: Option<String>,
     pub started_at: DateTime<Utc>,
@@ -86,21 +99,57 @@ pub async fn start(
     Ok(started.is_some())
 }
 
+/// The integration's latest baseline, if it ever had one.
 pub async fn get(
     pool: &PgPool,
     tenant_id: TenantId,
     integration_id: IntegrationId,
 ) -> Result<Option<Baseline>> {
-    Ok(sqlx::query_as!(
-        Baseline,
-        r#"SELECT state AS "state: _", days, since, until, events_read, events_learned, through,
-               truncated, last_error, started_at, finished_at
-           FROM baselines WHERE tenant_id = $1 AND integration_id = $2"#,
+    let Some(row) = sqlx::query!(
+        r#"SELECT state AS "state: BaselineState", days, since, until, events_read, events_learned,
+               CASE WHEN state = 'learning' THEN
+                   (SELECT count(*) FROM event_queue q WHERE q.tenant_id = b.tenant_id
+                      AND q.integration_id = b.integration_id AND q.learn_only)
+               ELSE 0 END AS "events_pending!",
+               through, truncated, last_error, started_at, finished_at
+           FROM baselines b WHERE tenant_id = $1 AND integration_id = $2"#,
         tenant_id as _,
         integration_id as _,
     )
     .fetch_optional(pool)
-    .await?)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let progress = match row.state {
+        BaselineState::Complete => 1.0,
+        _ => coverage(row.since, row.until, row.through),
+    };
+    Ok(Some(Baseline {
+        state: row.state,
+        days: row.days,
+        since: row.since,
+        until: row.until,
+        events_read: row.events_read,
+        events_learned: row.events_learned,
+        events_pending: row.events_pending,
+        through: row.through,
+        progress,
+        truncated: row.truncated,
+        last_error: row.last_error,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+    }))
+}
+
+/// The share of `[since, until)` learned, newest first, down to `through`; below 1 until done.
+fn coverage(since: DateTime<Utc>, until: DateTime<Utc>, through: Option<DateTime<Utc>>) -> f64 {
+    let span = (until - since).num_milliseconds();
+    let (Some(through), true) = (through, span > 0) else {
+        return 0.0;
+    };
+    let done = (until - through).num_milliseconds() as f64 / span as f64;
+    (done * 1000.0).round().clamp(0.0, 999.0) / 1000.0
 }
 
 /// Leases the longest-waiting due baseline for `lease_secs` (another replica takes it over
@@ -214,4 +263,21 @@ pub async fn finish(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_counts_back_from_until() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let (since, until) = (at("2026-03-01T00:00:00Z"), at("2026-03-11T00:00:00Z"));
+        assert_eq!(coverage(since, until, None), 0.0);
+        assert_eq!(
+            coverage(since, until, Some(at("2026-03-06T00:00:00Z"))),
+            0.5
+        );
+        assert_eq!(coverage(since, until, Some(since)), 0.999);
+    }
 }

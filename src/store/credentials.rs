@@ -1,23 +1,18 @@
-//! Encrypted credential rows (the vault's output); plaintext never reaches this module.
+//! Encrypted credential rows (the vault's [`Sealed`] output); plaintext never reaches this
+//! module.
 
 use crate::ids::{IntegrationId, TenantId};
+use crate::vault::Sealed;
 use sqlx::{PgConnection, PgPool};
 
 use super::Result;
-
-#[derive(Debug, Clone)]
-pub struct SealedRow {
-    pub key_id: String,
-    pub nonce: Vec<u8>,
-    pub ciphertext: Vec<u8>,
-}
 
 pub async fn put(
     conn: &mut PgConnection,
     tenant_id: TenantId,
     integration_id: IntegrationId,
     field: &str,
-    row: &SealedRow,
+    sealed: &Sealed,
 ) -> Result<()> {
     sqlx::query!(
         "INSERT INTO credentials (tenant_id, integration_id, field, key_id, nonce, ciphertext)
@@ -27,9 +22,9 @@ pub async fn put(
         tenant_id as _,
         integration_id as _,
         field,
-        row.key_id,
-        row.nonce,
-        row.ciphertext,
+        sealed.key_id,
+        sealed.nonce,
+        sealed.ciphertext,
     )
     .execute(conn)
     .await?;
@@ -41,9 +36,9 @@ pub async fn get(
     tenant_id: TenantId,
     integration_id: IntegrationId,
     field: &str,
-) -> Result<Option<SealedRow>> {
+) -> Result<Option<Sealed>> {
     Ok(sqlx::query_as!(
-        SealedRow,
+        Sealed,
         "SELECT key_id, nonce, ciphertext FROM credentials
          WHERE tenant_id = $1 AND integration_id = $2 AND field = $3",
         tenant_id as _,
@@ -75,27 +70,37 @@ pub struct CredentialRef {
     pub tenant_id: TenantId,
     pub integration_id: IntegrationId,
     pub field: String,
-    pub key_id: String,
-    pub nonce: Vec<u8>,
-    pub ciphertext: Vec<u8>,
+    pub sealed: Sealed,
 }
 
 pub async fn all(pool: &PgPool) -> Result<Vec<CredentialRef>> {
-    Ok(sqlx::query_as!(
-        CredentialRef,
-        r#"SELECT tenant_id AS "tenant_id: _", integration_id AS "integration_id: _", field,
-               key_id, nonce, ciphertext
+    let rows = sqlx::query!(
+        r#"SELECT tenant_id AS "tenant_id: TenantId", integration_id AS "integration_id: IntegrationId",
+               field, key_id, nonce, ciphertext
            FROM credentials ORDER BY integration_id, field"#,
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| CredentialRef {
+            tenant_id: row.tenant_id,
+            integration_id: row.integration_id,
+            field: row.field,
+            sealed: Sealed {
+                key_id: row.key_id,
+                nonce: row.nonce,
+                ciphertext: row.ciphertext,
+            },
+        })
+        .collect())
 }
 
 /// Replaces a row only if it still holds the ciphertext that was re-encrypted (no lost update).
 pub async fn replace_if_unchanged(
     pool: &PgPool,
     old: &CredentialRef,
-    new: &SealedRow,
+    new: &Sealed,
 ) -> Result<bool> {
     let done = sqlx::query!(
         "UPDATE credentials SET key_id = $5, nonce = $6, ciphertext = $7, updated_at = now()
@@ -103,7 +108,7 @@ pub async fn replace_if_unchanged(
         old.tenant_id as _,
         old.integration_id as _,
         old.field,
-        old.ciphertext,
+        old.sealed.ciphertext,
         new.key_id,
         new.nonce,
         new.ciphertext,

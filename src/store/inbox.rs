@@ -210,15 +210,26 @@ pub async fn queue_stats(pool: &sqlx::PgPool) -> Result<QueueStats> {
     .await?)
 }
 
-/// Processing lag of one integration: age of its oldest unprocessed live event.
-pub async fn integration_lag_secs(
+/// The health counters of one integration's events, for its status.
+pub struct Backlog {
+    /// Processing lag: age of its oldest unprocessed live event (`None` when none waits).
+    pub lag_secs: Option<f64>,
+    /// Events refused one by one inside valid deliveries.
+    pub quarantined: i64,
+}
+
+pub async fn backlog(
     pool: &sqlx::PgPool,
     tenant_id: TenantId,
     integration_id: IntegrationId,
-) -> Result<Option<f64>> {
-    Ok(sqlx::query_scalar!(
-        "SELECT EXTRACT(EPOCH FROM now() - min(received_at))::float8 FROM event_queue
-         WHERE tenant_id = $1 AND integration_id = $2 AND NOT learn_only",
+) -> Result<Backlog> {
+    Ok(sqlx::query_as!(
+        Backlog,
+        r#"SELECT
+             (SELECT EXTRACT(EPOCH FROM now() - min(received_at))::float8 FROM event_queue
+              WHERE tenant_id = $1 AND integration_id = $2 AND NOT learn_only) AS "lag_secs?",
+             (SELECT count(*) FROM quarantined_events
+              WHERE tenant_id = $1 AND integration_id = $2) AS "quarantined!""#,
         tenant_id as _,
         integration_id as _,
     )
@@ -235,21 +246,6 @@ pub async fn learn_only_queued(
     Ok(sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM event_queue
            WHERE tenant_id = $1 AND integration_id = $2 AND learn_only"#,
-        tenant_id as _,
-        integration_id as _,
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
-pub async fn quarantined_count(
-    pool: &sqlx::PgPool,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
-) -> Result<i64> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM quarantined_events
-           WHERE tenant_id = $1 AND integration_id = $2"#,
         tenant_id as _,
         integration_id as _,
     )

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres};
 
 use super::Result;
 use crate::ids::{HookKey, IntegrationId, TenantId};
@@ -227,29 +227,51 @@ pub async fn set_validated(
     Ok(())
 }
 
-pub struct Activation<'a> {
+/// Our hook in Okta as provisioned: its id, Okta's status of it, and the hash of the secret
+/// it was given.
+pub struct HookState<'a> {
     pub event_hook_id: &'a str,
     pub hook_status: &'a str,
     pub hook_secret_hash: &'a [u8],
 }
 
+/// Records a freshly provisioned hook; its new secret replaces any older one at once.
+pub async fn set_hook(
+    executor: impl PgExecutor<'_>,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    hook: &HookState<'_>,
+) -> Result<()> {
+    sqlx::query!(
+        "UPDATE integrations SET event_hook_id = $3, hook_status = $4,
+             hook_secret_hash = $5, hook_secret_prev_hash = NULL, hook_secret_prev_until = NULL,
+             hook_secret_rotated_at = now(), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
+        hook.event_hook_id,
+        hook.hook_status,
+        hook.hook_secret_hash,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Records the verified hook and makes the integration active.
 pub async fn set_active(
     conn: &mut PgConnection,
     tenant_id: TenantId,
     id: IntegrationId,
-    a: &Activation<'_>,
+    hook: &HookState<'_>,
 ) -> Result<()> {
+    set_hook(&mut *conn, tenant_id, id, hook).await?;
     sqlx::query!(
-        "UPDATE integrations SET status = 'active', event_hook_id = $3, hook_status = $4,
-             hook_secret_hash = $5, hook_secret_prev_hash = NULL, hook_secret_prev_until = NULL,
-             hook_secret_rotated_at = now(), activated_at = COALESCE(activated_at, now()),
-             last_error_code = NULL, last_error = NULL, updated_at = now()
+        "UPDATE integrations SET status = 'active', activated_at = COALESCE(activated_at, now()),
+             last_error_code = NULL, last_error = NULL
          WHERE tenant_id = $1 AND id = $2",
         tenant_id as _,
         id as _,
-        a.event_hook_id,
-        a.hook_status,
-        a.hook_secret_hash,
     )
     .execute(conn)
     .await?;
@@ -366,18 +388,17 @@ pub async fn find_by_hook_key(pool: &PgPool, hook_key: &str) -> Result<Option<Ho
     .await?)
 }
 
-/// Sets the hook secret hash written before Okta verifies the hook (the verification GET
-/// carries it), keeping the previous one valid until `prev_until`.
+/// Stages a new hook secret hash before Okta is given the secret, keeping the previous one
+/// valid until `prev_until` (deliveries Okta signed with it may still arrive).
 pub async fn set_hook_secret(
     pool: &PgPool,
     tenant_id: TenantId,
     id: IntegrationId,
     secret_hash: &[u8],
-    prev_until: Option<DateTime<Utc>>,
+    prev_until: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query!(
-        "UPDATE integrations SET
-             hook_secret_prev_hash = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE hook_secret_hash END,
+        "UPDATE integrations SET hook_secret_prev_hash = hook_secret_hash,
              hook_secret_prev_until = $4, hook_secret_hash = $3, hook_secret_rotated_at = now(),
              updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
@@ -385,26 +406,6 @@ pub async fn set_hook_secret(
         id as _,
         secret_hash,
         prev_until,
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub async fn set_hook_state(
-    pool: &PgPool,
-    tenant_id: TenantId,
-    id: IntegrationId,
-    event_hook_id: &str,
-    hook_status: &str,
-) -> Result<()> {
-    sqlx::query!(
-        "UPDATE integrations SET event_hook_id = $3, hook_status = $4, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
-        tenant_id as _,
-        id as _,
-        event_hook_id,
-        hook_status,
     )
     .execute(pool)
     .await?;
