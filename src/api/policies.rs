@@ -280,25 +280,9 @@ async fn dry_run(
     State(services): State<Services>,
     admin: Admin,
     Json(body): Json<DryRunBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<policies::DryRun>> {
     let run = policies::dry_run(services.pool(), admin.tenant_id, &body.rules, body.since).await?;
-    let detections: Vec<Value> = run
-        .detections
-        .iter()
-        .map(|d| {
-            json!({
-                "rule": d.detection.rule, "priority": d.detection.priority.as_str(),
-                "severity": d.detection.priority.severity().as_str(),
-                "output": d.detection.output, "tags": d.detection.tags,
-                "okta_event_uuid": d.okta_event_uuid, "event_type": d.event_type,
-                "published": d.published,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "since": run.since, "events_scanned": run.events_scanned,
-        "truncated": run.truncated, "detections": detections,
-    })))
+    Ok(Json(run))
 }
 
 fn managed_json(policy: &detect::ManagedPolicy, enabled: bool, with_rules: bool) -> Value {

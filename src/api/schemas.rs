@@ -15,10 +15,14 @@ use utoipa::ToSchema;
 pub use crate::detect::{Priority, Severity};
 use crate::ids::{IntegrationId, PolicyId, TokenId};
 pub use crate::service::baseline::BaselineView;
+pub use crate::service::policies::{
+    DryRun as PolicyTestResult, DryRunDetection as PolicyTestDetection,
+};
 pub use crate::service::status::{IntegrationView as Integration, LastError};
 pub use crate::store::baselines::BaselineState;
 pub use crate::store::integrations::IntegrationStatus;
 pub use crate::store::runtime_events::RuntimeEvent;
+pub use crate::store::tenants::{Role, TokenInfo as Token};
 
 /// An RFC 9457 problem document (`application/problem+json`): every error of the API.
 #[derive(Serialize, ToSchema)]
@@ -181,53 +185,9 @@ pub struct Rule {
     pub output: Option<String>,
 }
 
-/// `POST /api/v1/policies/test`: what rules would raise on the tenant's recent events.
-#[derive(Serialize, ToSchema)]
-pub struct PolicyTestResult {
-    /// Events received since then were considered.
-    pub since: DateTime<Utc>,
-    /// Events the rules ran on.
-    pub events_scanned: u64,
-    /// A bound (5,000 events, 2 s, 1,000 detections) stopped the run early.
-    pub truncated: bool,
-    pub detections: Vec<PolicyTestDetection>,
-}
-
-/// A detection the rules under test would raise.
-#[derive(Serialize, ToSchema)]
-pub struct PolicyTestDetection {
-    pub rule: String,
-    pub priority: Priority,
-    pub severity: Severity,
-    pub output: String,
-    pub tags: Vec<String>,
-    pub okta_event_uuid: String,
-    pub event_type: String,
-    /// Okta's `published` time of the event, as Okta wrote it.
-    pub published: Option<String>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct PolicyList {
     pub items: Vec<Policy>,
-}
-
-/// A token's role: `admin` may change things, `viewer` only reads.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Viewer,
-}
-
-/// An API token as an admin sees it: never the token itself.
-#[derive(Serialize, ToSchema)]
-pub struct Token {
-    pub token_id: TokenId,
-    pub role: Role,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -45,7 +45,6 @@ async fn list(State(services): State<Services>, admin: Admin) -> ApiResult<Json<
 #[serde(deny_unknown_fields)]
 #[schema(as = NewTokenRequest)]
 struct NewToken {
-    #[schema(value_type = schemas::Role)]
     role: Role,
     /// Without it the token does not expire.
     #[schema(minimum = 1, maximum = 3650)]

@@ -96,9 +96,21 @@ const fn concat<const A: usize, const B: usize, const C: usize>(
 
 /// Which event types an integration's hook subscribes to.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
+// Stored as its name; a CHECK constraint keeps it one of these.
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Coverage {
     /// The 18 types the seed subscribed to.
     #[default]

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use crate::detect::{
-    self, Detection, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, RuleSet,
+    self, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, Priority, RuleSet, Severity,
 };
 use crate::ids::{PolicyId, TenantId};
 use crate::okta::LogEvent;
@@ -291,22 +291,32 @@ pub const DRY_RUN_MAX_EVENTS: i64 = 5_000;
 pub const DRY_RUN_MAX_DETECTIONS: usize = 1_000;
 pub const DRY_RUN_MAX_TIME: Duration = Duration::from_secs(2);
 
-/// What rules under test would have raised on the tenant's recent events.
-#[derive(Debug, Default)]
+/// `POST /api/v1/policies/test`: what rules would raise on the tenant's recent events.
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PolicyTestResult)]
 pub struct DryRun {
+    /// Events received since then were considered.
     pub since: DateTime<Utc>,
-    pub events_scanned: usize,
-    /// A bound stopped the run before the last event in range.
+    /// Events the rules ran on.
+    pub events_scanned: u64,
+    /// A bound (5,000 events, 2 s, 1,000 detections) stopped the run early.
     pub truncated: bool,
     pub detections: Vec<DryRunDetection>,
 }
 
-#[derive(Debug)]
+/// A detection the rules under test would raise.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PolicyTestDetection)]
 pub struct DryRunDetection {
+    pub rule: String,
+    pub priority: Priority,
+    pub severity: Severity,
+    pub output: String,
+    pub tags: Vec<String>,
     pub okta_event_uuid: String,
     pub event_type: String,
+    /// Okta's `published` time of the event, as Okta wrote it.
     pub published: Option<String>,
-    pub detection: Detection,
 }
 
 /// Runs `rules` over the tenant's raw events received since `since` (default: the last
@@ -357,10 +367,14 @@ fn evaluate_recent(engine: &Engine, events: &[RecentEvent]) -> DryRun {
         };
         for detection in engine.evaluate_in_memory(&event, &recent.okta_domain, &mut state) {
             run.detections.push(DryRunDetection {
+                rule: detection.rule,
+                priority: detection.priority,
+                severity: detection.priority.severity(),
+                output: detection.output,
+                tags: detection.tags,
                 okta_event_uuid: event.uuid.clone(),
                 event_type: event.event_type.clone(),
                 published: event.published.clone(),
-                detection,
             });
         }
     }

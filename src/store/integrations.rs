@@ -620,26 +620,3 @@ impl<'r> sqlx::Decode<'r, Postgres> for OktaDomain {
         Ok(OktaDomain::from_stored(text)?)
     }
 }
-
-/// Stored as its name (`standard`, `extended`; a CHECK constraint keeps it so).
-impl sqlx::Type<Postgres> for Coverage {
-    fn type_info() -> PgTypeInfo {
-        <String as sqlx::Type<Postgres>>::type_info()
-    }
-}
-
-impl sqlx::Encode<'_, Postgres> for Coverage {
-    fn encode_by_ref(
-        &self,
-        buf: &mut PgArgumentBuffer,
-    ) -> std::result::Result<IsNull, BoxDynError> {
-        <&str as sqlx::Encode<Postgres>>::encode(self.as_str(), buf)
-    }
-}
-
-impl<'r> sqlx::Decode<'r, Postgres> for Coverage {
-    fn decode(value: PgValueRef<'r>) -> std::result::Result<Self, BoxDynError> {
-        let text = <&str as sqlx::Decode<Postgres>>::decode(value)?;
-        Coverage::parse(text).ok_or_else(|| format!("unknown coverage {text:?}").into())
-    }
-}

@@ -4,11 +4,16 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{TenantId, TokenId};
 use sqlx::PgPool;
+use utoipa::ToSchema;
 
 use super::Result;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A token's role: `admin` may change things, `viewer` only reads.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Viewer,
@@ -50,11 +55,12 @@ pub async fn tenant_exists(pool: &PgPool, id: TenantId) -> Result<bool> {
     Ok(found.is_some())
 }
 
-/// A token as an admin sees it: never the token itself.
-#[derive(Debug, Clone, serde::Serialize)]
+/// An API token as an admin sees it: never the token itself.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+#[schema(as = Token)]
 pub struct TokenInfo {
     pub token_id: TokenId,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -95,7 +101,7 @@ pub async fn find_token(pool: &PgPool, token_hash: &[u8]) -> Result<Option<(Tena
 pub async fn list_tokens(pool: &PgPool, tenant_id: TenantId) -> Result<Vec<TokenInfo>> {
     Ok(sqlx::query_as!(
         TokenInfo,
-        r#"SELECT id AS "token_id: _", role, created_at, expires_at, revoked_at FROM api_tokens
+        r#"SELECT id AS "token_id: _", role AS "role: Role", created_at, expires_at, revoked_at FROM api_tokens
            WHERE tenant_id = $1 ORDER BY created_at, id"#,
         tenant_id as _,
     )
