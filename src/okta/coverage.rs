@@ -141,15 +141,6 @@ impl Coverage {
             Coverage::Extended => "extended",
         }
     }
-
-    /// The stored or entered name; `None` for anything else.
-    pub fn parse(text: &str) -> Option<Coverage> {
-        match text {
-            "standard" => Some(Coverage::Standard),
-            "extended" => Some(Coverage::Extended),
-            _ => None,
-        }
-    }
 }
 
 impl std::fmt::Display for Coverage {
@@ -180,10 +171,13 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for c in [Coverage::Standard, Coverage::Extended] {
-            assert_eq!(Coverage::parse(c.as_str()), Some(c));
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert_eq!(
+                serde_json::from_value::<Coverage>(c.as_str().into()).unwrap(),
+                c
+            );
         }
         assert_eq!(Coverage::default(), Coverage::Standard);
-        assert_eq!(Coverage::parse("all"), None);
+        assert!(serde_json::from_value::<Coverage>("all".into()).is_err());
     }
 }
