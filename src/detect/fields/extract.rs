@@ -1,4 +1,5 @@
-//! Reading a field's value from a LogEvent.
+//! Data table (the match in `extract_raw`): where in a LogEvent each field reads its value, one
+//! arm a field; below it, the readers that take more than a path.
 
 use std::borrow::Cow;
 

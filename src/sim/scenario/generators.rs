@@ -129,11 +129,8 @@ impl Gen {
         client: &Client,
         failure: Option<&str>,
     ) -> Value {
-        let kind = match failure {
-            None => SIGN_IN,
-            Some(_) => SIGN_IN_FAILED,
-        };
-        let mut e = self.base(at, kind, user.actor(), client, "/idp/idx/identify");
+        let uri = "/idp/idx/identify";
+        let mut e = self.attempt(at, (SIGN_IN, SIGN_IN_FAILED), user, client, failure, uri);
         e["authenticationContext"]["authenticationProvider"] =
             json!("OKTA_AUTHENTICATION_PROVIDER");
         e["authenticationContext"]["credentialType"] = json!("PASSWORD");
@@ -152,9 +149,6 @@ impl Gen {
         data["logOnlySecurityData"] = json!(format!(
             "{{\"risk\":{{\"level\":\"{level}\"}},\"behaviors\":{{\"New IP\":\"{flag}\"}}}}"
         ));
-        if let Some(reason) = failure {
-            failed(&mut e, reason);
-        }
         e
     }
 
@@ -190,12 +184,8 @@ impl Gen {
         client: &Client,
         failure: Option<&str>,
     ) -> Value {
-        let kind = match failure {
-            None => MFA_PUSH,
-            Some(_) => MFA_PUSH_FAILED,
-        };
         let uri = "/idp/idx/authenticators/poll";
-        let mut e = self.base(at, kind, user.actor(), client, uri);
+        let mut e = self.attempt(at, (MFA_PUSH, MFA_PUSH_FAILED), user, client, failure, uri);
         let ctx = &mut e["authenticationContext"];
         ctx["authenticationProvider"] = json!("FACTOR_PROVIDER");
         ctx["credentialProvider"] = json!("OKTA_CREDENTIAL_PROVIDER");
@@ -206,6 +196,22 @@ impl Gen {
             "detailEntry": { "methodTypeUsed": "Get a push notification", "methodUsedVerifiedProperties": "[DEVICE_BOUND, HARDWARE_PROTECTED]" }
         }]);
         e["debugContext"]["debugData"]["factor"] = json!("OKTA_VERIFY_PUSH");
+        e
+    }
+
+    /// The user's attempt at something: the first kind when `failure` is `None`, else the
+    /// second, failed for that reason.
+    fn attempt(
+        &mut self,
+        at: DateTime<Utc>,
+        (succeeded, failed_kind): (EventKind, EventKind),
+        user: &Person,
+        client: &Client,
+        failure: Option<&str>,
+        request_uri: &str,
+    ) -> Value {
+        let kind = failure.map_or(succeeded, |_| failed_kind);
+        let mut e = self.base(at, kind, user.actor(), client, request_uri);
         if let Some(reason) = failure {
             failed(&mut e, reason);
         }
