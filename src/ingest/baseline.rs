@@ -92,9 +92,9 @@ async fn round(services: &Services, job: &BaselineJob) -> crate::store::Result<(
         Err(error) => return retry(services, job, &error).await,
     };
     if job.read_all {
-        let pending =
-            crate::store::inbox::learn_only_queued(pool, job.tenant_id, job.integration_id).await?;
-        return match pending {
+        // The count the status shows: read, not yet applied by the worker.
+        let baseline = baselines::get(pool, job.tenant_id, job.integration_id).await?;
+        return match baseline.map_or(0, |b| b.events_pending) {
             0 => {
                 tracing::info!(integration_id = %job.integration_id, "baseline complete");
                 baselines::finish(pool, job, BaselineState::Complete, None).await
