@@ -129,7 +129,7 @@ async fn retry(
             error: crate::okta::OktaError::RateLimited { retry_at },
             ..
         } => (*retry_at - Utc::now()).num_seconds().max(1) as f64,
-        _ => (5.0 * f64::from(1u32 << job.attempts.clamp(0, 10))).min(3600.0),
+        _ => crate::store::backoff_secs(job.attempts),
     };
     baselines::retry_later(services.pool(), job, delay, &detail).await
 }
