@@ -560,3 +560,37 @@ impl<'r> sqlx::Decode<'r, Postgres> for OktaDomain {
         Ok(OktaDomain::from_stored(text)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `OrgAccess` decodes a record by hand: a missing client id must come back as `None`.
+    #[sqlx::test(migrations = "./migrations")]
+    async fn org_access_record_reads_a_missing_client_id(pool: PgPool) {
+        let tenant_id = TenantId::new();
+        crate::store::tenants::create_tenant(&pool, tenant_id, "t")
+            .await
+            .unwrap();
+        let domain = OktaDomain::from_stored("acme.okta.com").unwrap();
+        let new = NewIntegration {
+            id: IntegrationId::new(),
+            status: IntegrationStatus::Pending,
+            created_from: "sysdig",
+            okta_domain: &domain,
+            client_id: None,
+            hook_key: &HookKey::generate(),
+        };
+        insert(&mut pool.acquire().await.unwrap(), tenant_id, &new)
+            .await
+            .unwrap();
+
+        let org = org_access(&pool, tenant_id, new.id).await.unwrap();
+        assert_eq!((org.tenant_id, org.id), (tenant_id, new.id));
+        assert_eq!(org.domain.stored(), "acme.okta.com");
+        assert_eq!(org.client_id, None);
+        let listed = get(&pool, tenant_id, new.id).await.unwrap().unwrap();
+        assert_eq!(listed.org.client_id, None);
+        assert_eq!(listed.status, IntegrationStatus::Pending);
+    }
+}
