@@ -92,9 +92,9 @@ async fn round(services: &Services, job: &BaselineJob) -> crate::store::Result<(
         Err(error) => return retry(services, job, &error).await,
     };
     if job.read_all {
-        let pending =
-            crate::store::inbox::learn_only_queued(pool, job.tenant_id, job.integration_id).await?;
-        return match pending {
+        // The count the status shows: read, not yet applied by the worker.
+        let baseline = baselines::get(pool, job.tenant_id, job.integration_id).await?;
+        return match baseline.map_or(0, |b| b.events_pending) {
             0 => {
                 tracing::info!(integration_id = %job.integration_id, "baseline complete");
                 baselines::finish(pool, job, BaselineState::Complete, None).await
@@ -129,7 +129,7 @@ async fn retry(
             error: crate::okta::OktaError::RateLimited { retry_at },
             ..
         } => (*retry_at - Utc::now()).num_seconds().max(1) as f64,
-        _ => (5.0 * f64::from(1u32 << job.attempts.clamp(0, 10))).min(3600.0),
+        _ => crate::store::backoff_secs(job.attempts),
     };
     baselines::retry_later(services.pool(), job, delay, &detail).await
 }

@@ -180,9 +180,7 @@ impl Services {
                 store::jobs::finish(&mut tx, &job).await?;
             }
             Err(error) => {
-                let delay = 5i64
-                    .saturating_mul(1 << job.attempts.clamp(0, 10))
-                    .min(3600);
+                let delay = store::backoff_secs(job.attempts);
                 store::jobs::retry_later(&mut tx, &job, delay, &error).await?;
             }
         }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use futures::TryStreamExt;
 use sqlx::PgConnection;
 
 use super::Result;
@@ -17,18 +18,16 @@ pub async fn sequences(
     conn: &mut PgConnection,
     tenants: &[TenantId],
 ) -> Result<HashMap<TenantId, i64>> {
-    let rows = sqlx::query!(
+    Ok(sqlx::query!(
         r#"SELECT t.tenant_id AS "tenant_id!: TenantId", COALESCE(c.seq, 0) AS "seq!"
            FROM unnest($1::uuid[]) AS t(tenant_id)
            LEFT JOIN detect_checkpoints c USING (tenant_id)"#,
         tenants as _,
     )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.tenant_id, row.seq))
-        .collect())
+    .fetch(conn)
+    .map_ok(|row| (row.tenant_id, row.seq))
+    .try_collect()
+    .await?)
 }
 
 /// Every state entry of the tenant.

@@ -237,22 +237,6 @@ pub async fn backlog(
     .await?)
 }
 
-/// A baseline's history events the worker has not applied yet.
-pub async fn learn_only_queued(
-    pool: &sqlx::PgPool,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
-) -> Result<i64> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM event_queue
-           WHERE tenant_id = $1 AND integration_id = $2 AND learn_only"#,
-        tenant_id as _,
-        integration_id as _,
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
 /// A stored raw event with the domain of the org that sent it ('' once the integration is gone).
 #[derive(Debug)]
 pub struct RecentEvent {

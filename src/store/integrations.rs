@@ -48,19 +48,26 @@ pub struct OrgAccess {
     pub client_id: Option<String>,
 }
 
-impl OrgAccess {
-    pub fn new(
-        tenant_id: TenantId,
-        id: IntegrationId,
-        domain: OktaDomain,
-        client_id: Option<String>,
-    ) -> OrgAccess {
-        OrgAccess {
+/// The record queries select as `(tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess"`:
+/// one column, so a query that needs the org fills its row type without a flat row in between.
+type OrgRecord = (TenantId, IntegrationId, OktaDomain, Option<String>);
+
+impl sqlx::Type<Postgres> for OrgAccess {
+    fn type_info() -> PgTypeInfo {
+        <OrgRecord as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for OrgAccess {
+    fn decode(value: PgValueRef<'r>) -> std::result::Result<Self, BoxDynError> {
+        let (tenant_id, id, domain, client_id) =
+            <OrgRecord as sqlx::Decode<Postgres>>::decode(value)?;
+        Ok(OrgAccess {
             tenant_id,
             id,
             domain,
             client_id,
-        }
+        })
     }
 }
 
@@ -142,11 +149,10 @@ async fn select_live(
     tenant_id: TenantId,
     id: Option<IntegrationId>,
 ) -> Result<Vec<Integration>> {
-    let rows = sqlx::query_as!(
-        IntegrationRow,
-        r#"SELECT id AS "id: _", tenant_id AS "tenant_id: _", status AS "status: _", created_from,
-               okta_domain AS "okta_domain: _", client_id, coverage AS "coverage: _",
-               event_hook_id, hook_key AS "hook_key: _",
+    Ok(sqlx::query_as!(
+        Integration,
+        r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess", status AS "status: _",
+               created_from, coverage AS "coverage: _", event_hook_id, hook_key AS "hook_key: _",
                hook_status, events_received, last_event_at, activated_at, last_error_code,
                last_error, last_delivery_error, last_delivery_error_at, created_at, updated_at
            FROM integrations
@@ -156,54 +162,7 @@ async fn select_live(
         id as _,
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(Integration::from).collect())
-}
-
-/// The flat row `query_as!` fills; [`Integration`] nests the org access.
-struct IntegrationRow {
-    id: IntegrationId,
-    tenant_id: TenantId,
-    status: IntegrationStatus,
-    created_from: String,
-    okta_domain: OktaDomain,
-    client_id: Option<String>,
-    coverage: Coverage,
-    event_hook_id: Option<String>,
-    hook_key: HookKey,
-    hook_status: Option<String>,
-    events_received: i64,
-    last_event_at: Option<DateTime<Utc>>,
-    activated_at: Option<DateTime<Utc>>,
-    last_error_code: Option<String>,
-    last_error: Option<String>,
-    last_delivery_error: Option<String>,
-    last_delivery_error_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<IntegrationRow> for Integration {
-    fn from(row: IntegrationRow) -> Self {
-        Integration {
-            org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
-            status: row.status,
-            created_from: row.created_from,
-            coverage: row.coverage,
-            event_hook_id: row.event_hook_id,
-            hook_key: row.hook_key,
-            hook_status: row.hook_status,
-            events_received: row.events_received,
-            last_event_at: row.last_event_at,
-            activated_at: row.activated_at,
-            last_error_code: row.last_error_code,
-            last_error: row.last_error,
-            last_delivery_error: row.last_delivery_error,
-            last_delivery_error_at: row.last_delivery_error_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
+    .await?)
 }
 
 /// Stores validated credentials' domain and client id, and the state they lead to.
@@ -461,26 +420,17 @@ pub struct GapFillTarget {
 
 /// Active integrations whose System Log poll is due (interval elapsed, or a delivery failed).
 pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<GapFillTarget>> {
-    let rows = sqlx::query!(
-        r#"SELECT tenant_id AS "tenant_id: TenantId", id AS "id: IntegrationId",
-               okta_domain AS "okta_domain: OktaDomain", client_id, gapfill_cursor, activated_at,
-               coverage AS "coverage: Coverage"
+    Ok(sqlx::query_as!(
+        GapFillTarget,
+        r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess",
+               coverage AS "coverage: _", gapfill_cursor, activated_at
            FROM integrations
            WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
                  OR gapfill_last_run_at < now() - make_interval(secs => $1))"#,
         interval_secs as f64,
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| GapFillTarget {
-            org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
-            coverage: row.coverage,
-            gapfill_cursor: row.gapfill_cursor,
-            activated_at: row.activated_at,
-        })
-        .collect())
+    .await?)
 }
 
 pub async fn save_gapfill_cursor(
@@ -517,26 +467,17 @@ pub async fn due_for_secret_rotation(
     pool: &PgPool,
     every_secs: i64,
 ) -> Result<Vec<RotationTarget>> {
-    let rows = sqlx::query!(
-        r#"SELECT tenant_id AS "tenant_id: TenantId", id AS "id: IntegrationId",
-               okta_domain AS "okta_domain: OktaDomain", client_id, event_hook_id,
-               hook_key AS "hook_key: HookKey", coverage AS "coverage: Coverage"
+    Ok(sqlx::query_as!(
+        RotationTarget,
+        r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess", event_hook_id,
+               hook_key AS "hook_key: _", coverage AS "coverage: _"
            FROM integrations
            WHERE status = 'active' AND event_hook_id IS NOT NULL
              AND hook_secret_rotated_at < now() - make_interval(secs => $1)"#,
         every_secs as f64,
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| RotationTarget {
-            org: OrgAccess::new(row.tenant_id, row.id, row.okta_domain, row.client_id),
-            event_hook_id: row.event_hook_id,
-            hook_key: row.hook_key,
-            coverage: row.coverage,
-        })
-        .collect())
+    .await?)
 }
 
 /// How to reach an integration's org, deleted or not (for background jobs).
@@ -545,9 +486,8 @@ pub async fn org_access(
     tenant_id: TenantId,
     id: IntegrationId,
 ) -> Result<OrgAccess> {
-    Ok(sqlx::query_as!(
-        OrgAccess,
-        r#"SELECT tenant_id AS "tenant_id: _", id AS "id: _", okta_domain AS "domain: _", client_id
+    Ok(sqlx::query_scalar!(
+        r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess"
            FROM integrations WHERE tenant_id = $1 AND id = $2"#,
         tenant_id as _,
         id as _,
@@ -618,5 +558,39 @@ impl<'r> sqlx::Decode<'r, Postgres> for OktaDomain {
     fn decode(value: PgValueRef<'r>) -> std::result::Result<Self, BoxDynError> {
         let text = <&str as sqlx::Decode<Postgres>>::decode(value)?;
         Ok(OktaDomain::from_stored(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `OrgAccess` decodes a record by hand: a missing client id must come back as `None`.
+    #[sqlx::test(migrations = "./migrations")]
+    async fn org_access_record_reads_a_missing_client_id(pool: PgPool) {
+        let tenant_id = TenantId::new();
+        crate::store::tenants::create_tenant(&pool, tenant_id, "t")
+            .await
+            .unwrap();
+        let domain = OktaDomain::from_stored("acme.okta.com").unwrap();
+        let new = NewIntegration {
+            id: IntegrationId::new(),
+            status: IntegrationStatus::Pending,
+            created_from: "sysdig",
+            okta_domain: &domain,
+            client_id: None,
+            hook_key: &HookKey::generate(),
+        };
+        insert(&mut pool.acquire().await.unwrap(), tenant_id, &new)
+            .await
+            .unwrap();
+
+        let org = org_access(&pool, tenant_id, new.id).await.unwrap();
+        assert_eq!((org.tenant_id, org.id), (tenant_id, new.id));
+        assert_eq!(org.domain.stored(), "acme.okta.com");
+        assert_eq!(org.client_id, None);
+        let listed = get(&pool, tenant_id, new.id).await.unwrap().unwrap();
+        assert_eq!(listed.org.client_id, None);
+        assert_eq!(listed.status, IntegrationStatus::Pending);
     }
 }

@@ -58,7 +58,7 @@ pub async fn finish(conn: &mut PgConnection, job: &DeprovisionJob) -> Result<()>
 pub async fn retry_later(
     conn: &mut PgConnection,
     job: &DeprovisionJob,
-    delay_secs: i64,
+    delay_secs: f64,
     error: &str,
 ) -> Result<()> {
     sqlx::query!(
@@ -66,7 +66,7 @@ pub async fn retry_later(
              run_after = now() + make_interval(secs => $3) WHERE tenant_id = $1 AND id = $2",
         job.tenant_id as _,
         job.id,
-        delay_secs as f64,
+        delay_secs,
         error,
     )
     .execute(conn)

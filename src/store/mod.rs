@@ -67,6 +67,12 @@ impl StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// How long a failed job (an Okta job, a baseline round) waits before its next try: 5 s after
+/// the first failure, doubling with each attempt already made, at most an hour.
+pub fn backoff_secs(attempts: i32) -> f64 {
+    (5.0 * f64::from(1u32 << attempts.clamp(0, 10))).min(3600.0)
+}
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {

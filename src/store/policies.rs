@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use futures::TryStreamExt;
+
 use crate::ids::{PolicyId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -97,17 +99,15 @@ pub async fn managed_settings(
     pool: &PgPool,
     tenant_id: TenantId,
 ) -> Result<HashMap<PolicyId, bool>> {
-    let rows = sqlx::query!(
+    Ok(sqlx::query!(
         r#"SELECT policy_id AS "policy_id: PolicyId", enabled
            FROM managed_policy_settings WHERE tenant_id = $1"#,
         tenant_id as _,
     )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.policy_id, row.enabled))
-        .collect())
+    .fetch(pool)
+    .map_ok(|row| (row.policy_id, row.enabled))
+    .try_collect()
+    .await?)
 }
 
 pub async fn set_managed_enabled(
@@ -131,7 +131,7 @@ pub async fn set_managed_enabled(
 /// For each tenant, a text that changes whenever its policy set changes (the worker's
 /// engine cache key), in one round trip for a whole batch.
 pub async fn versions(pool: &PgPool, tenants: &[TenantId]) -> Result<HashMap<TenantId, String>> {
-    let rows = sqlx::query!(
+    Ok(sqlx::query!(
         r#"SELECT t.tenant_id AS "tenant_id!: TenantId", concat(
              (SELECT coalesce(max(updated_at)::text, '') || count(*) FROM policies p
               WHERE p.tenant_id = t.tenant_id), '/',
@@ -140,10 +140,8 @@ pub async fn versions(pool: &PgPool, tenants: &[TenantId]) -> Result<HashMap<Ten
            FROM unnest($1::uuid[]) AS t(tenant_id)"#,
         tenants as _,
     )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.tenant_id, row.version))
-        .collect())
+    .fetch(pool)
+    .map_ok(|row| (row.tenant_id, row.version))
+    .try_collect()
+    .await?)
 }
