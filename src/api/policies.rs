@@ -59,6 +59,17 @@ fn check_type(policy_type: Option<&str>) -> ApiResult<()> {
     }
 }
 
+/// The `{id}` of a policy that may be managed or custom, as the document states it; the
+/// handlers take `Path<PolicyId>`. Documentation only, never constructed.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct PolicyPath {
+    /// The policy (managed or custom)
+    #[param(value_type = uuid::Uuid)]
+    id: PolicyId,
+}
+
 /// Managed and custom policies, with the tenant's switches.
 #[utoipa::path(
     get,
@@ -97,7 +108,7 @@ async fn list(
     get,
     path = "/api/v1/policies/{id}",
     operation_id = "getPolicy",
-    params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
+    params(PolicyPath),
     responses(
         (status = 200, description = "The policy", body = schemas::Policy),
         (status = 404, description = "`not_found`: no such policy"),
@@ -194,7 +205,7 @@ struct PatchBody {
     patch,
     path = "/api/v1/policies/{id}",
     operation_id = "updatePolicy",
-    params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
+    params(PolicyPath),
     request_body = PatchBody,
     responses(
         (status = 200, description = "The policy as it is now", body = schemas::Policy),

@@ -17,7 +17,7 @@ use axum::routing::{get, post, put};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{IntoResponses, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
 pub fn router() -> Router<Services> {
     Router::new()
@@ -66,6 +66,17 @@ pub struct Doc;
     headers(("Retry-After" = u64, description = "With `okta_rate_limited`: seconds to wait"))
 )]
 struct OktaRefused;
+
+/// The `{id}` of every step on an integration, as the document states it; the handlers
+/// take `Path<IntegrationId>`. Documentation only, never constructed.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct IntegrationPath {
+    /// The integration
+    #[param(value_type = uuid::Uuid)]
+    id: IntegrationId,
+}
 
 /// The 404 of every step on an integration by id; documentation only, never constructed.
 #[derive(IntoResponses)]
@@ -124,7 +135,7 @@ struct ValidateBody {
     post,
     path = "/api/v1/integrations/okta/{id}/validate",
     operation_id = "validateIntegration",
-    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    params(IntegrationPath),
     request_body = ValidateBody,
     responses(
         (status = 200, description = "Validated", body = schemas::Validated),
@@ -199,7 +210,7 @@ struct CompleteBody {
     post,
     path = "/api/v1/integrations/okta/{id}/complete",
     operation_id = "completeIntegration",
-    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    params(IntegrationPath),
     request_body(content = Option<CompleteBody>, description = "Optional: the coverage to provision"),
     responses(
         (status = 200, description = "Active", body = schemas::Completed),
@@ -275,7 +286,7 @@ struct UpdateBody {
     put,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "updateIntegration",
-    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    params(IntegrationPath),
     request_body = UpdateBody,
     responses(
         (status = 200, description = "Updated", body = schemas::Integration),
@@ -319,7 +330,7 @@ async fn list(State(services): State<Services>, caller: Caller) -> ApiResult<Jso
     get,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "getIntegration",
-    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    params(IntegrationPath),
     responses(
         (status = 200, description = "The integration", body = schemas::Integration),
         NoSuchIntegration,
@@ -349,7 +360,7 @@ struct RotateBody {
     put,
     path = "/api/v1/integrations/okta/{id}/credentials",
     operation_id = "rotateCredentials",
-    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    params(IntegrationPath),
     request_body = RotateBody,
     responses(
         (status = 200, description = "Replaced", body = schemas::Validated),
@@ -380,7 +391,7 @@ async fn rotate(
     delete,
     path = "/api/v1/integrations/okta/{id}",
     operation_id = "deleteIntegration",
-    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    params(IntegrationPath),
     responses(
         (status = 204, description = "Deleted"),
         NoSuchIntegration,
@@ -416,7 +427,7 @@ struct BaselineBody {
     post,
     path = "/api/v1/integrations/okta/{id}/baseline",
     operation_id = "learnBaseline",
-    params(("id" = uuid::Uuid, Path, description = "The integration")),
+    params(IntegrationPath),
     request_body = BaselineBody,
     responses(
         (status = 202, description = "Learning", body = schemas::BaselineStarted),
