@@ -19,7 +19,7 @@ pub fn router() -> Router<Services> {
         .route("/metrics", get(metrics))
 }
 
-/// The routes above, documented.
+/// The routes above, documented (`openapi.rs` adds who may call them).
 #[derive(OpenApi)]
 #[openapi(paths(alive, ready, metrics))]
 pub struct Doc;

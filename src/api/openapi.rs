@@ -1,11 +1,11 @@
 //! `/api/v1/openapi.json`: the HTTP contract as OpenAPI 3.1.
 //!
 //! Each router module documents its own routes (`#[utoipa::path]` on the handlers, a `Doc`
-//! listing them next to its `router()`); here they are merged, each module's under its tag,
-//! and the errors that the shared extractors answer for every route that uses them are added
-//! in one place, so no handler repeats them: a bearer token (400/401/403/503/500), a JSON body
-//! (400/413/415/422), a path parameter (400), query parameters (400). Every 4xx/5xx is
-//! `application/problem+json`.
+//! listing them next to its `router()`); here they are merged, each module's under its tag
+//! and with the credentials its routes take ([`Access`]), and the errors that the shared
+//! extractors answer for every route that uses them are added in one place, so no handler
+//! repeats them: a bearer token (400/401/403/503/500), a JSON body (400/413/415/422), a path
+//! parameter (400), query parameters (400). Every 4xx/5xx is `application/problem+json`.
 //! `tests/service/openapi_contract.rs` keeps this document and the router in step.
 
 use std::sync::LazyLock;
@@ -14,7 +14,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, Ref, RefOr, Response, ResponseBuilder, SecurityRequirement, Type,
@@ -64,25 +64,59 @@ static SPEC: LazyLock<String> =
 )]
 struct ApiDoc;
 
-/// The whole document: every router module's routes under its tag, then the shared errors.
+/// The whole document: every router module's routes under its tag and with its access, then
+/// the shared errors.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    for (tag, mut part) in [
-        ("wizard", wizard::Doc::openapi()),
-        ("hooks", hooks::Doc::openapi()),
-        ("events", events::Doc::openapi()),
-        ("policies", policies::Doc::openapi()),
-        ("tokens", tokens::Doc::openapi()),
-        ("operations", health::Doc::openapi()),
+    for (tag, access, mut part) in [
+        ("wizard", Access::Tenant, wizard::Doc::openapi()),
+        ("hooks", Access::OktaHook, hooks::Doc::openapi()),
+        ("events", Access::Tenant, events::Doc::openapi()),
+        ("policies", Access::Tenant, policies::Doc::openapi()),
+        ("tokens", Access::Admin, tokens::Doc::openapi()),
+        ("operations", Access::Open, health::Doc::openapi()),
     ] {
-        for (_, operation) in operations(&mut part) {
+        for (_, method, operation) in operations(&mut part) {
             operation.tags = Some(vec![tag.to_string()]);
+            operation.security = access.requirement(method).map(|r| vec![r]);
         }
         doc.merge(part);
     }
     SecuritySchemes.modify(&mut doc);
     ExtractorErrors.modify(&mut doc);
     doc
+}
+
+/// Who may call a router module's operations. The handlers' extractors enforce it ([`Caller`]
+/// takes any tenant token, [`Admin`] an admin's); `tests/service/isolation.rs` calls every
+/// operation of this document with each role and holds it to what is said here.
+///
+/// [`Caller`]: super::auth::Caller
+/// [`Admin`]: super::auth::Admin
+#[derive(Clone, Copy)]
+enum Access {
+    /// No credentials: the probes, the metrics and this document.
+    Open,
+    /// Okta's own Authorization header: the secret we gave Okta for the hook.
+    OktaHook,
+    /// A tenant token: any role reads (GET), `admin` changes things.
+    Tenant,
+    /// A tenant token of role `admin`, for reading too.
+    Admin,
+}
+
+impl Access {
+    fn requirement(self, method: HttpMethod) -> Option<SecurityRequirement> {
+        let none: [&str; 0] = [];
+        match (self, method) {
+            (Access::Open, _) => None,
+            (Access::OktaHook, _) => Some(SecurityRequirement::new("okta_hook", none)),
+            (Access::Tenant, HttpMethod::Get) => Some(SecurityRequirement::new("bearer", none)),
+            (Access::Tenant | Access::Admin, _) => {
+                Some(SecurityRequirement::new("bearer", ["admin"]))
+            }
+        }
+    }
 }
 
 struct SecuritySchemes;
@@ -113,7 +147,7 @@ struct ExtractorErrors;
 
 impl Modify for ExtractorErrors {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        for (path, operation) in operations(doc) {
+        for (path, _, operation) in operations(doc) {
             for (status, cause) in extractor_errors(path, operation) {
                 add_cause(operation, status, cause);
             }
@@ -126,19 +160,20 @@ impl Modify for ExtractorErrors {
     }
 }
 
-/// Every operation of the document, with its path.
-fn operations(doc: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = (&str, &mut Operation)> {
+/// Every operation of the document, with its path and method.
+fn operations(
+    doc: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&str, HttpMethod, &mut Operation)> {
     doc.paths.paths.iter_mut().flat_map(|(path, item)| {
         [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+            (HttpMethod::Get, &mut item.get),
+            (HttpMethod::Put, &mut item.put),
+            (HttpMethod::Post, &mut item.post),
+            (HttpMethod::Delete, &mut item.delete),
+            (HttpMethod::Patch, &mut item.patch),
         ]
         .into_iter()
-        .flatten()
-        .map(move |operation| (path.as_str(), operation))
+        .filter_map(move |(method, operation)| Some((path.as_str(), method, operation.as_mut()?)))
     })
 }
 

@@ -2,7 +2,7 @@
 
 use super::auth::{Admin, Caller};
 use super::error::{ApiError, ApiResult, Json, Path, Query};
-use super::schemas;
+use super::schemas::{self, Policy, PolicyList, PolicyType, Rule};
 use crate::detect::{self, RuleSet};
 use crate::ids::PolicyId;
 use crate::service::policies::{self, PolicyInput, PolicyPatch, Updated};
@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub fn router() -> Router<Services> {
@@ -29,7 +29,8 @@ pub fn router() -> Router<Services> {
         )
 }
 
-/// The routes above, documented (`openapi.rs` adds the errors every extractor can answer).
+/// The routes above, documented (`openapi.rs` adds who may call them and the errors every
+/// extractor can answer).
 #[derive(OpenApi)]
 #[openapi(paths(list, create, show, update, remove, dry_run))]
 pub struct Doc;
@@ -58,12 +59,22 @@ fn check_type(policy_type: Option<&str>) -> ApiResult<()> {
     }
 }
 
+/// The `{id}` of a policy that may be managed or custom, as the document states it; the
+/// handlers take `Path<PolicyId>`. Documentation only, never constructed.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct PolicyPath {
+    /// The policy (managed or custom)
+    #[param(value_type = uuid::Uuid)]
+    id: PolicyId,
+}
+
 /// Managed and custom policies, with the tenant's switches.
 #[utoipa::path(
     get,
     path = "/api/v1/policies",
     operation_id = "listPolicies",
-    security(("bearer" = [])),
     params(ListParams),
     responses(
         (status = 200, description = "The policies (without their rules)", body = schemas::PolicyList),
@@ -74,22 +85,22 @@ async fn list(
     State(services): State<Services>,
     caller: Caller,
     Query(params): Query<ListParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyList>> {
     check_type(params.policy_type.as_deref())?;
     let mut items = Vec::new();
     if params.managed != Some(false) {
         let settings = policies::managed_enabled(services.pool(), caller.tenant_id).await?;
         for policy in detect::managed_policies() {
             let enabled = settings.get(&PolicyId(policy.id)).copied().unwrap_or(true);
-            items.push(managed_json(policy, enabled, false));
+            items.push(managed(policy, enabled, false));
         }
     }
     if params.managed != Some(true) {
         for policy in policies::list_custom(services.pool(), caller.tenant_id).await? {
-            items.push(custom_json(&policy));
+            items.push(custom(&policy));
         }
     }
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(PolicyList { items }))
 }
 
 /// A policy with its rules and source.
@@ -97,8 +108,7 @@ async fn list(
     get,
     path = "/api/v1/policies/{id}",
     operation_id = "getPolicy",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
+    params(PolicyPath),
     responses(
         (status = 200, description = "The policy", body = schemas::Policy),
         (status = 404, description = "`not_found`: no such policy"),
@@ -108,11 +118,11 @@ async fn show(
     State(services): State<Services>,
     caller: Caller,
     Path(id): Path<PolicyId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Policy>> {
     if let Some(policy) = policies::find_managed(id) {
         let settings = policies::managed_enabled(services.pool(), caller.tenant_id).await?;
         let enabled = settings.get(&id).copied().unwrap_or(true);
-        return Ok(Json(managed_json(policy, enabled, true)));
+        return Ok(Json(managed(policy, enabled, true)));
     }
     let policy = policies::get_custom(services.pool(), caller.tenant_id, id).await?;
     Ok(Json(custom_detail(&policy).await))
@@ -156,7 +166,6 @@ fn default_true() -> bool {
     post,
     path = "/api/v1/policies",
     operation_id = "createPolicy",
-    security(("bearer" = ["admin"])),
     request_body = NewPolicy,
     responses(
         (status = 201, description = "Created", body = schemas::Policy),
@@ -168,7 +177,7 @@ async fn create(
     State(services): State<Services>,
     admin: Admin,
     Json(body): Json<NewPolicy>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Policy>)> {
     check_type(Some(&body.policy_type))?;
     let input = PolicyInput {
         name: body.name,
@@ -196,8 +205,7 @@ struct PatchBody {
     patch,
     path = "/api/v1/policies/{id}",
     operation_id = "updatePolicy",
-    security(("bearer" = ["admin"])),
-    params(("id" = uuid::Uuid, Path, description = "The policy (managed or custom)")),
+    params(PolicyPath),
     request_body = PatchBody,
     responses(
         (status = 200, description = "The policy as it is now", body = schemas::Policy),
@@ -211,7 +219,7 @@ async fn update(
     admin: Admin,
     Path(id): Path<PolicyId>,
     Json(body): Json<PatchBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Policy>> {
     let patch = PolicyPatch {
         enabled: body.enabled,
         name: body.name,
@@ -220,7 +228,7 @@ async fn update(
     };
     Ok(Json(
         match policies::update(services.pool(), admin.tenant_id, id, patch).await? {
-            Updated::Managed(policy, enabled) => managed_json(policy, enabled, true),
+            Updated::Managed(policy, enabled) => managed(policy, enabled, true),
             Updated::Custom(policy) => custom_detail(&policy).await,
         },
     ))
@@ -231,7 +239,6 @@ async fn update(
     delete,
     path = "/api/v1/policies/{id}",
     operation_id = "deletePolicy",
-    security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "The custom policy")),
     responses(
         (status = 204, description = "Deleted"),
@@ -269,7 +276,6 @@ struct DryRunBody {
     post,
     path = "/api/v1/policies/test",
     operation_id = "testPolicy",
-    security(("bearer" = ["admin"])),
     request_body = DryRunBody,
     responses(
         (status = 200, description = "What the rules would raise, oldest event first", body = schemas::PolicyTestResult),
@@ -285,58 +291,67 @@ async fn dry_run(
     Ok(Json(run))
 }
 
-fn managed_json(policy: &detect::ManagedPolicy, enabled: bool, with_rules: bool) -> Value {
-    let mut body = json!({
-        "id": policy.id, "name": policy.name, "description": policy.description,
-        "type": "okta", "managed": true, "enabled": enabled,
-    });
-    if with_rules
-        && let (Some(object), Some(rules)) =
-            (body.as_object_mut(), detect::managed_rule_set(policy.id))
-    {
-        object.insert("rules".into(), rules_json(&rules, policy.source));
-        object.insert("source".into(), Value::from(policy.source));
+fn managed(policy: &detect::ManagedPolicy, enabled: bool, with_rules: bool) -> Policy {
+    let rules = with_rules
+        .then(|| detect::managed_rule_set(policy.id))
+        .flatten();
+    Policy {
+        id: PolicyId(policy.id),
+        name: policy.name.to_string(),
+        description: policy.description.to_string(),
+        policy_type: PolicyType::Okta,
+        managed: true,
+        enabled,
+        created_at: None,
+        updated_at: None,
+        source: rules.is_some().then(|| policy.source.to_string()),
+        rules: rules.map(|rules| rules_of(&rules, policy.source)),
     }
-    body
 }
 
-fn custom_json(policy: &CustomPolicy) -> Value {
-    json!({
-        "id": policy.id, "name": policy.name, "description": policy.description,
-        "type": "okta", "managed": false, "enabled": policy.enabled,
-        "created_at": policy.created_at, "updated_at": policy.updated_at,
-    })
+fn custom(policy: &CustomPolicy) -> Policy {
+    Policy {
+        id: policy.id,
+        name: policy.name.clone(),
+        description: policy.description.clone(),
+        policy_type: PolicyType::Okta,
+        managed: false,
+        enabled: policy.enabled,
+        created_at: Some(policy.created_at),
+        updated_at: Some(policy.updated_at),
+        rules: None,
+        source: None,
+    }
 }
 
 /// The policy with its source and, when it compiles, its rules.
-async fn custom_detail(policy: &CustomPolicy) -> Value {
-    let mut body = custom_json(policy);
-    if let Some(object) = body.as_object_mut() {
-        if let Ok(rules) = policies::compile_custom(&policy.name, &policy.rules).await {
-            object.insert("rules".into(), rules_json(&rules, &policy.rules));
-        }
-        object.insert("source".into(), Value::from(policy.rules.clone()));
+async fn custom_detail(policy: &CustomPolicy) -> Policy {
+    let rules = policies::compile_custom(&policy.name, &policy.rules).await;
+    Policy {
+        rules: rules.ok().map(|rules| rules_of(&rules, &policy.rules)),
+        source: Some(policy.rules.clone()),
+        ..custom(policy)
     }
-    body
 }
 
-fn rules_json(rules: &RuleSet, source: &str) -> Value {
+fn rules_of(rules: &RuleSet, source: &str) -> Vec<Rule> {
     let texts = rule_texts(source);
-    Value::Array(
-        rules
-            .rules()
-            .iter()
-            .map(|rule| {
-                let (condition, output) =
-                    texts.get(rule.name.as_str()).cloned().unwrap_or_default();
-                json!({
-                    "name": rule.name, "description": rule.desc, "priority": rule.priority.as_str(),
-                    "tags": rule.tags, "enabled": rule.enabled,
-                    "condition": condition, "output": output,
-                })
-            })
-            .collect(),
-    )
+    rules
+        .rules()
+        .iter()
+        .map(|rule| {
+            let (condition, output) = texts.get(rule.name.as_str()).cloned().unwrap_or_default();
+            Rule {
+                name: rule.name.clone(),
+                description: rule.desc.clone(),
+                priority: rule.priority,
+                tags: rule.tags.clone(),
+                enabled: rule.enabled,
+                condition,
+                output,
+            }
+        })
+        .collect()
 }
 
 /// Each rule's condition (appended parts joined on) and output as the rules file writes them:

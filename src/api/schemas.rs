@@ -1,8 +1,9 @@
 //! The JSON the handlers write, as OpenAPI schemas.
 //!
 //! Where a handler writes a service or store type as it is, that type derives its own schema
-//! (re-exported here); the structs below describe bodies the handlers assemble, and are
-//! never constructed.
+//! (re-exported here). The structs below describe bodies the handlers assemble: the policy
+//! handlers build `Policy`, `Rule` and `PolicyList` and write them; the others describe JSON
+//! values built in the handlers, and are never constructed.
 //! `tests/service/openapi_contract.rs` checks real responses against them, and schemathesis in
 //! `.ci/run` checks every response it provokes, so a shape cannot drift unnoticed.
 #![allow(dead_code)]
