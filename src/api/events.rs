@@ -2,15 +2,14 @@
 
 use crate::detect::Severity;
 use crate::ids::IntegrationId;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{IntoParams, OpenApi};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Json, Path, Query};
@@ -18,17 +17,11 @@ use super::schemas;
 use crate::state::Services;
 use crate::store::runtime_events::{self, FeedQuery, RuntimeEvent};
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route("/api/v1/events", get(list))
-        .route("/api/v1/events/{id}", get(detail))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(detail))
 }
-
-/// The routes above, documented (`openapi.rs` adds who may call them and the errors every
-/// extractor can answer).
-#[derive(OpenApi)]
-#[openapi(paths(list, detail))]
-pub struct Doc;
 
 /// Text filters: at most 256 characters, without control characters; empty means no filter.
 #[derive(Debug, Deserialize, IntoParams)]

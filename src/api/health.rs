@@ -1,28 +1,21 @@
 //! Probes and metrics for operators.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde_json::json;
-use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::schemas;
 use crate::state::Services;
 use crate::store;
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route("/healthz", get(alive))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(alive))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
 }
-
-/// The routes above, documented (`openapi.rs` adds who may call them).
-#[derive(OpenApi)]
-#[openapi(paths(alive, ready, metrics))]
-pub struct Doc;
 
 /// The process is alive.
 #[utoipa::path(

@@ -19,15 +19,10 @@ use tower_http::trace::TraceLayer;
 use crate::state::Services;
 
 pub fn router(services: Services) -> Router {
-    let body_limit = services.config().hook_body_limit_bytes;
+    let (routes, doc) = openapi::documented_routes(services.config().hook_body_limit_bytes);
     Router::new()
-        .merge(health::router())
-        .merge(hooks::router(body_limit))
-        .merge(events::router())
-        .merge(wizard::router())
-        .merge(policies::router())
-        .merge(tokens::router())
-        .merge(openapi::router())
+        .merge(routes)
+        .merge(openapi::router(&doc))
         .merge(crate::console::router())
         // After every route: it applies to the routes registered so far. axum adds `Allow`.
         .method_not_allowed_fallback(|| async {

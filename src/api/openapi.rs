@@ -1,16 +1,18 @@
-//! `/api/v1/openapi.json`: the HTTP contract as OpenAPI 3.1.
+//! `/api/v1/openapi.json`: the HTTP contract as OpenAPI 3.1, and the routes it describes.
 //!
-//! Each router module documents its own routes (`#[utoipa::path]` on the handlers, a `Doc`
-//! listing them next to its `router()`); here they are merged, each module's under its tag
-//! and with the credentials its routes take ([`Access`]), and the errors that the shared
-//! extractors answer for every route that uses them are added in one place, so no handler
-//! repeats them: a bearer token (400/401/403/503/500), a JSON body (400/413/415/422), a path
-//! parameter (400), query parameters (400). Every 4xx/5xx is `application/problem+json`.
-//! `tests/service/openapi_contract.rs` keeps this document and the router in step.
-
-use std::sync::LazyLock;
+//! Each router module registers its handlers through utoipa-axum's `routes!`, which routes a
+//! handler at the path and method its `#[utoipa::path]` documents: a route cannot be missing
+//! from the document, nor the document list a route that is not served. Here the modules are
+//! merged, each one's operations under its tag and with the credentials they take
+//! ([`Access`]), and the errors that the shared extractors answer for every route that uses
+//! them are added in one place, so no handler repeats them: a bearer token
+//! (400/401/403/503/500), a JSON body (400/413/415/422), a path parameter (400), query
+//! parameters (400). Every 4xx/5xx is `application/problem+json`.
+//! `tests/service/openapi_contract.rs` holds real answers to the schemas given here.
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -24,8 +26,12 @@ use utoipa::{Modify, OpenApi};
 use super::{events, health, hooks, policies, schemas, tokens, wizard};
 use crate::state::Services;
 
-pub fn router() -> Router<Services> {
-    Router::new().route("/api/v1/openapi.json", get(document))
+/// Serves `doc` at `/api/v1/openapi.json`.
+pub fn router(doc: &utoipa::openapi::OpenApi) -> Router<Services> {
+    let json = serde_json::to_string(doc).expect("the OpenAPI document serializes");
+    Router::new()
+        .route("/api/v1/openapi.json", get(document))
+        .with_state(Bytes::from(json))
 }
 
 /// This document.
@@ -36,12 +42,9 @@ pub fn router() -> Router<Services> {
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value))
 )]
-async fn document() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], SPEC.as_str())
+async fn document(State(json): State<Bytes>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], json)
 }
-
-static SPEC: LazyLock<String> =
-    LazyLock::new(|| serde_json::to_string(&spec()).expect("the OpenAPI document serializes"));
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,27 +67,30 @@ static SPEC: LazyLock<String> =
 )]
 struct ApiDoc;
 
-/// The whole document: every router module's routes under its tag and with its access, then
-/// the shared errors.
-pub fn spec() -> utoipa::openapi::OpenApi {
+/// Every router module's routes, and the whole document: each module's operations under its
+/// tag and with its access, then the shared errors.
+pub fn documented_routes(hook_body_limit: usize) -> (Router<Services>, utoipa::openapi::OpenApi) {
     let mut doc = ApiDoc::openapi();
-    for (tag, access, mut part) in [
-        ("wizard", Access::Tenant, wizard::Doc::openapi()),
-        ("hooks", Access::OktaHook, hooks::Doc::openapi()),
-        ("events", Access::Tenant, events::Doc::openapi()),
-        ("policies", Access::Tenant, policies::Doc::openapi()),
-        ("tokens", Access::Admin, tokens::Doc::openapi()),
-        ("operations", Access::Open, health::Doc::openapi()),
+    let mut routes = Router::new();
+    for (tag, access, module) in [
+        ("wizard", Access::Tenant, wizard::router()),
+        ("hooks", Access::OktaHook, hooks::router(hook_body_limit)),
+        ("events", Access::Tenant, events::router()),
+        ("policies", Access::Tenant, policies::router()),
+        ("tokens", Access::Admin, tokens::router()),
+        ("operations", Access::Open, health::router()),
     ] {
+        let (module_routes, mut part) = module.split_for_parts();
         for (_, method, operation) in operations(&mut part) {
             operation.tags = Some(vec![tag.to_string()]);
             operation.security = access.requirement(method).map(|r| vec![r]);
         }
         doc.merge(part);
+        routes = routes.merge(module_routes);
     }
     SecuritySchemes.modify(&mut doc);
     ExtractorErrors.modify(&mut doc);
-    doc
+    (routes, doc)
 }
 
 /// Who may call a router module's operations. The handlers' extractors enforce it ([`Caller`]

@@ -8,32 +8,22 @@ use crate::ids::PolicyId;
 use crate::service::policies::{self, PolicyInput, PolicyPatch, Updated};
 use crate::state::Services;
 use crate::store::policies::CustomPolicy;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route("/api/v1/policies", get(list).post(create))
-        .route("/api/v1/policies/test", post(dry_run))
-        .route(
-            "/api/v1/policies/{id}",
-            get(show).patch(update).delete(remove),
-        )
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(dry_run))
+        .routes(routes!(show, update, remove))
 }
-
-/// The routes above, documented (`openapi.rs` adds who may call them and the errors every
-/// extractor can answer).
-#[derive(OpenApi)]
-#[openapi(paths(list, create, show, update, remove, dry_run))]
-pub struct Doc;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

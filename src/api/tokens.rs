@@ -1,13 +1,12 @@
 //! The tenant's API tokens: list (never the tokens themselves), create (shown once), revoke.
 //! Admin only: a viewer must not mint or revoke access.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Admin;
 use super::error::{ApiError, ApiResult, Json, Path};
@@ -17,17 +16,11 @@ use crate::service::tokens::{self, MAX_EXPIRES_IN_DAYS};
 use crate::state::Services;
 use crate::store::tenants::{self, Role};
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route("/api/v1/tokens", get(list).post(create))
-        .route("/api/v1/tokens/{token_id}", delete(revoke))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
-
-/// The routes above, documented (`openapi.rs` adds who may call them and the errors every
-/// extractor can answer).
-#[derive(OpenApi)]
-#[openapi(paths(list, create, revoke))]
-pub struct Doc;
 
 /// The tenant's tokens, revoked and expired ones included (never the tokens themselves).
 #[utoipa::path(

@@ -9,49 +9,25 @@ use crate::service::credentials::{ClientCredentials, parse_client_id, parse_clie
 use crate::service::status::IntegrationView;
 use crate::state::Services;
 use crate::store::integrations::Integration;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post, put};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route(
-            "/api/v1/integrations/okta",
-            get(list).post(create_from_okta),
-        )
-        .route("/api/v1/integrations/okta/launch", post(launch))
-        .route(
-            "/api/v1/integrations/okta/{id}",
-            get(show).put(update).delete(remove),
-        )
-        .route("/api/v1/integrations/okta/{id}/validate", post(validate))
-        .route("/api/v1/integrations/okta/{id}/complete", post(complete))
-        .route("/api/v1/integrations/okta/{id}/credentials", put(rotate))
-        .route("/api/v1/integrations/okta/{id}/baseline", post(baseline))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create_from_okta))
+        .routes(routes!(launch))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(validate))
+        .routes(routes!(complete))
+        .routes(routes!(rotate))
+        .routes(routes!(baseline))
 }
-
-/// The routes above, documented (`openapi.rs` adds who may call them and the errors every
-/// extractor can answer).
-#[derive(OpenApi)]
-#[openapi(paths(
-    launch,
-    validate,
-    create_from_okta,
-    complete,
-    list,
-    show,
-    update,
-    rotate,
-    remove,
-    baseline
-))]
-pub struct Doc;
 
 /// Why a wizard step that calls Okta answered 422 (the problem's `checks` say which step);
 /// documentation only, never constructed.

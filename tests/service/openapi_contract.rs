@@ -23,17 +23,21 @@ async fn every_route_is_documented_with_its_parameters(pool: PgPool) {
     let doc = &t.doc;
     assert_eq!(doc["openapi"], "3.1.0");
 
-    // What the routers register, read from their source (axum cannot list its routes).
-    let routed = routes_in_source();
-    assert!(routed.len() >= 20, "routes found in src/api: {routed:?}");
-    let documented = documented_operations(doc);
-    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    // utoipa-axum routes each documented handler at its documented path and method; a route
+    // registered by hand (`.route(` in src/api, read from the source since axum cannot list
+    // its routes) must be documented too. The requests below check that each is served.
+    let routed = documented_operations(doc);
+    assert!(routed.len() >= 20, "documented: {routed:?}");
+    let by_hand = routes_in_source();
+    assert!(
+        !by_hand.is_empty(),
+        "the document's own route is registered by hand"
+    );
+    let undocumented: Vec<_> = by_hand.difference(&routed).collect();
     assert!(
         undocumented.is_empty(),
         "routed, not documented: {undocumented:?}"
     );
-    let unrouted: Vec<_> = documented.difference(&routed).collect();
-    assert!(unrouted.is_empty(), "documented, not routed: {unrouted:?}");
 
     for (path, method) in &routed {
         let operation = &doc["paths"][path.as_str()][method.as_str()];
