@@ -27,90 +27,41 @@ struct Cli {
 enum Command {
     /// The service end to end on the local Postgres: hook acknowledgements and worker
     /// throughput, beside a COPY floor measured in the same run.
-    Ingest {
-        /// Seconds of load.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Tenants, one integration each; the load is spread over their hooks.
-        #[arg(long, default_value_t = 1)]
-        tenants: usize,
-        /// Open loop: events per second, in batches of 50, whatever the latency (like Okta).
-        /// Without it, closed loop at the maximum.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// `okta-ingest serve` processes on the one database; tenants spread over them.
-        #[arg(long, default_value_t = 1)]
-        processes: usize,
-        /// Distinct users per tenant (each with detection state); the generator's own
-        /// users otherwise.
-        #[arg(long)]
-        users: Option<usize>,
-        /// The `okta-ingest` binary to measure (e.g. a build of another commit, for a
-        /// before/after in one session); the one beside this bench by default.
-        #[arg(long)]
-        service: Option<std::path::PathBuf>,
-    },
+    Ingest(ingest::Load),
     /// Managed detection rules over generated events on one core, against a parse-only baseline.
     Detect {
         /// Seconds to run each of the two measurements.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
         seconds: u64,
         /// Distinct generated events, cycled through.
-        #[arg(long, default_value_t = 50_000)]
+        #[arg(long, default_value_t = 50_000, value_parser = at_least_one)]
         events: usize,
     },
     /// Memory of the detection state of many tenants, as the worker holds it (no Postgres).
-    State {
-        #[arg(long, default_value_t = 1_000)]
-        tenants: usize,
-        /// Distinct users per tenant.
-        #[arg(long, default_value_t = 500)]
-        users: usize,
-        /// Events per user, from the simulator's mix.
-        #[arg(long, default_value_t = 1)]
-        events_per_user: usize,
-    },
+    State(state::Load),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Ingest {
-            seconds,
-            tenants,
-            rate,
-            processes,
-            users,
-            service,
-        } => {
+        Command::Ingest(load) => {
             let runtime = tokio::runtime::Runtime::new()?;
-            let load = ingest::Load {
-                seconds: seconds.max(1),
-                tenants: tenants.max(1),
-                rate: rate.filter(|r| *r > 0.0),
-                processes: processes.max(1),
-                users,
-                service,
-            };
             let figures = runtime.block_on(ingest::run(load))?;
             println!("{figures}");
             Ok(())
         }
-        Command::Detect { seconds, events } => {
-            detect(Duration::from_secs(seconds.max(1)), events.max(1))
-        }
-        Command::State {
-            tenants,
-            users,
-            events_per_user,
-        } => {
-            let load = state::Load {
-                tenants: tenants.max(1),
-                users: users.max(1),
-                events_per_user: events_per_user.max(1),
-            };
+        Command::Detect { seconds, events } => detect(Duration::from_secs(seconds), events),
+        Command::State(load) => {
             println!("{}", state::run(&load)?);
             Ok(())
         }
+    }
+}
+
+/// A count flag: 1 or more.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("a whole number, 1 or more".into()),
     }
 }
 

@@ -17,6 +17,8 @@ use tokio::process::Child;
 
 use okta_ingest::{service, sim, store};
 
+use crate::at_least_one;
+
 const DATABASE: &str = "postgres://postgres@127.0.0.1:5432/okta_ingest_bench";
 /// Okta-like deliveries: batches of 50 events.
 const BATCH: usize = 50;
@@ -27,16 +29,36 @@ const TENANTS_PER_ORG: usize = 20;
 
 /// What to run: how long, over how many tenants and service processes, open-loop at a rate
 /// or closed-loop.
+#[derive(clap::Args)]
 pub struct Load {
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub seconds: u64,
+    /// Tenants, one integration each; the load is spread over their hooks.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub tenants: usize,
+    /// Open loop: events per second, in batches of 50, whatever the latency (like Okta).
+    /// Without it, closed loop at the maximum.
+    #[arg(long, value_parser = positive_rate)]
     pub rate: Option<f64>,
+    /// `okta-ingest serve` processes on the one database; tenants spread over them.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub processes: usize,
-    /// Distinct users per tenant (the events' actors are rewritten); the generator's own
-    /// users otherwise.
+    /// Distinct users per tenant (each with detection state; the events' actors are
+    /// rewritten); the generator's own users otherwise.
+    #[arg(long, value_parser = at_least_one)]
     pub users: Option<usize>,
-    /// The `okta-ingest` binary to measure; the one beside this bench by default.
+    /// The `okta-ingest` binary to measure (e.g. a build of another commit, for a
+    /// before/after in one session); the one beside this bench by default.
+    #[arg(long)]
     pub service: Option<PathBuf>,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err("a number of events per second above 0".into()),
+    }
 }
 
 struct Target {
@@ -67,7 +89,7 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
     };
     let master_key = okta_ingest::vault::Vault::keygen();
     let mut replicas = Vec::new();
-    for _ in 0..load.processes.max(1) {
+    for _ in 0..load.processes {
         let public = replicas.first().map(|r: &Replica| r.base.clone());
         replicas.push(start_replica(&binary, &url, &master_key, public).await?);
     }
@@ -75,7 +97,7 @@ pub async fn run(load: Load) -> anyhow::Result<Value> {
     let http = reqwest::Client::new();
     let mut sims = Vec::new();
     let mut targets = Vec::new();
-    for i in 0..load.tenants.max(1) {
+    for i in 0..load.tenants {
         if i % TENANTS_PER_ORG == 0 {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             // The wizard's hooks are loopback http: the simulator follows the dev switch.

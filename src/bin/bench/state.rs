@@ -8,9 +8,18 @@ use okta_ingest::okta::LogEvent;
 use okta_ingest::sim;
 use serde_json::{Value, json};
 
+use crate::at_least_one;
+
+/// How many tenants, users and events to hold the state of.
+#[derive(clap::Args)]
 pub struct Load {
+    #[arg(long, default_value_t = 1_000, value_parser = at_least_one)]
     pub tenants: usize,
+    /// Distinct users per tenant.
+    #[arg(long, default_value_t = 500, value_parser = at_least_one)]
     pub users: usize,
+    /// Events per user, from the simulator's mix.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub events_per_user: usize,
 }
 
@@ -57,7 +66,7 @@ pub fn run(load: &Load) -> anyhow::Result<Value> {
 /// The simulator's random mix with `users` distinct actors of this tenant.
 fn tenant_events(tenant: usize, load: &Load) -> impl Iterator<Item = LogEvent> {
     let count = load.users * load.events_per_user;
-    let users = load.users.max(1);
+    let users = load.users;
     sim::scenario::random_events(count, tenant as u64 + 7)
         .into_iter()
         .enumerate()
