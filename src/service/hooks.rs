@@ -202,26 +202,13 @@ impl Services {
             return Ok(());
         };
         let org = &target.org;
-        let creds = self.credentials(org).await?;
         let hook = HookRef {
             id: hook_id,
             key: &target.hook_key,
         };
-        let secret = self.stage_hook_secret(org).await?;
-        if let Err(error) = self
-            .replace_hook(&creds, hook, &secret, target.coverage)
-            .await
-        {
-            integrations::set_error(
-                self.pool(),
-                org.tenant_id,
-                org.id,
-                error.code(),
-                &format!("hook secret rotation failed: {}", error.detail()),
-            )
-            .await?;
-            return Err(error.into());
-        }
+        // Okta's refusal (the inner error) is this job's error too.
+        self.replace_hook(org, hook, target.coverage, "hook secret rotation")
+            .await??;
         tracing::info!(integration_id = %org.id, "hook secret rotated");
         Ok(())
     }
@@ -239,24 +226,12 @@ impl Services {
                 "the integration has no Event Hook yet: complete it (POST …/complete)",
             ));
         };
-        let creds = self.credentials(org).await?;
         let hook = HookRef {
             id: hook_id,
             key: &current.hook_key,
         };
-        let secret = self.stage_hook_secret(org).await?;
-        if let Err(error) = self.replace_hook(&creds, hook, &secret, coverage).await {
-            integrations::set_error(
-                self.pool(),
-                org.tenant_id,
-                org.id,
-                error.code(),
-                &format!(
-                    "changing the coverage to {coverage} failed: {}",
-                    error.detail()
-                ),
-            )
-            .await?;
+        let change = format!("changing the coverage to {coverage}");
+        if let Err(error) = self.replace_hook(org, hook, coverage, &change).await? {
             return Err(match error {
                 OktaError::VerificationFailed { .. } => IntegrationError::VerificationFailed {
                     uri: self.hook_uri(&current.hook_key),
@@ -288,20 +263,31 @@ impl Services {
     }
 
     /// Replaces our hook in Okta (`PUT /api/v1/eventHooks/{id}`) with `coverage`'s event
-    /// types and the staged `secret`, then has Okta verify it. Okta's PUT replaces the whole
-    /// hook and its secret is write-only (we keep only a hash), so every PUT carries a new
-    /// secret: a changed `channel`, which Okta requires to be verified again.
+    /// types and a freshly staged secret, then has Okta verify it. Okta's PUT replaces the
+    /// whole hook and its secret is write-only (we keep only a hash), so every PUT carries a
+    /// new secret: a changed `channel`, which Okta requires to be verified again. Okta's
+    /// refusal is the inner error, already on the status page as "`change` failed: …".
     async fn replace_hook(
         &self,
-        creds: &Credentials,
+        org: &OrgAccess,
         hook: HookRef<'_>,
-        secret: &HookSecret,
         coverage: Coverage,
-    ) -> Result<(), OktaError> {
-        let spec = self.hook_spec(hook.key, secret, coverage);
-        self.okta().update_event_hook(creds, hook.id, &spec).await?;
-        self.okta().verify_event_hook(creds, hook.id).await?;
-        Ok(())
+        change: &str,
+    ) -> Result<Result<(), OktaError>, IntegrationError> {
+        let creds = self.credentials(org).await?;
+        let secret = self.stage_hook_secret(org).await?;
+        let spec = self.hook_spec(hook.key, &secret, coverage);
+        let okta = self.okta();
+        let replaced = match okta.update_event_hook(&creds, hook.id, &spec).await {
+            Ok(_) => okta.verify_event_hook(&creds, hook.id).await.map(drop),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = &replaced {
+            let detail = format!("{change} failed: {}", error.detail());
+            integrations::set_error(self.pool(), org.tenant_id, org.id, error.code(), &detail)
+                .await?;
+        }
+        Ok(replaced)
     }
 }
 
