@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store;
 
@@ -68,9 +69,14 @@ async fn rotate_hook_secrets(services: &Services) {
         Ok(due) => due,
         Err(error) => return tracing::warn!(%error, "cannot list hooks due for secret rotation"),
     };
-    for target in due {
-        if let Err(error) = services.rotate_hook_secret(&target).await {
-            tracing::warn!(integration_id = %target.org.id, %error, "hook secret rotation failed");
+    for org in due {
+        match services.rotate_hook_secret(&org).await {
+            Ok(()) => {}
+            // A wizard step or another replica holds the integration: due again next time.
+            Err(IntegrationError::Busy) => {}
+            Err(error) => {
+                tracing::warn!(integration_id = %org.id, %error, "hook secret rotation failed");
+            }
         }
     }
 }

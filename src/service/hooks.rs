@@ -10,7 +10,7 @@ pub use crate::okta::MAX_ACTIVE_EVENT_HOOKS as MAX_EVENT_HOOKS;
 use crate::okta::{Coverage, Credentials, EventHook, HookStatus, NewEventHook, OktaError};
 use crate::secrets::HookSecret;
 use crate::state::Services;
-use crate::store::integrations::{self, HookState, Integration, OrgAccess, RotationTarget};
+use crate::store::integrations::{self, HookState, Integration, OrgAccess};
 use crate::store::{self, jobs::DeprovisionJob};
 
 const MAX_DEPROVISION_ATTEMPTS: i32 = 50;
@@ -193,24 +193,25 @@ impl Services {
         self.credentials(&org).await
     }
 
-    /// Sets a new hook secret in Okta, accepting the old one for the overlap window.
-    pub async fn rotate_hook_secret(
-        &self,
-        target: &RotationTarget,
-    ) -> Result<(), IntegrationError> {
-        let Some(hook_id) = &target.event_hook_id else {
-            return Ok(());
-        };
-        let org = &target.org;
-        let hook = HookRef {
-            id: hook_id,
-            key: &target.hook_key,
-        };
-        // Okta's refusal (the inner error) is this job's error too.
-        self.replace_hook(org, hook, target.coverage, "hook secret rotation")
-            .await??;
-        tracing::info!(integration_id = %org.id, "hook secret rotated");
-        Ok(())
+    /// Sets a new hook secret in Okta, accepting the old one for the overlap window. Under
+    /// the step lease: a wizard step or another replica's rotation would stage a secret of
+    /// its own meanwhile ([`IntegrationError::Busy`]: the rotation is still due next time).
+    pub async fn rotate_hook_secret(&self, org: &OrgAccess) -> Result<(), IntegrationError> {
+        self.in_step(org.tenant_id, org.id, async |current| {
+            let Some(hook_id) = &current.event_hook_id else {
+                return Ok(());
+            };
+            let hook = HookRef {
+                id: hook_id,
+                key: &current.hook_key,
+            };
+            // Okta's refusal (the inner error) is this job's error too.
+            self.replace_hook(org, hook, current.coverage, "hook secret rotation")
+                .await??;
+            tracing::info!(integration_id = %org.id, "hook secret rotated");
+            Ok(())
+        })
+        .await
     }
 
     /// Changes what an active integration's hook subscribes to. The store follows only once
@@ -245,23 +246,6 @@ impl Services {
         Ok(())
     }
 
-    /// A fresh hook secret, accepted from now on; the old one stays accepted for the overlap
-    /// window, so deliveries Okta already signed with it are not refused.
-    async fn stage_hook_secret(&self, org: &OrgAccess) -> Result<HookSecret, IntegrationError> {
-        let secret = HookSecret::generate();
-        let overlap_until =
-            Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
-        integrations::set_hook_secret(
-            self.pool(),
-            org.tenant_id,
-            org.id,
-            &secret.hash(),
-            overlap_until,
-        )
-        .await?;
-        Ok(secret)
-    }
-
     /// Replaces our hook in Okta (`PUT /api/v1/eventHooks/{id}`) with `coverage`'s event
     /// types and a freshly staged secret, then has Okta verify it. Okta's PUT replaces the
     /// whole hook and its secret is write-only (we keep only a hash), so every PUT carries a
@@ -275,17 +259,31 @@ impl Services {
         change: &str,
     ) -> Result<Result<(), OktaError>, IntegrationError> {
         let creds = self.credentials(org).await?;
-        let secret = self.stage_hook_secret(org).await?;
+        let secret = HookSecret::generate();
+        let hash = secret.hash();
+        // The old secret stays accepted for the overlap window: Okta may have signed
+        // deliveries with it that are still on their way.
+        let overlap_until =
+            Utc::now() + chrono::Duration::seconds(self.config().hook_secret_overlap_secs as i64);
+        let (tenant_id, id) = (org.tenant_id, org.id);
+        let rotated_at =
+            integrations::stage_hook_secret(self.pool(), tenant_id, id, &hash, overlap_until)
+                .await?;
         let spec = self.hook_spec(hook.key, &secret, coverage);
         let okta = self.okta();
         let replaced = match okta.update_event_hook(&creds, hook.id, &spec).await {
             Ok(_) => okta.verify_event_hook(&creds, hook.id).await.map(drop),
-            Err(error) => Err(error),
+            Err(error) => {
+                // Okta kept the secret it had, most likely: without this it would be refused
+                // once the overlap ends, for as long as no later PUT succeeds.
+                integrations::unstage_hook_secret(self.pool(), tenant_id, id, &hash, rotated_at)
+                    .await?;
+                Err(error)
+            }
         };
         if let Err(error) = &replaced {
             let detail = format!("{change} failed: {}", error.detail());
-            integrations::set_error(self.pool(), org.tenant_id, org.id, error.code(), &detail)
-                .await?;
+            integrations::set_error(self.pool(), tenant_id, id, error.code(), &detail).await?;
         }
         Ok(replaced)
     }

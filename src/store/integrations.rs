@@ -348,23 +348,56 @@ pub async fn find_by_hook_key(pool: &PgPool, hook_key: &str) -> Result<Option<Ho
 }
 
 /// Stages a new hook secret hash before Okta is given the secret, keeping the previous one
-/// valid until `prev_until` (deliveries Okta signed with it may still arrive).
-pub async fn set_hook_secret(
+/// valid until `prev_until` (deliveries Okta signed with it may still arrive). Returns when
+/// the previous secret was set, for [`unstage_hook_secret`].
+pub async fn stage_hook_secret(
     pool: &PgPool,
     tenant_id: TenantId,
     id: IntegrationId,
     secret_hash: &[u8],
     prev_until: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query!(
-        "UPDATE integrations SET hook_secret_prev_hash = hook_secret_hash,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar!(
+        "WITH before AS (
+             SELECT hook_secret_rotated_at FROM integrations
+             WHERE tenant_id = $1 AND id = $2 FOR UPDATE)
+         UPDATE integrations SET hook_secret_prev_hash = hook_secret_hash,
              hook_secret_prev_until = $4, hook_secret_hash = $3, hook_secret_rotated_at = now(),
              updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
+         FROM before
+         WHERE tenant_id = $1 AND id = $2
+         RETURNING before.hook_secret_rotated_at",
         tenant_id as _,
         id as _,
         secret_hash,
         prev_until,
+    )
+    .fetch_optional(pool)
+    .await?
+    .flatten())
+}
+
+/// Okta did not take the staged secret: the previous one is current again (with its age, so
+/// a rotation is due again), and the staged one stays valid until the `prev_until` it was
+/// staged with, in case Okta took it after all. Nothing changes once another secret was
+/// staged meanwhile.
+pub async fn unstage_hook_secret(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    staged_hash: &[u8],
+    prev_rotated_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query!(
+        "UPDATE integrations SET hook_secret_hash = hook_secret_prev_hash,
+             hook_secret_prev_hash = hook_secret_hash, hook_secret_rotated_at = $4,
+             updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND hook_secret_hash = $3
+           AND hook_secret_prev_hash IS NOT NULL",
+        tenant_id as _,
+        id as _,
+        staged_hash,
+        prev_rotated_at,
     )
     .execute(pool)
     .await?;
@@ -454,23 +487,10 @@ pub async fn save_gapfill_cursor(
     Ok(())
 }
 
-#[derive(Debug, Clone)]
-pub struct RotationTarget {
-    pub org: OrgAccess,
-    pub event_hook_id: Option<String>,
-    pub hook_key: HookKey,
-    /// A rotation re-sends the whole hook: it must keep the subscription.
-    pub coverage: Coverage,
-}
-
-pub async fn due_for_secret_rotation(
-    pool: &PgPool,
-    every_secs: i64,
-) -> Result<Vec<RotationTarget>> {
-    Ok(sqlx::query_as!(
-        RotationTarget,
-        r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess", event_hook_id,
-               hook_key AS "hook_key: _", coverage AS "coverage: _"
+/// Active integrations whose hook secret is older than `every_secs`.
+pub async fn due_for_secret_rotation(pool: &PgPool, every_secs: i64) -> Result<Vec<OrgAccess>> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess"
            FROM integrations
            WHERE status = 'active' AND event_hook_id IS NOT NULL
              AND hook_secret_rotated_at < now() - make_interval(secs => $1)"#,

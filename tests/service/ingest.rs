@@ -338,6 +338,57 @@ async fn hook_secret_rotation_overlaps_then_refuses_the_old_secret(pool: PgPool)
     );
 }
 
+/// Okta refusing the rotated hook leaves it holding the secret it had: that one must stay
+/// accepted after the overlap window (not only during it), the status says why, and the
+/// rotation is due again, so it succeeds once Okta is back.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_refused_secret_rotation_keeps_the_hook_working_and_is_due_again(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let id = t.connect_from_sysdig().await;
+    let old = t.hook().await.secret;
+    let age_the_secret =
+        "UPDATE integrations SET hook_secret_rotated_at = now() - interval '40 days'";
+    execute(&pool, age_the_secret).await;
+    let due = || okta_ingest::store::integrations::due_for_secret_rotation(&pool, 30 * 86400);
+    let org = due().await.unwrap().pop().expect("due");
+
+    t.sim.fail_next_with_500(4);
+    let refused = t.app.services.rotate_hook_secret(&org).await;
+    assert!(refused.is_err(), "{refused:?}");
+    t.sim.clear_faults();
+    let view = t.integration(&id).await.1;
+    let detail = view["last_error"]["detail"].as_str().unwrap_or("");
+    assert!(detail.starts_with("hook secret rotation failed"), "{view}");
+    execute(
+        &pool,
+        "UPDATE integrations SET hook_secret_prev_until = now() - interval '1 second'",
+    )
+    .await;
+    let hook = t.hook().await;
+    assert_eq!(hook.secret, old, "Okta kept the secret it had");
+    let events = [log_event("user.session.start", "r@acme.com")];
+    assert_eq!(
+        t.deliver_events(&hook, &old, &events).await,
+        StatusCode::OK,
+        "past the overlap window"
+    );
+    let report = t
+        .sim
+        .deliver(vec![log_event("user.session.start", "s@acme.com")])
+        .await;
+    assert_eq!(report.delivered(), 1, "Okta's own deliveries");
+
+    assert_eq!(due().await.unwrap().len(), 1, "due again");
+    t.app.services.rotate_hook_secret(&org).await.unwrap();
+    assert_ne!(t.hook().await.secret, old);
+    assert!(due().await.unwrap().is_empty());
+    let report = t
+        .sim
+        .deliver(vec![log_event("user.session.start", "u@acme.com")])
+        .await;
+    assert_eq!(report.delivered(), 1, "Okta uses the new secret, verified");
+}
+
 fn failed_sign_in(actor: &str) -> Value {
     let mut event = log_event("user.session.start", actor);
     event["outcome"] = json!({ "result": "FAILURE", "reason": "INVALID_CREDENTIALS" });
