@@ -206,7 +206,8 @@ impl Services {
                 key: &current.hook_key,
             };
             // Okta's refusal (the inner error) is this job's error too.
-            self.replace_hook(org, hook, current.coverage, "hook secret rotation")
+            let change = "hook secret rotation";
+            self.replace_hook(&current.org, hook, current.coverage, change)
                 .await??;
             tracing::info!(integration_id = %org.id, "hook secret rotated");
             Ok(())
