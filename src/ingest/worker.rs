@@ -252,15 +252,6 @@ pub struct BatchDone {
     pub last_tenant: Option<TenantId>,
 }
 
-/// Processes one batch.
-pub async fn process_batch(
-    services: &Services,
-    engines: &Engines,
-    states: &TenantStates,
-) -> Result<BatchDone, WorkerError> {
-    process_batch_in(services, engines, states, Mode::Batch, None).await
-}
-
 /// One transaction: claim, evaluate against the owned states, write the detections in bulk,
 /// checkpoint each tenant's state delta, commit. The states go back to the cache only once
 /// the commit succeeded; on any failure they are dropped and reloaded from the checkpoint,
