@@ -487,13 +487,18 @@ pub async fn save_gapfill_cursor(
     Ok(())
 }
 
-/// Active integrations whose hook secret is older than `every_secs`.
+/// Active integrations whose hook secret is older than `every_secs`, once no other secret is
+/// still in its overlap window. A secret staged for a PUT that Okta refused stays accepted
+/// for that window in case Okta took it after all: waiting it out keeps it from being pushed
+/// aside by the retry, and means an org that keeps refusing (its hook deleted in Okta, say)
+/// gets one PUT per window, not one at every pass.
 pub async fn due_for_secret_rotation(pool: &PgPool, every_secs: i64) -> Result<Vec<OrgAccess>> {
     Ok(sqlx::query_scalar!(
         r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess"
            FROM integrations
            WHERE status = 'active' AND event_hook_id IS NOT NULL
-             AND hook_secret_rotated_at < now() - make_interval(secs => $1)"#,
+             AND hook_secret_rotated_at < now() - make_interval(secs => $1)
+             AND (hook_secret_prev_until IS NULL OR hook_secret_prev_until < now())"#,
         every_secs as f64,
     )
     .fetch_all(pool)

@@ -340,9 +340,11 @@ async fn hook_secret_rotation_overlaps_then_refuses_the_old_secret(pool: PgPool)
 
 /// Okta refusing the rotated hook leaves it holding the secret it had: that one must stay
 /// accepted after the overlap window (not only during it), the status says why, and the
-/// rotation is due again, so it succeeds once Okta is back.
+/// rotation is due again once that window is over, so it succeeds once Okta is back.
 #[sqlx::test(migrations = "./migrations")]
-async fn a_refused_secret_rotation_keeps_the_hook_working_and_is_due_again(pool: PgPool) {
+async fn a_refused_secret_rotation_keeps_the_hook_working_and_is_retried_after_the_overlap(
+    pool: PgPool,
+) {
     let t = TestApp::spawn(&pool).await;
     let id = t.connect_from_sysdig().await;
     let old = t.hook().await.secret;
@@ -359,6 +361,10 @@ async fn a_refused_secret_rotation_keeps_the_hook_working_and_is_due_again(pool:
     let view = t.integration(&id).await.1;
     let detail = view["last_error"]["detail"].as_str().unwrap_or("");
     assert!(detail.starts_with("hook secret rotation failed"), "{view}");
+    assert!(
+        due().await.unwrap().is_empty(),
+        "not retried before the window is over"
+    );
     execute(
         &pool,
         "UPDATE integrations SET hook_secret_prev_until = now() - interval '1 second'",
@@ -378,7 +384,11 @@ async fn a_refused_secret_rotation_keeps_the_hook_working_and_is_due_again(pool:
         .await;
     assert_eq!(report.delivered(), 1, "Okta's own deliveries");
 
-    assert_eq!(due().await.unwrap().len(), 1, "due again");
+    assert_eq!(
+        due().await.unwrap().len(),
+        1,
+        "due again once the window is over"
+    );
     t.app.services.rotate_hook_secret(&org).await.unwrap();
     assert_ne!(t.hook().await.secret, old);
     assert!(due().await.unwrap().is_empty());
