@@ -1,7 +1,7 @@
 //! Okta's side: the Event Hook verification GET and the delivery POST.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -78,10 +78,9 @@ async fn verify(
 async fn deliver(
     State(services): State<Services>,
     Path(hook_key): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: Request,
 ) -> Response {
-    let response = match handle_delivery(&services, &hook_key, &headers, body).await {
+    let response = match handle_delivery(&services, &hook_key, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
@@ -90,13 +89,15 @@ async fn deliver(
     response
 }
 
+/// The body is read only once the key and the secret are checked: a caller without them
+/// must not hold a connection and up to the body limit in memory while it sends one slowly.
 async fn handle_delivery(
     services: &Services,
     hook_key: &str,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: Request,
 ) -> ApiResult<Response> {
     let started = std::time::Instant::now();
+    let headers = request.headers();
     let target = authenticated_target(services, hook_key, headers).await?;
     if !is_json(headers) {
         return Err(ApiError::new(
@@ -105,6 +106,7 @@ async fn handle_delivery(
             "deliveries must be Content-Type: application/json",
         ));
     }
+    let body = Bytes::from_request(request, services).await;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

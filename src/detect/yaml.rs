@@ -135,6 +135,15 @@ pub fn parse(source: &str) -> Result<Node, YamlError> {
         if matches!(event, Event::StreamEnd | Event::DocumentEnd) {
             break;
         }
+        // An escape (`"\0"`, `"\x00"`) puts a NUL in a name, an output or a tag that the
+        // text itself does not show; Postgres refuses NUL in text, so every runtime event of
+        // such a rule would fail to be written.
+        if matches!(&event, Event::Scalar(text, ..) if text.contains('\0')) {
+            return Err(YamlError {
+                mark: builder.mark(marker),
+                reason: "a NUL character (an escape like \"\\0\") is not allowed".into(),
+            });
+        }
         builder.on_event(event, marker);
         if let Some(mark) = builder.too_deep {
             return Err(YamlError {
@@ -281,6 +290,18 @@ mod tests {
             assert!(
                 err.reason.contains("nested deeper") || err.reason.contains("recursion limit"),
                 "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_nul_is_refused_with_its_position() {
+        for escaped in [r#""a\0b""#, r#""\x00""#, r#""\u0000""#] {
+            let err = parse(&format!("- rule: a\n  output: {escaped}\n")).unwrap_err();
+            assert_eq!(
+                (err.mark.line, err.mark.column),
+                (2, 11),
+                "{escaped}: {err:?}"
             );
         }
     }

@@ -200,6 +200,51 @@ async fn bad_deliveries_get_their_status_and_lose_nothing(pool: PgPool) {
     assert_eq!(t.get_without_token("/readyz").await, StatusCode::OK);
 }
 
+/// The hook's body used to be read (up to the 10 MB limit) before the key and the secret
+/// were checked: anyone could hold a connection and 10 MB of memory per request by sending
+/// a body slowly, until the connection limit kept Okta's own deliveries out. A request
+/// without this hook's secret is answered as soon as its headers are in.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_unauthenticated_delivery_is_refused_before_its_body_is_read(pool: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let hook = t.hook().await;
+    let address = t.base.trim_start_matches("http://").to_string();
+    let cases = [
+        (hook.key.clone(), "Authorization: wrong\r\n", "401"),
+        (hook.key.clone(), "", "401"),
+        ("no-such-key".to_string(), "Authorization: wrong\r\n", "404"),
+    ];
+    for (key, auth, expected) in cases {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /hooks/okta/{key} HTTP/1.1\r\nHost: {address}\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // A part of the promised body, and then nothing.
+        stream.write_all(&[b' '; 64 * 1024]).await.unwrap();
+        let mut answer = [0u8; 12];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{expected}: no answer while the body is unsent"));
+        read.unwrap();
+        let status_line = String::from_utf8_lossy(&answer);
+        assert!(status_line.ends_with(expected), "{expected}: {status_line}");
+    }
+    assert_eq!(
+        t.deliver_events(
+            &hook,
+            &hook.secret,
+            &[log_event("user.session.start", "a@acme.com")]
+        )
+        .await,
+        StatusCode::OK
+    );
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn database_outage_is_a_503_then_recovers_without_restart(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;

@@ -272,3 +272,67 @@ async fn rules_under_test_run_over_recent_events_and_write_nothing(pool: PgPool)
     assert_eq!(problem["line"], 5, "{problem}");
     assert_eq!(written(&t).await, before);
 }
+
+/// A YAML escape (`"\0"`, `"\x00"`) put a NUL into a rule's output, tags or name although
+/// the rules text itself has none: the policy was accepted, then Postgres refused every
+/// runtime event of the rule, and each event it fired on was quarantined with the managed
+/// policies' detections on it. Such rules are refused on write; one stored before is skipped
+/// by the worker, and the managed detections are written.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_nul_escaped_into_a_rule_costs_no_event(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let escaped = [
+        (
+            "output",
+            "  output: \"token \\0 %okta.actor.alternateid\"\n  priority: WARNING\n",
+        ),
+        (
+            "tags",
+            "  output: token\n  priority: WARNING\n  tags: [\"a\\x00b\"]\n",
+        ),
+    ];
+    for (what, tail) in escaped {
+        let rules = format!(
+            "- rule: NUL in {what}\n  desc: d\n  condition: okta.evt.type = system.api_token.create\n{tail}"
+        );
+        let (status, body) = t.create_policy(okta_policy(what, &rules)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
+        assert_eq!(body["code"], "invalid_rules", "{body}");
+        assert!(body["line"].as_u64().is_some_and(|l| l >= 4), "{body}");
+
+        // As a policy stored before this was refused.
+        let now = chrono::Utc::now();
+        let stored = okta_ingest::store::policies::CustomPolicy {
+            id: okta_ingest::ids::PolicyId::new(),
+            tenant_id: t.tenant_id,
+            name: format!("stored {what}"),
+            description: String::new(),
+            rules,
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(
+            okta_ingest::store::policies::insert_custom(t.pool(), &stored)
+                .await
+                .unwrap()
+        );
+    }
+    t.sim
+        .deliver(vec![log_event("system.api_token.create", "admin@acme.com")])
+        .await;
+    t.wait_processed().await;
+    let quarantined: Vec<String> = sqlx::query_scalar("SELECT reason FROM quarantined_events")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(quarantined, Vec::<String>::new());
+    let created = t.all_runtime_events("&q=token").await;
+    assert!(
+        created
+            .iter()
+            .any(|e| e["rule_name"] == "Okta API Token Created"),
+        "the managed detection is written: {created:?}"
+    );
+}
