@@ -48,6 +48,25 @@ pub async fn create_tenant(pool: &PgPool, id: TenantId, name: &str) -> Result<()
     Ok(())
 }
 
+/// A tenant as `tenant list` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantInfo {
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every tenant not offboarded, oldest first.
+pub async fn list_tenants(pool: &PgPool) -> Result<Vec<TenantInfo>> {
+    Ok(sqlx::query_as!(
+        TenantInfo,
+        r#"SELECT id AS "tenant_id: TenantId", name, created_at FROM tenants
+           WHERE offboarded_at IS NULL ORDER BY created_at, id"#,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Whether the tenant exists and is not offboarded.
 pub async fn tenant_exists(pool: &PgPool, id: TenantId) -> Result<bool> {
     let found = sqlx::query_scalar!(
