@@ -71,6 +71,8 @@ pub enum Command {
 pub enum TenantCommand {
     /// Create a tenant and its first admin token.
     Create { name: String },
+    /// List the tenants (one JSON line each), oldest first; offboarded ones are left out.
+    List,
     /// Offboard a tenant: remove its hooks in Okta (or queue that), destroy its credentials,
     /// delete all its rows; prints the counts.
     Delete { id: crate::ids::TenantId },

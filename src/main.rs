@@ -86,6 +86,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Tenant {
+            command: TenantCommand::List,
+        } => {
+            let pool = connect(&Config::load(cli.config.as_deref())?).await?;
+            for tenant in store::tenants::list_tenants(&pool).await? {
+                println!("{}", serde_json::to_string(&tenant)?);
+            }
+        }
+        Command::Tenant {
             command: TenantCommand::Delete { id },
         } => {
             let config = Config::load(cli.config.as_deref())?;

@@ -170,14 +170,12 @@ impl Services {
         };
         match outcome {
             Ok(()) => {
-                store::credentials::delete_all(&mut tx, job.tenant_id, job.integration_id).await?;
-                store::jobs::finish(&mut tx, &job).await?;
+                finish_deprovision(&mut tx, &job).await?;
                 tracing::info!(integration_id = %job.integration_id, "deleted integration's hook removed from Okta");
             }
             Err(error) if job.attempts >= MAX_DEPROVISION_ATTEMPTS => {
                 tracing::error!(integration_id = %job.integration_id, %error, "giving up removing the hook from Okta; credentials destroyed");
-                store::credentials::delete_all(&mut tx, job.tenant_id, job.integration_id).await?;
-                store::jobs::finish(&mut tx, &job).await?;
+                finish_deprovision(&mut tx, &job).await?;
             }
             Err(error) => {
                 let delay = store::backoff_secs(job.attempts);
@@ -319,4 +317,18 @@ pub(super) fn status_label(hook: &EventHook) -> String {
         "UNVERIFIED"
     };
     format!("{status}/{verification}")
+}
+
+/// A deprovisioning job is done: the credentials it kept are destroyed, and an offboarded
+/// tenant whose last queued removal this was goes entirely.
+async fn finish_deprovision(
+    tx: &mut sqlx::PgConnection,
+    job: &DeprovisionJob,
+) -> Result<(), IntegrationError> {
+    store::credentials::delete_all(&mut *tx, job.tenant_id, job.integration_id).await?;
+    store::jobs::finish(&mut *tx, job).await?;
+    if store::tenants::delete_offboarded(tx, job.tenant_id).await? {
+        tracing::info!(tenant_id = %job.tenant_id, "offboarded tenant's last hook removal done; tenant deleted");
+    }
+    Ok(())
 }

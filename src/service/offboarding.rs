@@ -15,7 +15,7 @@ pub struct OffboardReport {
     pub tenant_id: TenantId,
     pub integrations: usize,
     /// Hooks still to be removed by the background job (Okta was unreachable); their
-    /// integrations' credentials and the tenant row go when the job is done.
+    /// integrations' credentials go when their job is done, the tenant row with the last.
     pub hook_removals_queued: i64,
     pub deleted_rows: BTreeMap<&'static str, u64>,
 }
@@ -33,6 +33,7 @@ impl Services {
             self.delete(tenant_id, integration.org.id).await?;
         }
         let mut tx = self.pool().begin().await?;
+        store::tenants::mark_offboarded(&mut tx, tenant_id).await?;
         let deleted = store::tenants::delete_tenant_data(&mut tx, tenant_id).await?;
         let queued = store::jobs::pending_for_tenant(&mut tx, tenant_id).await?;
         tx.commit().await?;

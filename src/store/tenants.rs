@@ -48,10 +48,33 @@ pub async fn create_tenant(pool: &PgPool, id: TenantId, name: &str) -> Result<()
     Ok(())
 }
 
+/// A tenant as `tenant list` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantInfo {
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every tenant not offboarded, oldest first.
+pub async fn list_tenants(pool: &PgPool) -> Result<Vec<TenantInfo>> {
+    Ok(sqlx::query_as!(
+        TenantInfo,
+        r#"SELECT id AS "tenant_id: TenantId", name, created_at FROM tenants
+           WHERE offboarded_at IS NULL ORDER BY created_at, id"#,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Whether the tenant exists and is not offboarded.
 pub async fn tenant_exists(pool: &PgPool, id: TenantId) -> Result<bool> {
-    let found = sqlx::query_scalar!("SELECT 1 AS one FROM tenants WHERE id = $1", id as _)
-        .fetch_optional(pool)
-        .await?;
+    let found = sqlx::query_scalar!(
+        "SELECT 1 AS one FROM tenants WHERE id = $1 AND offboarded_at IS NULL",
+        id as _
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(found.is_some())
 }
 
@@ -134,7 +157,8 @@ pub async fn token_tenant(pool: &PgPool, id: TokenId) -> Result<Option<TenantId>
 
 /// Tables holding a tenant's data, in the order they are emptied: children before parents.
 /// Integrations (and, by cascade, their credentials) that a pending hook-removal job still
-/// needs stay until that job finishes; so does the tenant row then.
+/// needs stay until that job finishes; so does the tenant row then, marked offboarded
+/// ([`mark_offboarded`]) for the last job to delete ([`delete_offboarded`]).
 const TENANT_TABLES: [&str; 14] = [
     "runtime_events",
     "event_queue",
@@ -177,4 +201,35 @@ pub async fn delete_tenant_data(
         counts.push((table, deleted));
     }
     Ok(counts)
+}
+
+/// Marks the tenant as being offboarded, before [`delete_tenant_data`] in the same transaction.
+pub async fn mark_offboarded(conn: &mut sqlx::PgConnection, tenant_id: TenantId) -> Result<()> {
+    sqlx::query!(
+        "UPDATE tenants SET offboarded_at = COALESCE(offboarded_at, now()) WHERE id = $1",
+        tenant_id as _,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes an offboarded tenant's row, and by cascade what its queued hook removals kept,
+/// once none is left; true if it did. The row is locked first: an offboarding committing
+/// meanwhile is seen, not missed (each would find the other's work still pending).
+pub async fn delete_offboarded(conn: &mut sqlx::PgConnection, tenant_id: TenantId) -> Result<bool> {
+    sqlx::query!(
+        "SELECT 1 AS one FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+        tenant_id as _,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let deleted = sqlx::query!(
+        "DELETE FROM tenants WHERE id = $1 AND offboarded_at IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM okta_jobs WHERE tenant_id = $1)",
+        tenant_id as _,
+    )
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() == 1)
 }

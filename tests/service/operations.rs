@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::support::{TestApp, count, execute, log_event, test_config};
+use crate::support::{TestApp, count, database_url, execute, log_event, test_config};
 
 #[sqlx::test(migrations = "./migrations")]
 async fn probes_metrics_and_openapi(pool: PgPool) {
@@ -161,4 +161,27 @@ async fn rules_check_names_file_line_and_reason() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn tenant_list_prints_every_live_tenant(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let (other, _) = t.other_tenant().await;
+    t.app.services.offboard_tenant(other).await.unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(["tenant", "list"])
+        .env("DATABASE_URL", database_url(&pool))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let tenants: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(tenants.len(), 1, "{stdout}");
+    assert_eq!(tenants[0]["tenant_id"], t.tenant_id.to_string());
+    assert_eq!(tenants[0]["name"], "acme");
 }

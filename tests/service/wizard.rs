@@ -468,3 +468,39 @@ async fn delete_while_okta_is_down_retries_in_the_background(pool: PgPool) {
     let stored = count(&pool, "SELECT count(*) FROM credentials").await;
     assert_eq!((jobs, stored), (0, 0));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn offboarding_while_okta_is_down_leaves_no_row_once_the_hook_is_removed(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    t.sim.set_down(DownMode::Unavailable);
+    let report = t.app.services.offboard_tenant(t.tenant_id).await.unwrap();
+    assert_eq!(report.hook_removals_queued, 1);
+    assert_eq!(
+        t.our_hooks().len(),
+        1,
+        "Okta was down: the hook is still there"
+    );
+
+    t.sim.clear_faults();
+    execute(&pool, "UPDATE okta_jobs SET run_after = now()").await;
+    okta_ingest::ingest::background::run_jobs(&t.app.services).await;
+    assert!(t.our_hooks().is_empty());
+    let left = [
+        count(&pool, "SELECT count(*) FROM okta_jobs").await,
+        count(&pool, "SELECT count(*) FROM credentials").await,
+        count(&pool, "SELECT count(*) FROM integrations").await,
+        count(&pool, "SELECT count(*) FROM tenants").await,
+    ];
+    assert_eq!(
+        left,
+        [0, 0, 0, 0],
+        "jobs, credentials, integrations, tenants"
+    );
+    // The offboarded tenant is gone: no operator can give it a new token.
+    let token =
+        okta_ingest::service::tokens::create_token_for(&pool, t.tenant_id, Role::Admin, None)
+            .await
+            .unwrap();
+    assert!(token.is_none());
+}
