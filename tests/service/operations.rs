@@ -74,10 +74,10 @@ async fn vault_rotation_reencrypts_every_credential_under_the_new_key(pool: PgPo
     let both =
         Vault::from_config_strings("", &format!("old={},new={new_key}", t.master_key), "new")
             .unwrap();
-    // The rows were sealed under the key id "env" by the running service.
+    // The rows were sealed under the key id "env" by the running service. As the README
+    // says: the current key stays, the new one is added and made primary.
     let renamed =
-        Vault::from_config_strings("", &format!("env={},new={new_key}", t.master_key), "new")
-            .unwrap();
+        Vault::from_config_strings(&t.master_key, &format!("new={new_key}"), "new").unwrap();
     assert!(
         okta_ingest::service::rotate_vault(&pool, &both)
             .await
