@@ -1,6 +1,7 @@
-//! The Okta HTTP client: OAuth2 client-credentials tokens (cached), the request loop with
-//! one re-authentication on 401, pacing by the rate-limit headers (`rate_limit.rs`), one
-//! wait on a bucket's 429 and a few short back-offs on concurrency 429s.
+//! The Okta HTTP client: OAuth2 client-credentials tokens (cached, one fetch at a time per
+//! credentials), the request loop with one re-authentication on 401, pacing by the
+//! rate-limit headers (`rate_limit.rs`), one wait on a bucket's 429 and a few short
+//! back-offs on concurrency 429s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -53,8 +54,18 @@ pub struct OktaClient {
 
 struct Inner {
     http: reqwest::Client,
-    tokens: Mutex<HashMap<TokenKey, CachedToken>>,
+    tokens: Mutex<HashMap<TokenKey, Arc<TokenSlot>>>,
     budgets: RateBudgets,
+}
+
+/// A key's last token fetch. Its lock makes concurrent callers with the same credentials
+/// wait for one fetch instead of each sending their own.
+type TokenSlot = tokio::sync::Mutex<Option<LastFetch>>;
+
+/// The token a fetch got, or why it got none, and when Okta answered.
+struct LastFetch {
+    at: Instant,
+    token: Result<CachedToken>,
 }
 
 /// A token belongs to (domain, client id, secret): a rotated secret gets its own token.
@@ -71,6 +82,17 @@ struct CachedToken {
 }
 
 type TokenResult = Result<(SecretString, Option<Duration>)>;
+
+/// What a token must be for its caller.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// An API call: any token that is still fresh.
+    Fresh,
+    /// A credentials check: a token Okta issued after the check began (by the check's own
+    /// fetch or one it waited for). Okta keeps honouring tokens issued with a secret it has
+    /// since deactivated, so an older token proves nothing.
+    IssuedSinceStart,
+}
 
 impl std::fmt::Debug for OktaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,9 +125,10 @@ impl OktaClient {
         })
     }
 
-    /// Gets a token (from the cache if fresh): proves the credentials and scopes work.
+    /// Gets a token issued after this call began (never a cached one from before): proves
+    /// the credentials and scopes work now.
     pub async fn check_credentials(&self, creds: &Credentials) -> Result<()> {
-        self.token(creds).await.map(|_| ())
+        self.token(creds, Need::IssuedSinceStart).await.map(|_| ())
     }
 
     /// Forgets the cached token of `creds` (after a 401, or when the secret is replaced).
@@ -113,18 +136,58 @@ impl OktaClient {
         self.tokens().remove(&TokenKey::of(creds));
     }
 
-    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKey, CachedToken>> {
+    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKey, Arc<TokenSlot>>> {
         // A poisoned cache only means a panic elsewhere; its contents are still tokens.
         self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn token(&self, creds: &Credentials) -> Result<SecretString> {
-        let key = TokenKey::of(creds);
-        if let Some(cached) = self.tokens().get(&key)
-            && cached.refresh_at > Instant::now()
-        {
-            return Ok(cached.token.clone());
+    async fn token(&self, creds: &Credentials, need: Need) -> Result<SecretString> {
+        let began = Instant::now();
+        let slot = self
+            .tokens()
+            .entry(TokenKey::of(creds))
+            .or_default()
+            .clone();
+        let mut last = slot.lock().await;
+        if let Some(fetched) = &*last {
+            match &fetched.token {
+                Ok(cached)
+                    if cached.refresh_at > Instant::now()
+                        && (need == Need::Fresh || fetched.at >= began) =>
+                {
+                    return Ok(cached.token.clone());
+                }
+                // Callers that waited for a failed fetch share its failure rather than each
+                // trying again in turn.
+                Err(error) if fetched.at >= began => return Err(error.clone()),
+                _ => {}
+            }
         }
+        let token = self.new_token(creds).await;
+        let at = Instant::now();
+        let answer = match &token {
+            Ok(cached) => Ok(cached.token.clone()),
+            Err(error) => Err(error.clone()),
+        };
+        *last = Some(LastFetch { at, token });
+        drop(last);
+        self.prune(at);
+        answer
+    }
+
+    /// Drops the entries no caller holds whose token is not fresh: those of deleted
+    /// integrations or replaced secrets would otherwise stay forever.
+    fn prune(&self, now: Instant) {
+        let is_fresh = |last: &Option<LastFetch>| {
+            last.as_ref()
+                .is_some_and(|l| l.token.as_ref().is_ok_and(|t| t.refresh_at > now))
+        };
+        self.tokens().retain(|_, slot| {
+            Arc::strong_count(slot) > 1 || slot.try_lock().is_ok_and(|last| is_fresh(&last))
+        });
+    }
+
+    async fn new_token(&self, creds: &Credentials) -> Result<CachedToken> {
         let (token, expires_in) = match self.fetch_token(creds, &REQUIRED_SCOPES).await {
             Err(OktaError::MissingScopes {
                 missing,
@@ -139,18 +202,10 @@ impl OktaClient {
             other => other?,
         };
         let lifetime = expires_in.unwrap_or(Duration::from_secs(3600));
-        if let Some(fresh_for) = lifetime.checked_sub(TOKEN_EXPIRY_MARGIN) {
-            let now = Instant::now();
-            let mut tokens = self.tokens();
-            // Entries of deleted integrations or replaced secrets would otherwise stay forever.
-            tokens.retain(|_, cached| cached.refresh_at > now);
-            let cached = CachedToken {
-                token: token.clone(),
-                refresh_at: now + fresh_for,
-            };
-            tokens.insert(key, cached);
-        }
-        Ok(token)
+        Ok(CachedToken {
+            token,
+            refresh_at: Instant::now() + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN),
+        })
     }
 
     /// `invalid_scope` does not say which scope is missing in a form to rely on: ask for
@@ -271,7 +326,7 @@ impl OktaClient {
                 .acquire(&bucket, patience)
                 .await
                 .map_err(|retry_at| OktaError::RateLimited { retry_at })?;
-            let token = self.token(creds).await?;
+            let token = self.token(creds, Need::Fresh).await?;
             let mut request = self
                 .inner
                 .http

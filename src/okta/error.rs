@@ -11,7 +11,7 @@ pub const REQUIRED_SCOPES: [&str; 2] = ["okta.eventHooks.manage", "okta.logs.rea
 /// The Okta client's result.
 pub type Result<T, E = OktaError> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OktaError {
     /// The token endpoint answered `invalid_client` / `unauthorized_client`.
     #[error("Okta rejected the client credentials ({error})")]

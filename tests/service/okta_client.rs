@@ -87,6 +87,40 @@ async fn token_is_fetched_and_cached() {
 }
 
 #[tokio::test]
+async fn a_check_never_takes_a_token_fetched_before_it() {
+    let sim = start_sim(SimOptions::default()).await;
+    let (client, old) = (client(), creds(&sim));
+    client.list_event_hooks(&old).await.unwrap();
+    client.check_credentials(&old).await.unwrap();
+    assert_eq!(sim.counters().tokens_issued, 2, "{:?}", sim.counters());
+    // Okta still honours the token issued with the old secret; only a new fetch tells.
+    sim.rotate_client_secret();
+    client.list_event_hooks(&old).await.unwrap();
+    let err = client.check_credentials(&old).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_client", "{err:?}");
+}
+
+#[tokio::test]
+async fn concurrent_checks_of_the_same_credentials_share_one_token_request() {
+    let sim = start_sim(SimOptions::default()).await;
+    let (client, creds) = (client(), creds(&sim));
+    sim.set_latency(Duration::from_millis(300));
+    let checks = (0..30).map(|_| client.check_credentials(&creds));
+    for outcome in futures::future::join_all(checks).await {
+        outcome.unwrap();
+    }
+    assert_eq!(sim.counters().token_requests, 1, "{:?}", sim.counters());
+
+    // A failed fetch is shared with its waiters, not retried by each in turn.
+    let wrong = creds_with(&sim, "not-the-secret");
+    let checks = (0..30).map(|_| client.check_credentials(&wrong));
+    for outcome in futures::future::join_all(checks).await {
+        assert_eq!(outcome.unwrap_err().code(), "invalid_client");
+    }
+    assert_eq!(sim.counters().token_requests, 2, "{:?}", sim.counters());
+}
+
+#[tokio::test]
 async fn wrong_or_rotated_secret_is_invalid_client() {
     let sim = start_sim(SimOptions::default()).await;
     let client = client();

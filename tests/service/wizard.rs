@@ -265,6 +265,45 @@ async fn rotated_secret_shows_on_status_and_is_fixed_by_rotation(pool: PgPool) {
     assert!(shown["last_error"].is_null(), "{shown}");
 }
 
+/// Okta honours a token issued before the rotation; a check must not take it as proof.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_secret_deactivated_in_okta_fails_the_checks_despite_a_cached_token(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let id = t.connect_from_sysdig().await;
+    let old_secret = t.sim.client_secret();
+    t.sim.rotate_client_secret();
+    let stored = "SELECT nonce, ciphertext FROM credentials";
+    let before: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(stored).fetch_all(&pool).await.unwrap();
+    let (_, shown_before) = t.integration(&id).await;
+
+    let (status, body) = t.replace_secret(&id, &old_secret).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "invalid_client", "{body}");
+    let failed: Vec<&Value> = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{body}");
+    assert_eq!(failed[0]["name"], "client_credentials", "{body}");
+    let after: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(stored).fetch_all(&pool).await.unwrap();
+    assert_eq!(before, after, "the stored secret was not re-sealed");
+    assert_eq!(t.integration(&id).await.1, shown_before);
+
+    // Validate and create-from-Okta check the same way.
+    let old = json!({ "client_id": t.sim.client_id, "client_secret": old_secret });
+    let pending = t.launch_pending().await;
+    let (status, body) = t.validate(&pending, old.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "invalid_client", "{body}");
+    let mut from_okta = old;
+    from_okta["okta_domain"] = json!(t.sim.base_url);
+    let (status, body) = t.create_from_okta(from_okta).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "invalid_client", "{body}");
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn steps_out_of_order_answer_409_naming_the_missing_step(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
