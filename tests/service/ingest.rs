@@ -681,3 +681,51 @@ async fn an_authenticated_delivery_refused_for_its_content_shows_and_asks_for_ga
         "a stored delivery clears it"
     );
 }
+
+/// A failure that is no one event's fault (here every checkpoint write fails) is retried
+/// with a growing pause, not in a loop that burns a core and floods the log; once the cause
+/// is gone, the events are processed.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_failing_whatever_its_events_is_retried_with_backoff(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    execute(&pool, "CREATE SEQUENCE checkpoint_attempts").await;
+    execute(
+        &pool,
+        "CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM nextval('checkpoint_attempts'); RAISE EXCEPTION 'checkpoint refused'; END $$",
+    )
+    .await;
+    execute(
+        &pool,
+        "CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON detect_checkpoints
+         FOR EACH STATEMENT EXECUTE FUNCTION refuse_checkpoint()",
+    )
+    .await;
+    let events = [
+        log_event("user.session.start", "a@acme.com"),
+        log_event("user.account.lock", "b@acme.com"),
+    ];
+    t.sim.deliver(events.to_vec()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let attempts = count(
+        &pool,
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM checkpoint_attempts",
+    )
+    .await;
+    // Two worker tasks, each: the batch, the batch event by event, then pauses from 200 ms
+    // doubling: about a dozen in 3 s. Without a pause it is hundreds.
+    assert!((2..=30).contains(&attempts), "{attempts} attempts in 3 s");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM quarantined_events").await,
+        0,
+        "no event is blamed for it"
+    );
+
+    execute(
+        &pool,
+        "DROP TRIGGER refuse_checkpoint ON detect_checkpoints",
+    )
+    .await;
+    t.wait_processed().await;
+}
