@@ -96,10 +96,31 @@ async fn handle_delivery(
     hook_key: &str,
     request: Request,
 ) -> ApiResult<Response> {
+    let target = authenticated_target(services, hook_key, request.headers()).await?;
+    let stored = store_delivery(services, &target, request).await;
+    if let Err(error) = &stored
+        && error.status.is_client_error()
+    {
+        // Okta never retries a 4xx: unless gap fill finds them, this delivery's events are lost.
+        tracing::warn!(integration_id = %target.integration_id, code = error.code, status = error.status.as_u16(), "authenticated delivery refused; gap fill asked to look");
+        let reason = format!(
+            "delivery refused ({} {}): gap fill will look for its events",
+            error.status.as_u16(),
+            error.code
+        );
+        record_delivery_error(services, &target, &reason).await;
+    }
+    stored
+}
+
+/// An authenticated delivery: its content checked, parsed and committed to the inbox.
+async fn store_delivery(
+    services: &Services,
+    target: &HookTarget,
+    request: Request,
+) -> ApiResult<Response> {
     let started = std::time::Instant::now();
-    let headers = request.headers();
-    let target = authenticated_target(services, hook_key, headers).await?;
-    if !is_json(headers) {
+    if !is_json(request.headers()) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -132,19 +153,29 @@ async fn handle_delivery(
             Ok(stored) => stored,
             Err(error) => {
                 // Okta retries a 5xx once; whatever it then drops, gap fill recovers.
-                let _ = integrations::record_delivery_error(
-                    services.pool(),
-                    target.tenant_id,
-                    target.integration_id,
-                    "delivery not stored: database unavailable",
-                )
-                .await;
+                let reason = "delivery not stored: database unavailable";
+                record_delivery_error(services, target, reason).await;
                 return Err(error.into());
             }
         };
     metrics::histogram!("okta_ingest_hook_ack_seconds").record(started.elapsed().as_secs_f64());
     tracing::debug!(integration_id = %target.integration_id, accepted = stored.accepted, duplicates = stored.duplicates, quarantined = stored.quarantined, "delivery stored");
     Ok(StatusCode::OK.into_response())
+}
+
+/// Shows `reason` on the integration's status and asks gap fill to look at the System Log.
+/// Best effort: the database may be what failed.
+async fn record_delivery_error(services: &Services, target: &HookTarget, reason: &str) {
+    let recorded = integrations::record_delivery_error(
+        services.pool(),
+        target.tenant_id,
+        target.integration_id,
+        reason,
+    )
+    .await;
+    if let Err(error) = recorded {
+        tracing::debug!(integration_id = %target.integration_id, %error, "could not record the delivery error");
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -22,23 +22,33 @@ pub const MAX_REGEX_SIZE: usize = 64 * 1024;
 /// `regex` comparisons compiled for one policy (macros count each time they are inlined), so
 /// that compiled patterns stay within MAX_REGEXES × MAX_REGEX_SIZE (8 MiB) per policy.
 pub const MAX_REGEXES: usize = 128;
-/// Wall-clock time to compile one policy.
+/// Wall-clock time to compile one policy (on write; the worker may give another limit).
 pub const MAX_COMPILE_TIME: Duration = Duration::from_secs(2);
 
 /// What compiling a policy has spent so far: expanded nodes and time.
 pub(super) struct Budget {
     spent: Cell<usize>,
     regexes: Cell<usize>,
+    time_limit: Duration,
     deadline: Instant,
+    /// The time limit refused the policy: on a less busy machine it may compile.
+    timed_out: Cell<bool>,
 }
 
 impl Budget {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(time_limit: Duration) -> Self {
         Budget {
             spent: Cell::new(0),
             regexes: Cell::new(0),
-            deadline: Instant::now() + MAX_COMPILE_TIME,
+            time_limit,
+            deadline: Instant::now() + time_limit,
+            timed_out: Cell::new(false),
         }
+    }
+
+    /// Whether the time limit, not the policy's text, is what refused it.
+    pub(super) fn timed_out(&self) -> bool {
+        self.timed_out.get()
     }
 
     /// Counts one more compiled `regex`; refuses past [`MAX_REGEXES`].
@@ -65,9 +75,10 @@ impl Budget {
             ));
         }
         if spent / 1024 != before / 1024 && Instant::now() > self.deadline {
+            self.timed_out.set(true);
             return Err(format!(
                 "the policy takes longer than {} s to compile",
-                MAX_COMPILE_TIME.as_secs()
+                self.time_limit.as_secs_f64()
             ));
         }
         Ok(())

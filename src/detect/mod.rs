@@ -25,7 +25,7 @@ use std::fmt;
 
 pub use engine::{Detection, Engine, PolicyRef};
 pub use managed::{ManagedPolicy, managed_engine, managed_policies, managed_rule_set};
-pub use rules::{Rule, RuleSet};
+pub use rules::{CompileError, Rule, RuleSet};
 pub use state::{
     FirstSeen, GeoPoint, MAX_KEYS, MemoryState, StateKey, StateKind, StateRow, StateStore,
     WindowCount,

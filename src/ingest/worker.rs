@@ -183,9 +183,18 @@ async fn run_loop(
             // Something in the batch fails by itself (an event the store refuses, a panic):
             // the batch is back in the queue; go again one event at a time, so only the
             // culprit is quarantined and it cannot block its tenant or anyone else.
-            Err(error) => {
+            Err(error) if mode == Mode::Batch => {
                 tracing::warn!(%error, "worker batch failed; retrying event by event");
                 mode = Mode::EventByEvent;
+            }
+            // Event by event the batch failed as a whole: no single event is the cause (a
+            // checkpoint write that keeps failing, say). Pause, as for the database's own
+            // failures, rather than retry in a loop that burns a core and floods the log.
+            Err(error) => {
+                tracing::warn!(%error, ?backoff, "worker batch failed event by event; pausing before the next try");
+                metrics::counter!("okta_ingest_worker_failed_rounds_total").increment(1);
+                sleep_or_cancel(backoff, &cancel).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     }

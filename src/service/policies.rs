@@ -12,7 +12,8 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use crate::detect::{
-    self, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, Priority, RuleSet, Severity,
+    self, CompileError, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, Priority,
+    RuleSet, Severity,
 };
 use crate::ids::{PolicyId, TenantId};
 use crate::okta::LogEvent;
@@ -223,8 +224,22 @@ async fn compile_checked(name: &str, rules: &str) -> Result<RuleSet, PolicyError
         .map_err(PolicyError::InvalidRules)
 }
 
-/// The engine with every enabled policy of the tenant.
-pub async fn engine_for_tenant(pool: &PgPool, tenant_id: TenantId) -> stores::Result<Engine> {
+/// A tenant's engine with every enabled policy that compiled.
+pub struct TenantEngine {
+    pub engine: Engine,
+    /// A custom policy was left out for the compile time limit (a busy moment, perhaps), not
+    /// for its text: the engine is worth compiling again later.
+    pub incomplete: bool,
+}
+
+/// The engine with every enabled policy of the tenant; a custom policy that does not compile
+/// within `compile_limit` is left out, with a warning and
+/// `okta_ingest_policies_skipped_total{reason}`.
+pub async fn engine_for_tenant(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    compile_limit: Duration,
+) -> stores::Result<TenantEngine> {
     let settings = store::managed_settings(pool, tenant_id).await?;
     let mut compiled = Vec::new();
     for policy in detect::managed_policies() {
@@ -241,11 +256,12 @@ pub async fn engine_for_tenant(pool: &PgPool, tenant_id: TenantId) -> stores::Re
             ));
         }
     }
+    let mut incomplete = false;
     for policy in store::list_custom(pool, tenant_id).await? {
         if !policy.enabled {
             continue;
         }
-        match compile_custom(&policy.name, &policy.rules).await {
+        match compile_custom_within(&policy.name, &policy.rules, compile_limit).await {
             Ok(rules) => compiled.push((
                 PolicyRef {
                     id: policy.id.0,
@@ -253,34 +269,56 @@ pub async fn engine_for_tenant(pool: &PgPool, tenant_id: TenantId) -> stores::Re
                 },
                 Arc::new(rules),
             )),
+            Err(CompileError::TimeLimit(error)) => {
+                incomplete = true;
+                metrics::counter!("okta_ingest_policies_skipped_total", "reason" => "time_limit")
+                    .increment(1);
+                tracing::warn!(%tenant_id, policy_id = %policy.id, %error, "custom policy went over the compile time limit; skipped for now, compiled again later");
+            }
             // Validated on write; a rule language change could still refuse an old policy.
-            Err(error) => {
-                tracing::warn!(policy_id = %policy.id, %error, "custom policy does not compile; skipped")
+            Err(CompileError::Invalid(error)) => {
+                metrics::counter!("okta_ingest_policies_skipped_total", "reason" => "invalid")
+                    .increment(1);
+                tracing::warn!(%tenant_id, policy_id = %policy.id, %error, "custom policy does not compile; skipped until it changes");
             }
         }
     }
-    Ok(Engine::new(compiled))
+    Ok(TenantEngine {
+        engine: Engine::new(compiled),
+        incomplete,
+    })
 }
 
 /// Compiles a tenant's policy on a blocking thread: compiling may take up to
 /// [`detect::limits::MAX_COMPILE_TIME`], and a compiler panic must cost one request, not a
 /// runtime worker.
 pub async fn compile_custom(name: &str, rules: &str) -> Result<RuleSet, LoadError> {
+    compile_custom_within(name, rules, detect::limits::MAX_COMPILE_TIME)
+        .await
+        .map_err(CompileError::into_load_error)
+}
+
+/// [`compile_custom`] giving up past `time_limit`.
+pub async fn compile_custom_within(
+    name: &str,
+    rules: &str,
+    time_limit: Duration,
+) -> Result<RuleSet, CompileError> {
     let file = format!("{name}.yaml");
     let rules = rules.to_owned();
     let compiled = tokio::task::spawn_blocking({
         let file = file.clone();
-        move || RuleSet::compile(&file, &rules)
+        move || RuleSet::compile_within(&file, &rules, time_limit)
     })
     .await;
     compiled.unwrap_or_else(|panic| {
         tracing::error!(%panic, "the rule compiler panicked");
-        Err(LoadError {
+        Err(CompileError::Invalid(LoadError {
             file,
             line: 0,
             column: 0,
             reason: "the rule compiler failed on this policy; it was not accepted".into(),
-        })
+        }))
     })
 }
 
@@ -382,13 +420,58 @@ fn evaluate_recent(engine: &Engine, events: &[RecentEvent]) -> DryRun {
 }
 
 /// Compiled engines per tenant, refreshed when the tenant's policy set changes.
-#[derive(Default, Clone)]
-pub struct Engines(Arc<Mutex<HashMap<TenantId, CachedEngine>>>);
+#[derive(Clone)]
+pub struct Engines {
+    cache: Arc<Mutex<HashMap<TenantId, CachedEngine>>>,
+    /// How long one custom policy may take to compile.
+    compile_limit: Duration,
+    /// When an engine that left a policy out for the time limit is compiled again.
+    recompile_incomplete_after: Duration,
+}
 
-/// The policy-set version an engine was compiled from, and the engine.
-type CachedEngine = (String, Arc<Engine>);
+/// A policy left out for the time limit is tried again this much later: soon enough that
+/// a busy moment costs little detection, seldom enough that a policy that always takes too
+/// long costs one compile a minute, not one per batch.
+pub const RECOMPILE_INCOMPLETE_AFTER: Duration = Duration::from_secs(60);
+
+impl Default for Engines {
+    fn default() -> Self {
+        Engines::new(detect::limits::MAX_COMPILE_TIME, RECOMPILE_INCOMPLETE_AFTER)
+    }
+}
+
+/// An engine and the policy-set version it was compiled from.
+struct CachedEngine {
+    version: String,
+    engine: Arc<Engine>,
+    /// When an engine that left a policy out for the time limit is compiled again; `None`
+    /// for a complete engine, kept until the version changes.
+    recompile_at: Option<Instant>,
+}
+
+impl CachedEngine {
+    fn is_current(&self, version: &str, now: Instant) -> bool {
+        self.version == version && self.recompile_at.is_none_or(|at| now < at)
+    }
+}
 
 impl Engines {
+    pub fn new(compile_limit: Duration, recompile_incomplete_after: Duration) -> Engines {
+        Engines {
+            cache: Arc::default(),
+            compile_limit,
+            recompile_incomplete_after,
+        }
+    }
+
+    /// Engines sharing this cache that compile a custom policy for at most `limit`.
+    pub fn with_compile_limit(&self, limit: Duration) -> Engines {
+        Engines {
+            compile_limit: limit,
+            ..self.clone()
+        }
+    }
+
     /// The engine of each tenant, compiled again only for those whose policies changed.
     pub async fn for_tenants(
         &self,
@@ -397,18 +480,51 @@ impl Engines {
     ) -> stores::Result<HashMap<TenantId, Arc<Engine>>> {
         let versions = store::versions(pool, tenants).await?;
         let mut engines = HashMap::with_capacity(tenants.len());
-        let mut cache = self.0.lock().await;
+        let mut cache = self.cache.lock().await;
         for (tenant_id, version) in versions {
             let engine = match cache.get(&tenant_id) {
-                Some((cached, engine)) if *cached == version => engine.clone(),
+                Some(cached) if cached.is_current(&version, Instant::now()) => {
+                    cached.engine.clone()
+                }
                 _ => {
-                    let engine = Arc::new(engine_for_tenant(pool, tenant_id).await?);
-                    cache.insert(tenant_id, (version, engine.clone()));
+                    let compiled = engine_for_tenant(pool, tenant_id, self.compile_limit).await?;
+                    let engine = Arc::new(compiled.engine);
+                    let recompile_at = compiled
+                        .incomplete
+                        .then(|| Instant::now() + self.recompile_incomplete_after);
+                    let cached = CachedEngine {
+                        version,
+                        engine: engine.clone(),
+                        recompile_at,
+                    };
+                    cache.insert(tenant_id, cached);
                     engine
                 }
             };
             engines.insert(tenant_id, engine);
         }
         Ok(engines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_complete_engine_stays_until_its_version_changes_an_incomplete_one_until_its_time() {
+        let now = Instant::now();
+        let cached = |recompile_at| CachedEngine {
+            version: "v1".into(),
+            engine: Arc::new(Engine::new(Vec::new())),
+            recompile_at,
+        };
+        let complete = cached(None);
+        assert!(complete.is_current("v1", now + Duration::from_secs(86_400)));
+        assert!(!complete.is_current("v2", now));
+        let incomplete = cached(Some(now + RECOMPILE_INCOMPLETE_AFTER));
+        assert!(incomplete.is_current("v1", now));
+        assert!(!incomplete.is_current("v1", now + RECOMPILE_INCOMPLETE_AFTER));
+        assert!(!incomplete.is_current("v2", now));
     }
 }

@@ -55,6 +55,9 @@ pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> Result<Vec<St
 pub struct TenantCheckpoint<'a> {
     pub tenant_id: TenantId,
     pub delta: &'a [StateRow],
+    /// The sequence read at the batch's start, plus one. The stored sequence moves one past
+    /// whatever it is at the commit, so that a bump made meanwhile without the tenant's lock
+    /// ([`prune`]) leaves it ahead of the batch's, and the owner loads the state again.
     pub seq: i64,
 }
 
@@ -112,7 +115,7 @@ pub async fn checkpoint(
     let seqs: Vec<i64> = checkpoints.iter().map(|c| c.seq).collect();
     sqlx::query!(
         "INSERT INTO detect_checkpoints (tenant_id, seq) SELECT * FROM unnest($1::uuid[], $2::int8[])
-         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = detect_checkpoints.seq + 1",
         tenants as _,
         &seqs,
     )
@@ -142,22 +145,21 @@ impl Columns {
 
 /// Deletes state entries untouched since `before` (pick it beyond the longest window or
 /// history in use), and bumps the affected tenants' checkpoints so owners reload without
-/// them. For a periodic maintenance task; returns the number of entries removed.
+/// them: one statement, so no entry goes without its bump. It takes no tenant lock: a batch
+/// running meanwhile moves the sequence past the bump ([`checkpoint`]). For a periodic
+/// maintenance task; returns the number of entries removed.
 pub async fn prune(conn: &mut PgConnection, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
     let pruned = sqlx::query_scalar!(
-        r#"DELETE FROM detect_state WHERE updated_at < $1 RETURNING tenant_id AS "tenant_id: TenantId""#,
+        r#"WITH pruned AS (
+               DELETE FROM detect_state WHERE updated_at < $1 RETURNING tenant_id
+           ), bumped AS (
+               UPDATE detect_checkpoints SET seq = seq + 1
+               WHERE tenant_id IN (SELECT tenant_id FROM pruned)
+           )
+           SELECT count(*) AS "count!" FROM pruned"#,
         before,
     )
-    .fetch_all(&mut *conn)
+    .fetch_one(conn)
     .await?;
-    let mut tenants = pruned.clone();
-    tenants.sort_unstable();
-    tenants.dedup();
-    sqlx::query!(
-        "UPDATE detect_checkpoints SET seq = seq + 1 WHERE tenant_id = ANY($1)",
-        tenants as _,
-    )
-    .execute(conn)
-    .await?;
-    Ok(pruned.len() as u64)
+    Ok(pruned as u64)
 }

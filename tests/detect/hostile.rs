@@ -134,3 +134,20 @@ fn regexes_are_bounded_in_size_and_number() {
         .collect();
     RuleSet::compile("ok.yaml", &rule(&within.join(" or "))).expect("within the bound");
 }
+
+/// The time limit tells its refusal apart from the text's: the worker tries again later a
+/// policy that a busy moment refused, never one whose text is wrong.
+#[test]
+fn a_refusal_for_the_time_limit_is_told_apart_from_an_invalid_text() {
+    use okta_ingest::detect::CompileError;
+    let items: Vec<String> = (0..1_500).map(|i| format!("u{i}")).collect();
+    let long = rule(&format!("okta.actor.alternateid in ({})", items.join(", ")));
+    assert!(RuleSet::compile_within("p.yaml", &long, limits::MAX_COMPILE_TIME).is_ok());
+    let slow = RuleSet::compile_within("p.yaml", &long, Duration::ZERO);
+    assert!(
+        matches!(&slow, Err(CompileError::TimeLimit(e)) if e.reason.contains("to compile")),
+        "{slow:?}"
+    );
+    let wrong = RuleSet::compile_within("p.yaml", &rule("okta.no.such.field = x"), Duration::ZERO);
+    assert!(matches!(wrong, Err(CompileError::Invalid(_))), "{wrong:?}");
+}

@@ -366,3 +366,67 @@ async fn managed_rules_agree_in_memory_and_across_restarts(pool: PgPool) {
     );
     assert_eq!(names(&restarted), names(&expected));
 }
+
+/// Pruning takes no tenant lock: when it commits while a batch of the tenant runs, the
+/// batch's checkpoint must still leave the tenant at a sequence the worker's cache is not
+/// at, so the next batch loads the state without the pruned entries instead of keeping
+/// them in memory (where the state would differ from the checkpoint a restart replays).
+#[sqlx::test(migrations = "./migrations")]
+async fn pruning_during_a_batch_makes_the_owner_reload(pool: PgPool) {
+    let tenant = TenantId::new();
+    let engine = engine();
+    let states = TenantStates::new(usize::MAX);
+    process_in(&pool, &engine, &states, tenant, &failure(0)).await;
+    sqlx::query("UPDATE detect_state SET updated_at = now() - interval '30 days'")
+        .execute(&pool)
+        .await
+        .expect("age the state");
+
+    // A batch starts: the tenant's lock, its sequence, the cached state...
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock(7, hashtext($1::text))")
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .expect("tenant lock");
+    let seq = detect_state::sequences(&mut tx, &[tenant])
+        .await
+        .expect("seq")[&tenant];
+    let mut owned = states.checkout(&mut tx, tenant, seq).await.expect("state");
+    assert!(
+        !owned.state.is_empty(),
+        "the cached state holds the aged entries"
+    );
+    // ...pruning commits meanwhile...
+    let mut conn = pool.acquire().await.expect("conn");
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(1);
+    let pruned = detect_state::prune(&mut conn, cutoff).await.expect("prune");
+    assert!(pruned > 0);
+    // ...and the batch checkpoints and commits.
+    let lock = event(json!({"eventType": "user.account.lock"}));
+    engine.evaluate_in_memory(&lock, "acme", &mut owned.state);
+    owned.seq += 1;
+    let delta = owned.state.take_delta();
+    let checkpoint = detect_state::TenantCheckpoint {
+        tenant_id: tenant,
+        delta: &delta,
+        seq: owned.seq,
+    };
+    detect_state::checkpoint(&mut tx, &[checkpoint])
+        .await
+        .expect("checkpoint");
+    tx.commit().await.expect("commit");
+    states.checkin(tenant, owned);
+
+    let mut tx = pool.begin().await.expect("begin");
+    let seq = detect_state::sequences(&mut tx, &[tenant])
+        .await
+        .expect("seq")[&tenant];
+    let owned = states.checkout(&mut tx, tenant, seq).await.expect("state");
+    let stored = MemoryState::from_rows(detect_state::load(&mut tx, tenant).await.expect("load"));
+    assert_eq!(
+        owned.state.len(),
+        stored.len(),
+        "the next batch works on the checkpoint, not on entries pruning removed"
+    );
+}

@@ -610,3 +610,122 @@ async fn gap_fill_finishes_within_realistic_rate_limits_without_a_429(pool: PgPo
     let (_, shown) = t.integrations().await;
     assert_eq!(shown["items"][0]["last_error"], Value::Null);
 }
+
+/// Okta never retries a 4xx: an authenticated delivery refused for its content loses its
+/// events unless gap fill looks for them. Such a refusal asks for gap fill and shows on the
+/// status page; one from an impostor (wrong secret) writes nothing there.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_authenticated_delivery_refused_for_its_content_shows_and_asks_for_gap_fill(
+    pool: PgPool,
+) {
+    let options = okta_ingest::sim::SimOptions::default().with_deterministic_delivery();
+    // No gap fill round in the background: the test reads the flag it would clear.
+    let t = TestApp::spawn_with(&pool, options, |c| c.gapfill_interval_secs = 0).await;
+    let id = t.connect_from_sysdig().await;
+    let hook = t.hook().await;
+    let gapfill_needed = || async {
+        sqlx::query_scalar::<_, bool>("SELECT gapfill_needed FROM integrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    execute(&pool, "UPDATE integrations SET gapfill_needed = false").await;
+
+    let (status, _) = t
+        .deliver_hook(&hook.key, Some("wrong"), JSON, "{not json".into())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, view) = t.integration(&id).await;
+    assert_eq!(view["last_delivery_error"], Value::Null, "{view}");
+    assert!(!gapfill_needed().await, "an impostor asks for nothing");
+
+    let big = "x".repeat(11 * 1024 * 1024);
+    let too_large = envelope(&[json!({ "uuid": "big", "eventType": "x", "displayMessage": big })]);
+    let refused = [
+        (
+            "{not json".to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed_envelope",
+        ),
+        (
+            too_large.to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (body, expected, code) in refused {
+        let (status, problem) = t
+            .deliver_hook(&hook.key, Some(&hook.secret), JSON, body)
+            .await;
+        assert_eq!(status, expected, "{problem}");
+        let (_, view) = t.integration(&id).await;
+        let shown = view["last_delivery_error"].as_str().unwrap_or_default();
+        assert!(
+            shown.contains(code) && shown.contains(expected.as_str()),
+            "{code}: {view}"
+        );
+        assert!(!shown.contains(&hook.secret), "{view}");
+        assert!(gapfill_needed().await, "{code}: gap fill is asked to look");
+        execute(&pool, "UPDATE integrations SET gapfill_needed = false").await;
+    }
+
+    let good = [log_event("user.session.start", "a@acme.com")];
+    assert_eq!(
+        t.deliver_events(&hook, &hook.secret, &good).await,
+        StatusCode::OK
+    );
+    let (_, view) = t.integration(&id).await;
+    assert_eq!(
+        view["last_delivery_error"],
+        Value::Null,
+        "a stored delivery clears it"
+    );
+}
+
+/// A failure that is no one event's fault (here every checkpoint write fails) is retried
+/// with a growing pause, not in a loop that burns a core and floods the log; once the cause
+/// is gone, the events are processed.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_failing_whatever_its_events_is_retried_with_backoff(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    execute(&pool, "CREATE SEQUENCE checkpoint_attempts").await;
+    execute(
+        &pool,
+        "CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM nextval('checkpoint_attempts'); RAISE EXCEPTION 'checkpoint refused'; END $$",
+    )
+    .await;
+    execute(
+        &pool,
+        "CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON detect_checkpoints
+         FOR EACH STATEMENT EXECUTE FUNCTION refuse_checkpoint()",
+    )
+    .await;
+    let events = [
+        log_event("user.session.start", "a@acme.com"),
+        log_event("user.account.lock", "b@acme.com"),
+    ];
+    t.sim.deliver(events.to_vec()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let attempts = count(
+        &pool,
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM checkpoint_attempts",
+    )
+    .await;
+    // Two worker tasks, each: the batch, the batch event by event, then pauses from 200 ms
+    // doubling: about a dozen in 3 s. Without a pause it is hundreds.
+    assert!((2..=30).contains(&attempts), "{attempts} attempts in 3 s");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM quarantined_events").await,
+        0,
+        "no event is blamed for it"
+    );
+
+    execute(
+        &pool,
+        "DROP TRIGGER refuse_checkpoint ON detect_checkpoints",
+    )
+    .await;
+    t.wait_processed().await;
+}

@@ -336,3 +336,50 @@ async fn a_nul_escaped_into_a_rule_costs_no_event(pool: PgPool) {
         "the managed detection is written: {created:?}"
     );
 }
+
+/// A custom policy that went over the compile time limit in a busy worker is left out of
+/// that engine, but only for a while: it is compiled again (here, once the worker is no
+/// longer slow), while a policy that is refused for its text stays out. The time limit is
+/// made zero to stand for a slow machine.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_policy_over_the_compile_time_limit_is_compiled_again_later(pool: PgPool) {
+    use okta_ingest::detect::Engine;
+    use okta_ingest::ids::TenantId;
+    use okta_ingest::service::policies::Engines;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let t = TestApp::spawn(&pool).await;
+    // Over 1,024 list items: the compiler looks at the clock.
+    let items: Vec<String> = (0..1_500).map(|i| format!("u{i}@acme.com")).collect();
+    let big = VIP_RULES.replace("ceo@acme.com, cfo@acme.com", &items.join(", "));
+    let (status, created) = t.create_policy(okta_policy("big", &big)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let names = |engines: &HashMap<TenantId, Arc<Engine>>| -> Vec<String> {
+        engines[&t.tenant_id]
+            .policies()
+            .iter()
+            .map(|(policy, _)| policy.name.clone())
+            .filter(|name| name == "big")
+            .collect()
+    };
+
+    // A skipped policy is tried again at once (in the worker, after a minute).
+    let engines = Engines::new(
+        okta_ingest::detect::limits::MAX_COMPILE_TIME,
+        Duration::ZERO,
+    );
+    let busy = engines
+        .with_compile_limit(Duration::ZERO)
+        .for_tenants(&pool, &[t.tenant_id])
+        .await
+        .unwrap();
+    assert!(names(&busy).is_empty(), "over the limit: left out");
+    let later = engines.for_tenants(&pool, &[t.tenant_id]).await.unwrap();
+    assert_eq!(
+        names(&later),
+        ["big"],
+        "compiled again, not cached as final"
+    );
+}

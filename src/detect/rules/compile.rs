@@ -28,23 +28,33 @@ pub(in crate::detect) struct Compiler<'l> {
 const MAX_DEPTH: usize = 64;
 
 impl<'l> Compiler<'l> {
-    pub(super) fn new(loader: &'l Loader<'l>) -> Result<Self, LoadError> {
-        let mut compiler = Compiler {
+    /// A compiler of the loaded files that gives up past `time_limit`.
+    pub(super) fn new(loader: &'l Loader<'l>, time_limit: std::time::Duration) -> Self {
+        Compiler {
             files: loader.files,
             lists: &loader.lists,
             macros: HashMap::new(),
             rules: &loader.rules,
-            budget: Budget::new(),
-        };
+            budget: Budget::new(time_limit),
+        }
+    }
+
+    /// Parses every macro and checks that each compiles.
+    pub(super) fn compile_macros(&mut self, loader: &'l Loader<'l>) -> Result<(), LoadError> {
         for m in &loader.macros {
-            let ast = compiler.parse(&m.cond)?;
-            compiler.macros.insert(m.name.as_str(), (ast, &m.cond));
+            let ast = self.parse(&m.cond)?;
+            self.macros.insert(m.name.as_str(), (ast, &m.cond));
         }
         for m in &loader.macros {
-            let (ast, cond) = &compiler.macros[m.name.as_str()];
-            compiler.compile_ast(ast, cond, &mut vec![m.name.as_str()], 0)?;
+            let (ast, cond) = &self.macros[m.name.as_str()];
+            self.compile_ast(ast, cond, &mut vec![m.name.as_str()], 0)?;
         }
-        Ok(compiler)
+        Ok(())
+    }
+
+    /// Whether the time limit, not the policy's text, refused it.
+    pub(super) fn timed_out(&self) -> bool {
+        self.budget.timed_out()
     }
 
     fn error_at(&self, cond: &CondText, pos: usize, reason: impl Into<String>) -> LoadError {

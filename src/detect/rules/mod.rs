@@ -10,10 +10,12 @@ mod load;
 mod source;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::dedup::Dedup;
 use super::eval::Expr;
 use super::fields::Field;
+use super::limits;
 use super::output::Template;
 use super::stateful::Stateful;
 use super::{LoadError, Priority};
@@ -51,6 +53,33 @@ pub struct RuleSet {
     mfa_windows: Vec<(bool, u64)>,
 }
 
+/// Why a policy was not compiled within a time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileError {
+    /// The policy's text is refused, however long compiling may take.
+    Invalid(LoadError),
+    /// Compiling took longer than the limit: on a less busy machine it may not.
+    TimeLimit(LoadError),
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Invalid(error) | CompileError::TimeLimit(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl CompileError {
+    pub fn into_load_error(self) -> LoadError {
+        match self {
+            CompileError::Invalid(error) | CompileError::TimeLimit(error) => error,
+        }
+    }
+}
+
 impl RuleSet {
     pub fn compile(file_name: &str, source: &str) -> Result<RuleSet, LoadError> {
         Self::compile_files(&[(file_name, source)])
@@ -58,6 +87,23 @@ impl RuleSet {
 
     /// Loads several files as Falco does: later files may append to or override earlier ones.
     pub fn compile_files(files: &[(&str, &str)]) -> Result<RuleSet, LoadError> {
+        Self::compile_files_within(files, limits::MAX_COMPILE_TIME)
+            .map_err(CompileError::into_load_error)
+    }
+
+    /// Compiles one file, giving up past `time_limit`.
+    pub fn compile_within(
+        file_name: &str,
+        source: &str,
+        time_limit: Duration,
+    ) -> Result<RuleSet, CompileError> {
+        Self::compile_files_within(&[(file_name, source)], time_limit)
+    }
+
+    fn compile_files_within(
+        files: &[(&str, &str)],
+        time_limit: Duration,
+    ) -> Result<RuleSet, CompileError> {
         let mut loader = Loader {
             files,
             lists: HashMap::new(),
@@ -66,11 +112,18 @@ impl RuleSet {
             items: 0,
         };
         for (idx, (_, text)) in files.iter().enumerate() {
-            loader.load_file(idx, text)?;
+            loader.load_file(idx, text).map_err(CompileError::Invalid)?;
         }
-        let compiler = Compiler::new(&loader)?;
-        let rules = compiler.compile_rules()?;
-        Ok(Self::index(rules))
+        let mut compiler = Compiler::new(&loader, time_limit);
+        let rules = compiler
+            .compile_macros(&loader)
+            .and_then(|()| compiler.compile_rules());
+        rules
+            .map(Self::index)
+            .map_err(|error| match compiler.timed_out() {
+                true => CompileError::TimeLimit(error),
+                false => CompileError::Invalid(error),
+            })
     }
 
     pub fn rules(&self) -> &[Rule] {
