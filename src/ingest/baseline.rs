@@ -31,7 +31,7 @@ use crate::okta::{LogsPage, LogsStart};
 use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store::baselines::{self, BaselineJob, BaselineState, PageProgress};
-use crate::store::integrations::{Integration, IntegrationStatus};
+use crate::store::integrations::{self, Integration, IntegrationStatus};
 
 /// Pages one round reads before it lets other baselines have a turn.
 const PAGES_PER_ROUND: usize = 10;
@@ -188,6 +188,14 @@ async fn save_page(
     let oldest: Option<DateTime<Utc>> = batch.accepted.iter().filter_map(|e| e.published).min();
     let read_all = truncated || page.next.is_none();
     let mut tx = services.pool().begin().await?;
+    // A round reads for minutes: the integration may have been deleted (or its tenant
+    // offboarded) since it began, and then nothing more is stored for it.
+    if !integrations::lock_active(&mut tx, job.tenant_id, job.integration_id).await? {
+        return Ok(Saved {
+            read: 0,
+            read_all: true,
+        });
+    }
     let stored = inbox::insert_in(&mut tx, job.tenant_id, job.integration_id, &batch, true).await?;
     let progress = PageProgress {
         cursor: page.next.as_deref(),

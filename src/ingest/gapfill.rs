@@ -80,6 +80,7 @@ pub async fn fill(
             LogsStart::Since(since)
         }
     };
+    let (tenant_id, id) = (target.org.tenant_id, target.org.id);
     let mut report = GapFillReport::default();
     for _ in 0..MAX_PAGES_PER_ROUND {
         let page = services
@@ -89,26 +90,22 @@ pub async fn fill(
         report.pages += 1;
         let subscribed = storable_subscribed(&page.events, target.coverage.event_types());
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
-        let stored =
-            inbox::store_batch(services, target.org.tenant_id, target.org.id, &batch).await?;
-        report.inserted += stored.accepted;
         let caught_up = page.events.len() < PAGE_SIZE as usize;
-        match page.next {
-            Some(next) => {
-                integrations::save_gapfill_cursor(
-                    services.pool(),
-                    target.org.tenant_id,
-                    target.org.id,
-                    &next,
-                    caught_up,
-                )
-                .await?;
-                start = LogsStart::Next(next);
-            }
-            None => break,
-        }
-        if caught_up {
+        let mut tx = services.pool().begin().await?;
+        // The cursor first: its row lock keeps the integration active until the page's
+        // events are committed with it (a round reads for minutes under rate limits).
+        let next = page.next.as_deref();
+        if !integrations::save_gapfill_cursor(&mut tx, tenant_id, id, next, caught_up).await? {
+            // Deleted, or its tenant offboarded, meanwhile: nothing is stored for it any more.
             break;
+        }
+        let stored = inbox::insert_in(&mut tx, tenant_id, id, &batch, false).await?;
+        tx.commit().await?;
+        inbox::committed(services, tenant_id, id, &stored).await;
+        report.inserted += stored.accepted;
+        match page.next {
+            Some(next) if !caught_up => start = LogsStart::Next(next),
+            _ => break,
         }
     }
     metrics::counter!("okta_ingest_gapfill_events_total").increment(report.inserted);

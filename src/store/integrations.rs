@@ -466,25 +466,48 @@ pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<Ga
     .await?)
 }
 
-pub async fn save_gapfill_cursor(
-    pool: &PgPool,
+/// Whether the integration is active, held so until the caller's transaction ends: a delete
+/// (or a tenant's offboarding) waits for it. For background work that stores an org's events
+/// long after it found the integration active.
+pub async fn lock_active(
+    conn: &mut PgConnection,
     tenant_id: TenantId,
     id: IntegrationId,
-    cursor: &str,
+) -> Result<bool> {
+    let active = sqlx::query_scalar!(
+        r#"SELECT true AS "active!" FROM integrations
+           WHERE tenant_id = $1 AND id = $2 AND status = 'active' FOR SHARE"#,
+        tenant_id as _,
+        id as _,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(active.is_some())
+}
+
+/// Records a page of gap fill in the caller's transaction, before the page's events are
+/// stored in it: the row lock taken here holds off a delete (or a tenant's offboarding) until
+/// the page is committed, and once a delete committed this is false and nothing more may be
+/// stored for the org. `cursor` is the page's `next` link (the stored one stays without).
+pub async fn save_gapfill_cursor(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    cursor: Option<&str>,
     done: bool,
-) -> Result<()> {
-    sqlx::query!(
-        "UPDATE integrations SET gapfill_cursor = $3, gapfill_last_run_at = now(),
-             gapfill_needed = gapfill_needed AND NOT $4
+) -> Result<bool> {
+    let saved = sqlx::query!(
+        "UPDATE integrations SET gapfill_cursor = COALESCE($3, gapfill_cursor),
+             gapfill_last_run_at = now(), gapfill_needed = gapfill_needed AND NOT $4
          WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
         tenant_id as _,
         id as _,
         cursor,
         done,
     )
-    .execute(pool)
+    .execute(conn)
     .await?;
-    Ok(())
+    Ok(saved.rows_affected() == 1)
 }
 
 /// Active integrations whose hook secret is older than `every_secs`.

@@ -555,3 +555,37 @@ async fn gap_fill_finishes_within_realistic_rate_limits_without_a_429(pool: PgPo
     let (_, shown) = t.integrations().await;
     assert_eq!(shown["items"][0]["last_error"], Value::Null);
 }
+
+/// Offboarding a tenant while gap fill reads a backlog from its org's System Log (a round
+/// trip to Okta per page) must leave none of the tenant's events behind: the pages read
+/// after the integration was deleted are not stored.
+#[sqlx::test(migrations = "./migrations")]
+async fn gap_fill_stores_nothing_for_a_tenant_offboarded_mid_run(pool: PgPool) {
+    let options = okta_ingest::sim::SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| c.worker_tasks = 0).await;
+    t.connect_from_sysdig().await;
+    let backlog: Vec<Value> = (0..8_000)
+        .map(|i| log_event("user.account.lock", &format!("u{i}@acme.com")))
+        .collect();
+    t.sim.append_log(backlog);
+    t.sim.set_latency(Duration::from_millis(300));
+    let services = t.app.services.clone();
+    let gap_fill =
+        tokio::spawn(async move { okta_ingest::ingest::gapfill::run_due(&services).await });
+    while count(&pool, "SELECT count(*) FROM okta_event_keys").await == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    t.app.services.offboard_tenant(t.tenant_id).await.unwrap();
+    gap_fill.await.unwrap().unwrap();
+    let left = [
+        count(&pool, "SELECT count(*) FROM okta_event_keys").await,
+        count(&pool, "SELECT count(*) FROM okta_events").await,
+        count(&pool, "SELECT count(*) FROM event_queue").await,
+    ];
+    assert_eq!(
+        left,
+        [0, 0, 0],
+        "keys, raw events, queue of the offboarded tenant"
+    );
+}
