@@ -12,7 +12,8 @@ use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store::integrations::{self, GapFillTarget};
 
-/// Pages read per integration per round, so one busy org cannot starve the others.
+/// Pages read per integration per round, so one busy org cannot starve the others (a longer
+/// backlog is read on in the next round, five seconds later, not after the poll interval).
 const MAX_PAGES_PER_ROUND: usize = 20;
 const PAGE_SIZE: u32 = 1000;
 

@@ -489,6 +489,8 @@ pub async fn lock_active(
 /// stored in it: the row lock taken here holds off a delete (or a tenant's offboarding) until
 /// the page is committed, and once a delete committed this is false and nothing more may be
 /// stored for the org. `cursor` is the page's `next` link (the stored one stays without).
+/// Until a page is `done` (caught up), the next poll is due at once, not after the interval:
+/// a backlog longer than one round is read on in the next round.
 pub async fn save_gapfill_cursor(
     conn: &mut PgConnection,
     tenant_id: TenantId,
@@ -498,7 +500,7 @@ pub async fn save_gapfill_cursor(
 ) -> Result<bool> {
     let saved = sqlx::query!(
         "UPDATE integrations SET gapfill_cursor = COALESCE($3, gapfill_cursor),
-             gapfill_last_run_at = now(), gapfill_needed = gapfill_needed AND NOT $4
+             gapfill_last_run_at = now(), gapfill_needed = NOT $4
          WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
         tenant_id as _,
         id as _,
