@@ -188,15 +188,15 @@ async fn save_page(
     let oldest: Option<DateTime<Utc>> = batch.accepted.iter().filter_map(|e| e.published).min();
     let read_all = truncated || page.next.is_none();
     let mut tx = services.pool().begin().await?;
+    let stored = inbox::insert_in(&mut tx, job.tenant_id, job.integration_id, &batch, true).await?;
     // A round reads for minutes: the integration may have been deleted (or its tenant
-    // offboarded) since it began, and then nothing more is stored for it.
+    // offboarded) since it began, and then the page is rolled back and reading stops.
     if !integrations::lock_active(&mut tx, job.tenant_id, job.integration_id).await? {
         return Ok(Saved {
             read: 0,
             read_all: true,
         });
     }
-    let stored = inbox::insert_in(&mut tx, job.tenant_id, job.integration_id, &batch, true).await?;
     let progress = PageProgress {
         cursor: page.next.as_deref(),
         read: subscribed.len() as i64,

@@ -93,14 +93,16 @@ pub async fn fill(
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
         let caught_up = page.events.len() < PAGE_SIZE as usize;
         let mut tx = services.pool().begin().await?;
-        // The cursor first: its row lock keeps the integration active until the page's
-        // events are committed with it (a round reads for minutes under rate limits).
+        let stored = inbox::insert_in(&mut tx, tenant_id, id, &batch, false).await?;
+        // The cursor last, with the page's events: its row lock keeps the integration active
+        // until they are committed (a round reads for minutes under rate limits), and is
+        // held for the commit only, so the hook's counters hardly wait on it.
         let next = page.next.as_deref();
         if !integrations::save_gapfill_cursor(&mut tx, tenant_id, id, next, caught_up).await? {
-            // Deleted, or its tenant offboarded, meanwhile: nothing is stored for it any more.
+            // Deleted, or its tenant offboarded, meanwhile: the page is rolled back, and
+            // nothing more is stored for it.
             break;
         }
-        let stored = inbox::insert_in(&mut tx, tenant_id, id, &batch, false).await?;
         tx.commit().await?;
         inbox::committed(services, tenant_id, id, &stored).await;
         report.inserted += stored.accepted;

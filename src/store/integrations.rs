@@ -468,7 +468,8 @@ pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<Ga
 
 /// Whether the integration is active, held so until the caller's transaction ends: a delete
 /// (or a tenant's offboarding) waits for it. For background work that stores an org's events
-/// long after it found the integration active.
+/// long after it found the integration active: called after the writes, just before the
+/// commit, so hook deliveries counting on the row hardly wait (false: roll back).
 pub async fn lock_active(
     conn: &mut PgConnection,
     tenant_id: TenantId,
@@ -485,10 +486,10 @@ pub async fn lock_active(
     Ok(active.is_some())
 }
 
-/// Records a page of gap fill in the caller's transaction, before the page's events are
-/// stored in it: the row lock taken here holds off a delete (or a tenant's offboarding) until
-/// the page is committed, and once a delete committed this is false and nothing more may be
-/// stored for the org. `cursor` is the page's `next` link (the stored one stays without).
+/// Records a page of gap fill in the transaction that stored its events, just before the
+/// commit: the row lock taken here holds off a delete (or a tenant's offboarding) until the
+/// page is committed, and once a delete committed this is false: the caller rolls the page
+/// back and stores nothing more for the org. `cursor` is the page's `next` link (the stored one stays without).
 /// Until a page is `done` (caught up), the next poll is due at once, not after the interval:
 /// a backlog longer than one round is read on in the next round.
 pub async fn save_gapfill_cursor(
