@@ -70,6 +70,7 @@ pub async fn fill(
     target: &GapFillTarget,
 ) -> Result<GapFillReport, IntegrationError> {
     let creds = services.credentials(&target.org).await?;
+    let (tenant_id, id) = (target.org.tenant_id, target.org.id);
     let mut start = match &target.gapfill_cursor {
         Some(next) => LogsStart::Next(next.clone()),
         None => {
@@ -78,10 +79,13 @@ pub async fn fill(
             let since = target
                 .activated_at
                 .map_or(Utc::now() - lookback, |at| at.max(Utc::now() - lookback));
-            LogsStart::Since(since)
+            // Kept before Okta is asked: if this poll fails, the next ones start here too,
+            // not an hour before their own time (what the hook missed in between was lost).
+            let first = LogsStart::Since(since).link(&creds.domain, PAGE_SIZE)?;
+            integrations::start_gapfill_cursor(services.pool(), tenant_id, id, &first).await?;
+            LogsStart::Next(first)
         }
     };
-    let (tenant_id, id) = (target.org.tenant_id, target.org.id);
     let mut report = GapFillReport::default();
     for _ in 0..MAX_PAGES_PER_ROUND {
         let page = services

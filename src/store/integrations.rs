@@ -486,6 +486,27 @@ pub async fn lock_active(
     Ok(active.is_some())
 }
 
+/// Keeps the link of an integration's first System Log poll as its cursor, before Okta is
+/// asked: until a page is read, every poll starts there (a first poll that fails for hours
+/// does not let its start move on with the clock). A cursor stored meanwhile stays.
+pub async fn start_gapfill_cursor(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    first_link: &str,
+) -> Result<()> {
+    sqlx::query!(
+        "UPDATE integrations SET gapfill_cursor = $3
+         WHERE tenant_id = $1 AND id = $2 AND status = 'active' AND gapfill_cursor IS NULL",
+        tenant_id as _,
+        id as _,
+        first_link,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Records a page of gap fill in the transaction that stored its events, just before the
 /// commit: the row lock taken here holds off a delete (or a tenant's offboarding) until the
 /// page is committed, and once a delete committed this is false: the caller rolls the page

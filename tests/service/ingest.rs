@@ -629,3 +629,29 @@ async fn gap_fill_keeps_reading_a_backlog_longer_than_one_round(pool: PgPool) {
         "due again after the interval: {caught_up:?}"
     );
 }
+
+/// Gap fill that cannot read the System Log from the first poll on (here the Client Secret was
+/// rotated in Okta right after the wizard) must, once it can, recover what the hook missed
+/// since the integration went live, not only what is younger than the initial lookback (an
+/// hour by default; two seconds here).
+#[sqlx::test(migrations = "./migrations")]
+async fn gap_fill_failing_from_its_first_poll_recovers_from_where_that_poll_started(pool: PgPool) {
+    let options = okta_ingest::sim::SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| c.gapfill_initial_lookback_secs = 2).await;
+    let id = t.connect_from_sysdig().await;
+    let new_secret = t.sim.rotate_client_secret();
+    t.sim.revoke_tokens();
+    let gap_fill = || okta_ingest::ingest::gapfill::run_due(&t.app.services);
+    assert_eq!(gap_fill().await.unwrap().pages, 0);
+    let (_, shown) = t.integration(&id).await;
+    assert_eq!(shown["last_error"]["code"], "invalid_client", "{shown}");
+    // A delivery Okta gave up on.
+    t.sim
+        .append_log(vec![log_event("user.account.lock", "missed@acme.com")]);
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = t.replace_secret(&id, &new_secret).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(gap_fill().await.unwrap().inserted, 1, "the missed event");
+    t.wait_processed().await;
+}
