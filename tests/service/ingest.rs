@@ -655,3 +655,42 @@ async fn gap_fill_failing_from_its_first_poll_recovers_from_where_that_poll_star
     assert_eq!(gap_fill().await.unwrap().inserted, 1, "the missed event");
     t.wait_processed().await;
 }
+
+/// Two replicas polling the same org at once (every replica runs gap fill): each event is
+/// stored once, neither round fails on the other's page locks, and the cursor ends caught up.
+#[sqlx::test(migrations = "./migrations")]
+async fn two_gap_fills_of_one_org_at_once_store_each_event_once(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let missed: Vec<Value> = (0..5_500)
+        .map(|i| log_event("user.session.start", &format!("u{i}@acme.com")))
+        .collect();
+    t.sim.append_log(missed);
+    let (first, second) = tokio::join!(
+        okta_ingest::ingest::gapfill::run_due(&t.app.services),
+        okta_ingest::ingest::gapfill::run_due(&t.app.services),
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(
+        first.inserted + second.inserted,
+        5_500,
+        "{first:?} {second:?}"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM okta_event_keys").await,
+        5_500
+    );
+    let (_, shown) = t.integrations().await;
+    assert_eq!(shown["items"][0]["last_error"], Value::Null, "{shown}");
+    assert_eq!(shown["items"][0]["events_received"], 5_500, "{shown}");
+    t.sim
+        .append_log(vec![log_event("user.account.lock", "later@acme.com")]);
+    let after = okta_ingest::ingest::gapfill::run_due(&t.app.services)
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.pages, after.inserted),
+        (1, 1),
+        "caught up: {after:?}"
+    );
+}
