@@ -31,7 +31,7 @@ use crate::okta::{LogsPage, LogsStart};
 use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store::baselines::{self, BaselineJob, BaselineState, PageProgress};
-use crate::store::integrations::{Integration, IntegrationStatus};
+use crate::store::integrations::{self, Integration, IntegrationStatus};
 
 /// Pages one round reads before it lets other baselines have a turn.
 const PAGES_PER_ROUND: usize = 10;
@@ -189,6 +189,14 @@ async fn save_page(
     let read_all = truncated || page.next.is_none();
     let mut tx = services.pool().begin().await?;
     let stored = inbox::insert_in(&mut tx, job.tenant_id, job.integration_id, &batch, true).await?;
+    // A round reads for minutes: the integration may have been deleted (or its tenant
+    // offboarded) since it began, and then the page is rolled back and reading stops.
+    if !integrations::lock_active(&mut tx, job.tenant_id, job.integration_id).await? {
+        return Ok(Saved {
+            read: 0,
+            read_all: true,
+        });
+    }
     let progress = PageProgress {
         cursor: page.next.as_deref(),
         read: subscribed.len() as i64,

@@ -12,7 +12,8 @@ use crate::service::IntegrationError;
 use crate::state::Services;
 use crate::store::integrations::{self, GapFillTarget};
 
-/// Pages read per integration per round, so one busy org cannot starve the others.
+/// Pages read per integration per round, so one busy org cannot starve the others (a longer
+/// backlog is read on in the next round, five seconds later, not after the poll interval).
 const MAX_PAGES_PER_ROUND: usize = 20;
 const PAGE_SIZE: u32 = 1000;
 
@@ -69,6 +70,7 @@ pub async fn fill(
     target: &GapFillTarget,
 ) -> Result<GapFillReport, IntegrationError> {
     let creds = services.credentials(&target.org).await?;
+    let (tenant_id, id) = (target.org.tenant_id, target.org.id);
     let mut start = match &target.gapfill_cursor {
         Some(next) => LogsStart::Next(next.clone()),
         None => {
@@ -77,7 +79,11 @@ pub async fn fill(
             let since = target
                 .activated_at
                 .map_or(Utc::now() - lookback, |at| at.max(Utc::now() - lookback));
-            LogsStart::Since(since)
+            // Kept before Okta is asked: if this poll fails, the next ones start here too,
+            // not an hour before their own time (what the hook missed in between was lost).
+            let first = LogsStart::Since(since).link(&creds.domain, PAGE_SIZE)?;
+            integrations::start_gapfill_cursor(services.pool(), tenant_id, id, &first).await?;
+            LogsStart::Next(first)
         }
     };
     let mut report = GapFillReport::default();
@@ -89,26 +95,24 @@ pub async fn fill(
         report.pages += 1;
         let subscribed = storable_subscribed(&page.events, target.coverage.event_types());
         let batch = envelope::batch_of(subscribed.iter().map(AsRef::as_ref));
-        let stored =
-            inbox::store_batch(services, target.org.tenant_id, target.org.id, &batch).await?;
-        report.inserted += stored.accepted;
         let caught_up = page.events.len() < PAGE_SIZE as usize;
-        match page.next {
-            Some(next) => {
-                integrations::save_gapfill_cursor(
-                    services.pool(),
-                    target.org.tenant_id,
-                    target.org.id,
-                    &next,
-                    caught_up,
-                )
-                .await?;
-                start = LogsStart::Next(next);
-            }
-            None => break,
-        }
-        if caught_up {
+        let mut tx = services.pool().begin().await?;
+        let stored = inbox::insert_in(&mut tx, tenant_id, id, &batch, false).await?;
+        // The cursor last, with the page's events: its row lock keeps the integration active
+        // until they are committed (a round reads for minutes under rate limits), and is
+        // held for the commit only, so the hook's counters hardly wait on it.
+        let next = page.next.as_deref();
+        if !integrations::save_gapfill_cursor(&mut tx, tenant_id, id, next, caught_up).await? {
+            // Deleted, or its tenant offboarded, meanwhile: the page is rolled back, and
+            // nothing more is stored for it.
             break;
+        }
+        tx.commit().await?;
+        inbox::committed(services, tenant_id, id, &stored).await;
+        report.inserted += stored.accepted;
+        match page.next {
+            Some(next) if !caught_up => start = LogsStart::Next(next),
+            _ => break,
         }
     }
     metrics::counter!("okta_ingest_gapfill_events_total").increment(report.inserted);

@@ -24,8 +24,23 @@ pub async fn store_batch(
     integration_id: IntegrationId,
     batch: &Batch<'_>,
 ) -> store::Result<Stored> {
-    let stored = insert(services, tenant_id, integration_id, batch, false).await?;
+    let mut tx = services.pool().begin().await?;
+    let stored = insert_in(&mut tx, tenant_id, integration_id, batch, false).await?;
+    tx.commit().await?;
+    committed(services, tenant_id, integration_id, &stored).await;
+    Ok(stored)
+}
+
+/// After a batch of live events committed (by [`store_batch`], or in a caller's own
+/// transaction with [`insert_in`]): wakes the workers and counts it on the integration.
+pub async fn committed(
+    services: &Services,
+    tenant_id: TenantId,
+    integration_id: IntegrationId,
+    stored: &Stored,
+) {
     if stored.accepted > 0 {
+        services.events_queued();
         // The events are durable: a counter that misses one delivery is no reason for Okta
         // to send it again.
         let pool = services.pool();
@@ -46,23 +61,6 @@ pub async fn store_batch(
         .increment(stored.duplicates);
     metrics::counter!("okta_ingest_events_total", "outcome" => "quarantined")
         .increment(stored.quarantined);
-    Ok(stored)
-}
-
-async fn insert(
-    services: &Services,
-    tenant_id: TenantId,
-    integration_id: IntegrationId,
-    batch: &Batch<'_>,
-    learn_only: bool,
-) -> store::Result<Stored> {
-    let mut tx = services.pool().begin().await?;
-    let stored = insert_in(&mut tx, tenant_id, integration_id, batch, learn_only).await?;
-    tx.commit().await?;
-    if stored.accepted > 0 {
-        services.events_queued();
-    }
-    Ok(stored)
 }
 
 /// A batch's inbox writes inside the caller's transaction: nothing is durable, and no

@@ -46,16 +46,7 @@ impl OktaClient {
         start: LogsStart,
         limit: u32,
     ) -> Result<LogsPage> {
-        let url = match start {
-            LogsStart::Since(since) => first_page_url(&creds.domain, since, None, limit, ASC)?,
-            LogsStart::Between(since, until) => {
-                first_page_url(&creds.domain, since, Some(until), limit, ASC)?
-            }
-            LogsStart::NewestFirst(since, until) => {
-                first_page_url(&creds.domain, since, Some(until), limit, DESC)?
-            }
-            LogsStart::Next(next) => checked_next(&creds.domain, &next)?,
-        };
+        let url = start.url(&creds.domain, limit)?;
         // Gap fill runs in the background: it may wait out a whole rate-limit window.
         let patience = super::client::BACKGROUND_MAX_RATE_LIMIT_WAIT;
         let response = self
@@ -71,6 +62,26 @@ impl OktaClient {
             OktaError::Unexpected(format!("System Log page is not a JSON array: {e}"))
         })?;
         Ok(LogsPage { events, next })
+    }
+}
+
+impl LogsStart {
+    /// The link of this start's first page, to keep as a cursor the way a `next` link is.
+    pub fn link(&self, domain: &OktaDomain, limit: u32) -> Result<String> {
+        Ok(self.url(domain, limit)?.to_string())
+    }
+
+    fn url(&self, domain: &OktaDomain, limit: u32) -> Result<Url> {
+        match self {
+            LogsStart::Since(since) => first_page_url(domain, *since, None, limit, ASC),
+            LogsStart::Between(since, until) => {
+                first_page_url(domain, *since, Some(*until), limit, ASC)
+            }
+            LogsStart::NewestFirst(since, until) => {
+                first_page_url(domain, *since, Some(*until), limit, DESC)
+            }
+            LogsStart::Next(next) => checked_next(domain, next),
+        }
     }
 }
 

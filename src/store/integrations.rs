@@ -466,25 +466,72 @@ pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<Ga
     .await?)
 }
 
-pub async fn save_gapfill_cursor(
+/// Whether the integration is active, held so until the caller's transaction ends: a delete
+/// (or a tenant's offboarding) waits for it. For background work that stores an org's events
+/// long after it found the integration active: called after the writes, just before the
+/// commit, so hook deliveries counting on the row hardly wait (false: roll back).
+pub async fn lock_active(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    id: IntegrationId,
+) -> Result<bool> {
+    let active = sqlx::query_scalar!(
+        r#"SELECT true AS "active!" FROM integrations
+           WHERE tenant_id = $1 AND id = $2 AND status = 'active' FOR SHARE"#,
+        tenant_id as _,
+        id as _,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(active.is_some())
+}
+
+/// Keeps the link of an integration's first System Log poll as its cursor, before Okta is
+/// asked: until a page is read, every poll starts there (a first poll that fails for hours
+/// does not let its start move on with the clock). A cursor stored meanwhile stays.
+pub async fn start_gapfill_cursor(
     pool: &PgPool,
     tenant_id: TenantId,
     id: IntegrationId,
-    cursor: &str,
-    done: bool,
+    first_link: &str,
 ) -> Result<()> {
     sqlx::query!(
-        "UPDATE integrations SET gapfill_cursor = $3, gapfill_last_run_at = now(),
-             gapfill_needed = gapfill_needed AND NOT $4
+        "UPDATE integrations SET gapfill_cursor = $3
+         WHERE tenant_id = $1 AND id = $2 AND status = 'active' AND gapfill_cursor IS NULL",
+        tenant_id as _,
+        id as _,
+        first_link,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a page of gap fill in the transaction that stored its events, just before the
+/// commit: the row lock taken here holds off a delete (or a tenant's offboarding) until the
+/// page is committed, and once a delete committed this is false: the caller rolls the page
+/// back and stores nothing more for the org. `cursor` is the page's `next` link (the stored one stays without).
+/// Until a page is `done` (caught up), the next poll is due at once, not after the interval:
+/// a backlog longer than one round is read on in the next round.
+pub async fn save_gapfill_cursor(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    cursor: Option<&str>,
+    done: bool,
+) -> Result<bool> {
+    let saved = sqlx::query!(
+        "UPDATE integrations SET gapfill_cursor = COALESCE($3, gapfill_cursor),
+             gapfill_last_run_at = now(), gapfill_needed = NOT $4
          WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
         tenant_id as _,
         id as _,
         cursor,
         done,
     )
-    .execute(pool)
+    .execute(conn)
     .await?;
-    Ok(())
+    Ok(saved.rows_affected() == 1)
 }
 
 /// Active integrations whose hook secret is older than `every_secs`, once no other secret is

@@ -251,3 +251,42 @@ async fn a_baseline_stops_at_its_bound_keeping_the_newest_history(pool: PgPool) 
         150
     );
 }
+
+/// Offboarding a tenant while its baseline reads the org's history (a round trip to Okta per
+/// page) must leave none of the tenant's events behind: the pages read after the integration
+/// was deleted are not stored.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_baseline_stores_nothing_for_a_tenant_offboarded_mid_read(pool: PgPool) {
+    let options = SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| c.worker_tasks = 0).await;
+    t.sim.seed_history(14);
+    t.sim.append_log(scenario::random_events(3500, 7));
+    let id = t.connect_from_sysdig().await;
+    t.sim.set_latency(Duration::from_millis(300));
+    let (status, _) = t.start_baseline(&id, json!({ "days": 14 })).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    while count(t.pool(), "SELECT count(*) FROM okta_event_keys").await == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    t.app.services.offboard_tenant(t.tenant_id).await.unwrap();
+    // Until the round that was reading has stopped calling Okta.
+    let log_reads = || t.sim.counters().api_calls.get("GET /api/v1/logs").copied();
+    loop {
+        let before = log_reads();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if log_reads() == before {
+            break;
+        }
+    }
+    let left = [
+        count(t.pool(), "SELECT count(*) FROM okta_event_keys").await,
+        count(t.pool(), "SELECT count(*) FROM okta_events").await,
+        count(t.pool(), "SELECT count(*) FROM event_queue").await,
+    ];
+    assert_eq!(
+        left,
+        [0, 0, 0],
+        "keys, raw events, queue of the offboarded tenant"
+    );
+}
