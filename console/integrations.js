@@ -9,6 +9,7 @@ const BASE = "/integrations/okta";
 /** Which field a validation code concerns, and its headline; the API's detail says what to do. */
 const CODES = {
   invalid_domain: ["domain", "This is not an Okta domain."],
+  already_connected: ["domain", "This Okta org is already connected."],
   org_unreachable: ["domain", "Okta could not be reached at this domain."],
   invalid_client: ["secret", "Okta rejected the Client Secret or Client ID."],
   missing_scopes: ["clientId", "The Sysdig app lacks scopes."],

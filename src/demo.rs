@@ -298,14 +298,18 @@ fn truncate(text: &str, width: usize) -> String {
     format!("{cut}…")
 }
 
-/// The console's URL, and what its wizard needs to connect the simulator as a second org.
+/// The console's URL, and what its wizard needs to connect the simulator again (after the
+/// demo's integration is deleted: a tenant connects an org once).
 fn print_console(base: &str, sim: &sim::SimHandle) {
     println!("\nWeb console: {base}/  (sign in with the admin token above)");
     println!(
-        "  to add an integration there, the simulated Okta org is: Okta domain {}, Client ID {}, Client Secret {}",
+        "  to run its wizard, the simulated Okta org is: Okta domain {}, Client ID {}, Client Secret {}",
         sim.base_url,
         sim.client_id,
         sim.client_secret()
+    );
+    println!(
+        "  (the demo's integration already connects it: delete that one first, or the wizard answers already_connected)"
     );
 }
 

@@ -138,6 +138,13 @@ impl From<IntegrationError> for ApiError {
             IntegrationError::Domain(e) => ApiError::unprocessable(e.code(), e.to_string()),
             IntegrationError::OutOfOrder { code, detail } => ApiError::conflict(code, detail),
             IntegrationError::Busy => ApiError::conflict("step_in_progress", error.to_string()),
+            IntegrationError::AlreadyConnected { id, detail } => {
+                let api = ApiError::conflict("already_connected", detail);
+                match id {
+                    Some(id) => api.with_extra(json!({ "integration_id": id })),
+                    None => api,
+                }
+            }
             IntegrationError::Okta { error, checks } => {
                 let mut api = ApiError::unprocessable(error.code(), error.detail())
                     .with_extra(json!({ "checks": checks }));

@@ -46,6 +46,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub checks: Option<Vec<Check>>,
+    /// The tenant's live integration of the same Okta org (409 `already_connected`): open,
+    /// continue or delete that one instead of connecting the org again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub integration_id: Option<uuid::Uuid>,
     /// Where a rules text is wrong (422 `invalid_rules`): the line.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]

@@ -54,6 +54,19 @@ struct IntegrationPath {
     id: IntegrationId,
 }
 
+/// The 409 of every step that would connect an org the tenant has already connected (a live
+/// integration: pending, validated or active); documentation only, never constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+#[response(
+    status = 409,
+    description = "`already_connected`: the tenant already has a live (pending, validated or \
+        active) integration of this Okta org; `integration_id` names it and `detail` says what \
+        to do: continue it, open it or rotate its credentials (PUT …/{id}/credentials), or \
+        DELETE it first to start over. Another tenant may connect the same org"
+)]
+struct AlreadyConnected;
+
 /// The 404 of every step on an integration by id; documentation only, never constructed.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
@@ -80,6 +93,7 @@ struct LaunchBody {
     request_body = LaunchBody,
     responses(
         (status = 201, description = "Created, pending", body = schemas::Launched),
+        AlreadyConnected,
         (status = 422, description = "`invalid_domain`: not an acceptable Okta domain (`detail` says what to enter)"),
     )
 )]
@@ -102,7 +116,8 @@ struct ValidateBody {
     client_id: String,
     #[schema(value_type = String)]
     client_secret: SecretString,
-    /// Replaces the launched org's domain.
+    /// Replaces the launched org's domain; 409 `already_connected` if another live
+    /// integration of the tenant connects that org.
     okta_domain: Option<String>,
 }
 
@@ -116,7 +131,9 @@ struct ValidateBody {
     responses(
         (status = 200, description = "Validated", body = schemas::Validated),
         NoSuchIntegration,
-        (status = 409, description = "`already_active` (rotate with PUT …/credentials), `step_in_progress`"),
+        (status = 409, description = "`already_active` (rotate with PUT …/credentials), `step_in_progress`, \
+            `already_connected` (`okta_domain` names an org another live integration of the tenant \
+            connects; `integration_id` names it)"),
         OktaRefused,
     )
 )]
@@ -152,6 +169,7 @@ struct CreateBody {
     request_body = CreateBody,
     responses(
         (status = 201, description = "Created, validated", body = schemas::Validated),
+        AlreadyConnected,
         OktaRefused,
     )
 )]

@@ -3,9 +3,14 @@
 
 use serde::Serialize;
 
-use crate::okta::{DomainError, OktaError};
+use crate::ids::IntegrationId;
+use crate::okta::{DomainError, OktaDomain, OktaError};
 use crate::store::StoreError;
+use crate::store::integrations::{IntegrationStatus, LiveOfOrg};
 use crate::vault::VaultError;
+
+/// Why a tenant connects an org once, said with every `already_connected`.
+const ONE_PER_ORG: &str = "A tenant connects an Okta org once: a second integration would receive every event twice and take another of the org's 10 Event Hooks.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
@@ -19,6 +24,13 @@ pub enum IntegrationError {
     OutOfOrder { code: &'static str, detail: String },
     #[error("another wizard step is running for this integration; retry when it has finished")]
     Busy,
+    /// The tenant already has a live integration of the org: `id` names it (none only when
+    /// it vanished between the refused write and the look-up).
+    #[error("{detail}")]
+    AlreadyConnected {
+        id: Option<IntegrationId>,
+        detail: String,
+    },
     #[error("{}", .error.detail())]
     Okta {
         error: OktaError,
@@ -61,6 +73,42 @@ impl IntegrationError {
         IntegrationError::OutOfOrder {
             code: "validation_required",
             detail: detail.into(),
+        }
+    }
+
+    /// A second live integration of an org the tenant has connected: the detail names the
+    /// existing one and what to do with it, by its status.
+    pub(super) fn already_connected(domain: &OktaDomain, existing: &LiveOfOrg) -> Self {
+        let (domain, id) = (domain.as_str(), existing.id);
+        let path = format!("/api/v1/integrations/okta/{id}");
+        let next = match existing.status {
+            IntegrationStatus::Pending => format!(
+                "{domain} is already being connected by integration {id} (pending): continue it with POST {path}/validate"
+            ),
+            IntegrationStatus::Validated => format!(
+                "{domain} is already connected by integration {id} (validated, not yet active): finish it with POST {path}/complete, or replace its credentials with PUT {path}/credentials"
+            ),
+            _ => format!(
+                "{domain} is already connected by integration {id} (active): open it with GET {path}, or rotate its credentials with PUT {path}/credentials"
+            ),
+        };
+        IntegrationError::AlreadyConnected {
+            id: Some(id),
+            detail: format!(
+                "{next}; to start over, delete it first with DELETE {path}. {ONE_PER_ORG}"
+            ),
+        }
+    }
+
+    /// The index refused a second integration of the org, but the winner of the race is gone
+    /// by the time we look (deleted meanwhile): nothing to name, a retry may pass.
+    pub(super) fn connected_meanwhile(domain: &OktaDomain) -> Self {
+        IntegrationError::AlreadyConnected {
+            id: None,
+            detail: format!(
+                "another integration of {} was being created at the same time; list the integrations with GET /api/v1/integrations/okta and continue that one, or retry. {ONE_PER_ORG}",
+                domain.as_str()
+            ),
         }
     }
 

@@ -3,6 +3,11 @@
 //! pending ──validate──► validated ──complete──► active ──delete──► deleted
 //! (start from Okta: create = validated in one step). Credentials change by rotation only
 //! after the new ones pass validation; a failed step leaves the previous state untouched.
+//!
+//! A tenant has at most one live (not deleted) integration per Okta org, pending ones
+//! included: launch, create and a validate that changes the domain refuse a second one with
+//! 409 `already_connected`, and the unique index `integrations_one_live_per_org` keeps it
+//! so under concurrent submits.
 
 use chrono::Utc;
 
@@ -15,7 +20,7 @@ use crate::state::Services;
 use crate::store::integrations::{
     self, HookState, Integration, IntegrationStatus, NewIntegration, OrgAccess,
 };
-use crate::store::{self};
+use crate::store::{self, StoreError};
 
 /// How long one wizard step may hold its integration before another may start.
 const STEP_LEASE: chrono::Duration = chrono::Duration::minutes(2);
@@ -66,7 +71,8 @@ impl Services {
 
     /// Creates an integration of the org with a fresh hook key: pending until credentials
     /// are validated (launched here), or validated at once with `validated` (from Okta),
-    /// whose client secret it stores in the same transaction.
+    /// whose client secret it stores in the same transaction. Refused while the tenant has
+    /// a live integration of the org.
     async fn create(
         &self,
         tenant_id: TenantId,
@@ -77,27 +83,65 @@ impl Services {
             None => (IntegrationStatus::Pending, "sysdig"),
             Some(_) => (IntegrationStatus::Validated, "okta"),
         };
+        self.refuse_second_connection(tenant_id, domain, None)
+            .await?;
         let id = IntegrationId::new();
         let mut tx = self.pool().begin().await?;
-        integrations::insert(
-            &mut tx,
-            tenant_id,
-            &NewIntegration {
-                id,
-                status,
-                created_from,
-                okta_domain: domain,
-                client_id: validated.map(|creds| creds.client_id.as_str()),
-                hook_key: &HookKey::generate(),
-            },
-        )
-        .await?;
+        let new = NewIntegration {
+            id,
+            status,
+            created_from,
+            okta_domain: domain,
+            client_id: validated.map(|creds| creds.client_id.as_str()),
+            hook_key: &HookKey::generate(),
+        };
+        if let Err(error) = integrations::insert(&mut tx, tenant_id, &new).await {
+            drop(tx);
+            return Err(self.explain_conflict(error, tenant_id, domain, None).await);
+        }
         if let Some(creds) = validated {
             self.store_client_secret(&mut tx, tenant_id, id, &creds.client_secret)
                 .await?;
         }
         tx.commit().await?;
         self.get_integration(tenant_id, id).await
+    }
+
+    /// Refuses a second live integration of the org in the tenant: 409 `already_connected`
+    /// naming the existing one. `except` is the integration a validate changes.
+    async fn refuse_second_connection(
+        &self,
+        tenant_id: TenantId,
+        domain: &OktaDomain,
+        except: Option<IntegrationId>,
+    ) -> Result<(), IntegrationError> {
+        match integrations::live_of_org(self.pool(), tenant_id, domain, except).await? {
+            Some(existing) => Err(IntegrationError::already_connected(domain, &existing)),
+            None => Ok(()),
+        }
+    }
+
+    /// A write refused by the one-live-integration-per-org index (a concurrent submit won
+    /// the race) becomes the same 409 as the check before it; other errors pass through.
+    async fn explain_conflict(
+        &self,
+        error: StoreError,
+        tenant_id: TenantId,
+        domain: &OktaDomain,
+        except: Option<IntegrationId>,
+    ) -> IntegrationError {
+        match &error {
+            StoreError::Conflict { constraint } if constraint == integrations::ONE_LIVE_PER_ORG => {
+                match self
+                    .refuse_second_connection(tenant_id, domain, except)
+                    .await
+                {
+                    Err(refused) => refused,
+                    Ok(()) => IntegrationError::connected_meanwhile(domain),
+                }
+            }
+            _ => error.into(),
+        }
     }
 
     pub async fn get_integration(
@@ -181,6 +225,10 @@ impl Services {
                 Some(input) => self.parse_domain(input)?,
                 None => current.org.domain.clone(),
             };
+            if domain.stored() != current.org.domain.stored() {
+                self.refuse_second_connection(tenant_id, &domain, Some(id))
+                    .await?;
+            }
             let creds = Credentials {
                 domain,
                 client_id: input.client_id,
@@ -204,6 +252,10 @@ impl Services {
             client_id: input.client_id,
             client_secret: input.client_secret,
         };
+        // Before asking Okta: a double submit is refused at once (and by `create` if both
+        // get past this check together).
+        self.refuse_second_connection(tenant_id, &creds.domain, None)
+            .await?;
         let checks = self.check_with_okta(&creds, None).await?;
         let created = self.create(tenant_id, &creds.domain, Some(&creds)).await?;
         Ok((created, checks))
@@ -314,7 +366,14 @@ impl Services {
         let mut tx = self.pool().begin().await?;
         self.store_client_secret(&mut tx, tenant_id, id, &creds.client_secret)
             .await?;
-        integrations::set_validated(&mut tx, &validated, status).await?;
+        // A new domain may meet a concurrent launch of the same org in the index.
+        if let Err(error) = integrations::set_validated(&mut tx, &validated, status).await {
+            drop(tx);
+            let domain = &creds.domain;
+            return Err(self
+                .explain_conflict(error, tenant_id, domain, Some(id))
+                .await);
+        }
         tx.commit().await?;
         Ok(checks)
     }

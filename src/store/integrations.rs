@@ -165,7 +165,43 @@ async fn select_live(
     .await?)
 }
 
-/// Stores validated credentials' domain and client id, and the state they lead to.
+/// The unique index that keeps one live integration per (tenant, Okta org); a write it
+/// refuses is a [`super::StoreError::Conflict`] naming it.
+pub const ONE_LIVE_PER_ORG: &str = "integrations_one_live_per_org";
+
+/// A live integration that already connects an org.
+#[derive(Debug, Clone)]
+pub struct LiveOfOrg {
+    pub id: IntegrationId,
+    pub status: IntegrationStatus,
+}
+
+/// The tenant's live integration of the org at `domain`, other than `except`: the oldest, if
+/// several (a database may hold duplicates from before the index, see migration 0012).
+pub async fn live_of_org(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    domain: &OktaDomain,
+    except: Option<IntegrationId>,
+) -> Result<Option<LiveOfOrg>> {
+    Ok(sqlx::query_as!(
+        LiveOfOrg,
+        r#"SELECT id AS "id: _", status AS "status: _"
+           FROM integrations
+           WHERE tenant_id = $1 AND okta_domain = $2 AND status <> 'deleted'
+             AND ($3::uuid IS NULL OR id <> $3)
+           ORDER BY created_at, id
+           LIMIT 1"#,
+        tenant_id as _,
+        domain as _,
+        except as _,
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Stores validated credentials' domain and client id, and the state they lead to. A row
+/// flagged `org_duplicate` by migration 0012 keeps its flag only while it keeps its domain.
 pub async fn set_validated(
     conn: &mut PgConnection,
     org: &OrgAccess,
@@ -173,6 +209,7 @@ pub async fn set_validated(
 ) -> Result<()> {
     sqlx::query!(
         "UPDATE integrations SET status = $3, okta_domain = $4, client_id = $5,
+             org_duplicate = org_duplicate AND okta_domain = $4,
              last_error_code = NULL, last_error = NULL, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
         org.tenant_id as _,

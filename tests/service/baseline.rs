@@ -116,8 +116,10 @@ async fn without_a_baseline_the_second_device_alerts(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn a_baseline_needs_an_active_integration_and_days_within_okta_retention(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    let pending = t.launch_pending().await;
-    let (status, problem) = t.start_baseline(&pending, json!({ "days": 14 })).await;
+    let (status, launched) = t.launch("acme").await;
+    assert_eq!(status, StatusCode::CREATED, "{launched}");
+    let pending = launched["id"].as_str().expect("id");
+    let (status, problem) = t.start_baseline(pending, json!({ "days": 14 })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["code"], "not_active");
 

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 use sqlx::PgPool;
 
 use crate::support::{TestApp, log_event};
@@ -17,13 +18,25 @@ async fn fifty_slow_wizard_steps_leave_the_hook_path_its_connections(pool: PgPoo
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
     let hook = t.hook().await;
-    let mut ids = Vec::new();
+    // A tenant connects an org once, so the 50 pending integrations of the simulator's org
+    // belong to 50 tenants (each admin validating at the same time).
+    let mut validations = Vec::new();
     for _ in 0..STEPS {
-        ids.push(t.launch_pending().await);
+        let (_, admin) = t.other_tenant().await;
+        let launch = json!({ "org": t.sim.base_url });
+        let path = "/api/v1/integrations/okta/launch";
+        let (status, launched) = t.call(Method::POST, path, &admin, Some(launch)).await;
+        assert_eq!(status, StatusCode::CREATED, "{launched}");
+        let id = launched["id"].as_str().expect("id");
+        validations.push((admin, format!("/api/v1/integrations/okta/{id}/validate")));
     }
     t.sim.set_latency(Duration::from_millis(400));
     let creds = t.creds();
-    let steps = join_all(ids.iter().map(|id| t.validate(id, creds.clone())));
+    let steps = join_all(
+        validations
+            .iter()
+            .map(|(admin, path)| t.call(Method::POST, path, admin, Some(creds.clone()))),
+    );
     let deliveries = async {
         let mut statuses = Vec::new();
         for i in 0..20 {

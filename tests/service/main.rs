@@ -23,6 +23,7 @@ mod openapi_contract;
 mod operations;
 mod policies;
 mod replicas;
+mod same_org;
 mod schema;
 mod secrets;
 mod wizard;

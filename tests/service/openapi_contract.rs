@@ -317,9 +317,25 @@ async fn wizard_answers_match_the_document(pool: PgPool) {
         .await;
     assert!(learning["baseline"].is_object(), "{learning}");
 
-    // From Okta's side, then deleted (twice).
+    // The org again, from either side: refused while it is connected, naming the integration.
     let mut from_okta = t.creds();
     from_okta["okta_domain"] = json!(t.sim.base_url);
+    let refused = t
+        .expect(StatusCode::CONFLICT, "post", OKTA, from_okta.clone())
+        .await;
+    assert_eq!(refused["integration_id"], json!(id), "{refused}");
+    let again = json!({ "org": t.sim.base_url });
+    let launch = format!("{OKTA}/launch");
+    t.expect(StatusCode::CONFLICT, "post", &launch, again).await;
+
+    // Deleted, the org is connected from Okta's side, then deleted (twice).
+    t.expect(
+        StatusCode::NO_CONTENT,
+        "delete",
+        &format!("{OKTA}/{id}"),
+        NO_BODY,
+    )
+    .await;
     let created = t.expect(StatusCode::CREATED, "post", OKTA, from_okta).await;
     let other = format!("{OKTA}/{}", created["id"].as_str().unwrap());
     t.expect(StatusCode::NO_CONTENT, "delete", &other, NO_BODY)

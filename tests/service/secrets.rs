@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -49,8 +50,11 @@ async fn secrets_never_appear_in_plaintext(pool: PgPool) {
     let second_secret = t.sim.rotate_client_secret();
     record(t.replace_secret(&id, &second_secret).await.1);
     record(t.integrations().await.1);
-    let from_okta = t.connect_from_okta().await;
-    record(t.integration(&from_okta).await.1);
+    // From Okta's side too, in a second tenant: a tenant connects an org once.
+    let (_, other) = t.other_tenant().await;
+    let from_okta = t.connect_from_okta_as(&other).await;
+    let path = format!("/api/v1/integrations/okta/{from_okta}");
+    record(t.call(Method::GET, &path, &other, None).await.1);
     t.sim
         .deliver(vec![log_event("user.session.start", "a@acme.com")])
         .await;

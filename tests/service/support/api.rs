@@ -1,7 +1,7 @@
 //! One typed method per endpoint the tests exercise, as the tenant's admin, so a test says
 //! what it asks for. Each answers the status and the JSON body (null when there is none).
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::TestApp;
@@ -101,12 +101,24 @@ impl TestApp {
 
     /// "Start from Okta": one call, then complete.
     pub async fn connect_from_okta(&self) -> String {
+        self.connect_from_okta_as(&self.admin).await
+    }
+
+    /// "Start from Okta" as the admin holding `token`, e.g. another tenant's: a tenant
+    /// connects an org once, so a second integration of the simulator's org needs a second
+    /// tenant.
+    pub async fn connect_from_okta_as(&self, token: &str) -> String {
         let mut body = self.creds();
         body["okta_domain"] = json!(self.sim.base_url);
-        let (status, created) = self.create_from_okta(body).await;
+        let (status, created) = self
+            .call(Method::POST, INTEGRATIONS, token, Some(body))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let id = created["id"].as_str().expect("id").to_string();
-        let (status, body) = self.complete(&id).await;
+        let complete = format!("{INTEGRATIONS}/{id}/complete");
+        let (status, body) = self
+            .call(Method::POST, &complete, token, Some(json!({})))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         id
     }
