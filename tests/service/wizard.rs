@@ -291,15 +291,29 @@ async fn a_secret_deactivated_in_okta_fails_the_checks_despite_a_cached_token(po
     assert_eq!(before, after, "the stored secret was not re-sealed");
     assert_eq!(t.integration(&id).await.1, shown_before);
 
-    // Validate and create-from-Okta check the same way.
+    // Create-from-Okta and validate check the same way (in another tenant: a tenant
+    // connects an org once; the token cache is shared).
+    let (_, other) = t.other_tenant().await;
     let old = json!({ "client_id": t.sim.client_id, "client_secret": old_secret });
-    let pending = t.launch_pending().await;
-    let (status, body) = t.validate(&pending, old.clone()).await;
+    let mut from_okta = old.clone();
+    from_okta["okta_domain"] = json!(t.sim.base_url);
+    let integrations = "/api/v1/integrations/okta";
+    let (status, body) = t
+        .call(Method::POST, integrations, &other, Some(from_okta))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "invalid_client", "{body}");
-    let mut from_okta = old;
-    from_okta["okta_domain"] = json!(t.sim.base_url);
-    let (status, body) = t.create_from_okta(from_okta).await;
+    let launch = json!({ "org": t.sim.base_url });
+    let launch_path = format!("{integrations}/launch");
+    let (status, launched) = t
+        .call(Method::POST, &launch_path, &other, Some(launch))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{launched}");
+    let validate = format!(
+        "{integrations}/{}/validate",
+        launched["id"].as_str().unwrap()
+    );
+    let (status, body) = t.call(Method::POST, &validate, &other, Some(old)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "invalid_client", "{body}");
 }
