@@ -28,14 +28,10 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
     let interval = services.config().gapfill_interval_secs as i64;
     let mut total = GapFillReport::default();
     for target in integrations::due_for_gapfill(services.pool(), interval).await? {
+        let (tenant_id, id) = (target.org.tenant_id, target.org.id);
         match fill(services, &target).await {
             Ok(report) => {
-                integrations::clear_gapfill_error(
-                    services.pool(),
-                    target.org.tenant_id,
-                    target.org.id,
-                )
-                .await?;
+                integrations::gapfill_succeeded(services.pool(), tenant_id, id).await?;
                 total.pages += report.pages;
                 total.inserted += report.inserted;
                 if report.inserted > 0 {
@@ -50,14 +46,12 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
                     IntegrationError::Okta { error, .. } => (error.code(), error.detail()),
                     other => ("gap_fill_failed", other.to_string()),
                 };
-                integrations::set_error(
-                    services.pool(),
-                    target.org.tenant_id,
-                    target.org.id,
-                    code,
-                    &format!("System Log gap fill: {detail}"),
-                )
-                .await?;
+                // Not again at every tick of every replica: a token request and a warning
+                // each time, for an org that refuses until its admin acts.
+                let retry = crate::store::backoff_secs(target.gapfill_failures);
+                let detail = format!("System Log gap fill: {detail}");
+                integrations::gapfill_failed(services.pool(), tenant_id, id, code, &detail, retry)
+                    .await?;
             }
         }
     }

@@ -210,7 +210,8 @@ pub async fn set_validated(
     sqlx::query!(
         "UPDATE integrations SET status = $3, okta_domain = $4, client_id = $5,
              org_duplicate = org_duplicate AND okta_domain = $4,
-             last_error_code = NULL, last_error = NULL, updated_at = now()
+             last_error_code = NULL, last_error = NULL,
+             gapfill_failures = 0, gapfill_retry_at = NULL, updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
         org.tenant_id as _,
         org.id as _,
@@ -314,17 +315,50 @@ pub async fn set_error(
     Ok(())
 }
 
-/// Clears an error recorded by the gap fill once a later poll succeeds (others stay).
-pub async fn clear_gapfill_error(
+/// A gap fill poll succeeded: its back-off ends, and an error it recorded is cleared
+/// (others stay).
+pub async fn gapfill_succeeded(
     pool: &PgPool,
     tenant_id: TenantId,
     id: IntegrationId,
 ) -> Result<()> {
     sqlx::query!(
-        "UPDATE integrations SET last_error_code = NULL, last_error = NULL, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND last_error LIKE 'System Log gap fill:%'",
+        "UPDATE integrations SET gapfill_failures = 0, gapfill_retry_at = NULL,
+             last_error_code = CASE WHEN last_error LIKE 'System Log gap fill:%'
+                                    THEN NULL ELSE last_error_code END,
+             last_error = CASE WHEN last_error LIKE 'System Log gap fill:%'
+                               THEN NULL ELSE last_error END,
+             updated_at = now()
+         WHERE tenant_id = $1 AND id = $2
+           AND (gapfill_failures > 0 OR last_error LIKE 'System Log gap fill:%')",
         tenant_id as _,
         id as _,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A gap fill poll failed: the error shows on the status page, and the next poll waits
+/// `retry_secs`.
+pub async fn gapfill_failed(
+    pool: &PgPool,
+    tenant_id: TenantId,
+    id: IntegrationId,
+    code: &str,
+    detail: &str,
+    retry_secs: f64,
+) -> Result<()> {
+    sqlx::query!(
+        "UPDATE integrations SET last_error_code = $3, last_error = $4,
+             gapfill_failures = gapfill_failures + 1,
+             gapfill_retry_at = now() + make_interval(secs => $5), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+        tenant_id as _,
+        id as _,
+        code,
+        detail,
+        retry_secs,
     )
     .execute(pool)
     .await?;
@@ -486,17 +520,21 @@ pub struct GapFillTarget {
     pub coverage: Coverage,
     pub gapfill_cursor: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
+    /// Polls failed in a row, for the back-off of the next.
+    pub gapfill_failures: i32,
 }
 
-/// Active integrations whose System Log poll is due (interval elapsed, or a delivery failed).
+/// Active integrations whose System Log poll is due (interval elapsed, or a delivery failed),
+/// once the back-off of failed polls is over.
 pub async fn due_for_gapfill(pool: &PgPool, interval_secs: i64) -> Result<Vec<GapFillTarget>> {
     Ok(sqlx::query_as!(
         GapFillTarget,
         r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess",
-               coverage AS "coverage: _", gapfill_cursor, activated_at
+               coverage AS "coverage: _", gapfill_cursor, activated_at, gapfill_failures
            FROM integrations
            WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
-                 OR gapfill_last_run_at < now() - make_interval(secs => $1))"#,
+                 OR gapfill_last_run_at < now() - make_interval(secs => $1))
+             AND (gapfill_retry_at IS NULL OR gapfill_retry_at <= now())"#,
         interval_secs as f64,
     )
     .fetch_all(pool)

@@ -830,6 +830,54 @@ async fn gap_fill_failing_from_its_first_poll_recovers_from_where_that_poll_star
     t.wait_processed().await;
 }
 
+/// A gap fill Okta keeps refusing (the secret rotated in Okta) is not retried at every tick
+/// of every replica: each failure doubles the pause (5 s, 10 s, …), and credentials the admin
+/// fixes make it due at once.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_failing_gap_fill_backs_off_until_the_credentials_are_fixed(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let id = t.connect_from_sysdig().await;
+    let new_secret = t.sim.rotate_client_secret();
+    t.sim.revoke_tokens();
+    let gap_fill = || okta_ingest::ingest::gapfill::run_due(&t.app.services);
+    let due = || okta_ingest::store::integrations::due_for_gapfill(&pool, 0);
+    // Failures in a row, and the seconds until the next poll.
+    let backoff = || async {
+        let (failures, retry_at): (i32, Option<chrono::DateTime<chrono::Utc>>) =
+            sqlx::query_as("SELECT gapfill_failures, gapfill_retry_at FROM integrations")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let wait = retry_at.map_or(0.0, |at| (at - chrono::Utc::now()).as_seconds_f64());
+        (failures, wait)
+    };
+
+    gap_fill().await.unwrap();
+    let (failures, wait) = backoff().await;
+    assert_eq!(failures, 1);
+    assert!((3.0..=5.0).contains(&wait), "{wait}");
+    assert!(due().await.unwrap().is_empty(), "not at the next tick");
+    let (_, shown) = t.integration(&id).await;
+    assert_eq!(shown["last_error"]["code"], "invalid_client", "{shown}");
+
+    execute(&pool, "UPDATE integrations SET gapfill_retry_at = now()").await;
+    gap_fill().await.unwrap();
+    let (failures, wait) = backoff().await;
+    assert_eq!(failures, 2);
+    assert!((8.0..=10.0).contains(&wait), "doubled: {wait}");
+
+    let (status, body) = t.replace_secret(&id, &new_secret).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(due().await.unwrap().len(), 1, "due at once");
+    t.sim
+        .append_log(vec![log_event("user.account.lock", "missed@acme.com")]);
+    assert_eq!(gap_fill().await.unwrap().inserted, 1);
+    assert_eq!(backoff().await.0, 0);
+    let (_, shown) = t.integration(&id).await;
+    assert_eq!(shown["last_error"], Value::Null, "{shown}");
+    t.wait_processed().await;
+}
+
 /// Two replicas polling the same org at once (every replica runs gap fill): each event is
 /// stored once, neither round fails on the other's page locks, and the cursor ends caught up.
 #[sqlx::test(migrations = "./migrations")]
