@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::catalog::{
-    API_TOKEN_REVOKE, APP_ACTIVATE, APP_CREATE, APP_UPDATE, Cast, Client, EventKind,
+    API_TOKEN_REVOKE, APP_ACTIVATE, APP_CREATE, APP_UPDATE, APPS, Cast, Client, EventKind,
     FACTOR_ACTIVATE, FACTOR_DEACTIVATE, FACTOR_SUSPEND, FIREFOX_WINDOWS, GROUP_PRIVILEGE_GRANT,
     IDP_ACTIVATE, IDP_CREATE, OKTA_VERIFY_DENY_PUSH, POLICY_RULE_DEACTIVATE, POLICY_RULE_UPDATE,
     Person, RESOURCE_SET_BINDING_ADD, SUSPICIOUS_ACTIVITY_REPORT, TOR_EXIT,
@@ -108,8 +108,9 @@ fn proxy_admin_takeover(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec
     out.push(grant);
 }
 
-/// Frank removes Henry's only factor for a "lost phone"; Henry signs in 14 hours later
-/// still without one. Grace swaps her phone factor herself and enrols the new one at once.
+/// Frank removes Henry's only factor for a "lost phone"; 14 hours later Henry signs in with
+/// his password alone and opens an app, still without a factor. Grace swaps her phone factor
+/// herself and enrols the new one at once.
 fn factor_removed_not_reenrolled(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
     let removed_at = now - Duration::hours(15);
     let verify = enrollment(g, "Okta Verify");
@@ -118,12 +119,11 @@ fn factor_removed_not_reenrolled(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out:
     removed["outcome"]["reason"] = json!("User reset OKTA_VERIFY_PUSH factor");
     removed["debugContext"]["debugData"]["factor"] = json!("OKTA_VERIFY_PUSH");
     out.push(removed);
-    out.push(g.session_start(
-        removed_at + Duration::hours(14),
-        &c.henry,
-        &c.henry.usual(),
-        None,
-    ));
+    let signed_in_at = removed_at + Duration::hours(14);
+    let usual = c.henry.usual();
+    out.push(g.session_start(signed_in_at, &c.henry, &usual, None));
+    let app = &APPS[0];
+    out.push(g.sso(signed_in_at + Duration::minutes(1), &c.henry, &usual, app));
 
     let swapped_at = now - Duration::hours(5);
     let phone = enrollment(g, "Phone");
