@@ -160,7 +160,7 @@ fn default_true() -> bool {
     responses(
         (status = 201, description = "Created", body = schemas::Policy),
         (status = 409, description = "`policy_name_taken`"),
-        (status = 422, description = "`invalid_rules` (with `line`, `column` and `reason` when the text does not compile), `invalid_name`, `invalid_description`, `unsupported_policy_type`"),
+        (status = 422, description = "`invalid_rules` (with `line`, `column` and `reason` when the text does not compile), `invalid_name`, `invalid_description`, `unsupported_policy_type`, `too_many_policies` (100 custom policies at most)"),
     )
 )]
 async fn create(

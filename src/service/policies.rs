@@ -3,13 +3,12 @@
 //! the worker keeps per tenant until the policy set changes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use sqlx::PgPool;
-use tokio::sync::Mutex;
 
 use crate::detect::{
     self, CompileError, Engine, LoadError, ManagedPolicy, MemoryState, PolicyRef, Priority,
@@ -25,6 +24,9 @@ use crate::store::{self as stores, StoreError};
 pub const MAX_RULES_BYTES: usize = 1024 * 1024;
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 4096;
+/// Custom policies of one tenant: every one is compiled again when any of them changes, on
+/// the worker that processes the tenant's events.
+pub const MAX_CUSTOM_POLICIES: i64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -95,6 +97,14 @@ pub async fn create(
 ) -> Result<CustomPolicy, PolicyError> {
     let name = check_name(&input.name)?;
     check_description(&input.description)?;
+    if store::count_custom(pool, tenant_id).await? >= MAX_CUSTOM_POLICIES {
+        return Err(invalid(
+            "too_many_policies",
+            format!(
+                "a tenant has at most {MAX_CUSTOM_POLICIES} custom policies: delete one, or put more rules in one policy"
+            ),
+        ));
+    }
     compile_checked(&name, &input.rules).await?;
     let now = chrono::Utc::now();
     let policy = CustomPolicy {
@@ -473,6 +483,8 @@ impl Engines {
     }
 
     /// The engine of each tenant, compiled again only for those whose policies changed.
+    /// Compiling happens outside the cache's lock: one tenant's slow policies hold up only
+    /// the batch that needs them, not every worker.
     pub async fn for_tenants(
         &self,
         pool: &PgPool,
@@ -480,30 +492,39 @@ impl Engines {
     ) -> stores::Result<HashMap<TenantId, Arc<Engine>>> {
         let versions = store::versions(pool, tenants).await?;
         let mut engines = HashMap::with_capacity(tenants.len());
-        let mut cache = self.cache.lock().await;
-        for (tenant_id, version) in versions {
-            let engine = match cache.get(&tenant_id) {
-                Some(cached) if cached.is_current(&version, Instant::now()) => {
-                    cached.engine.clone()
+        let mut stale = Vec::new();
+        {
+            let cache = self.cache();
+            let now = Instant::now();
+            for (tenant_id, version) in versions {
+                match cache.get(&tenant_id) {
+                    Some(cached) if cached.is_current(&version, now) => {
+                        engines.insert(tenant_id, cached.engine.clone());
+                    }
+                    _ => stale.push((tenant_id, version)),
                 }
-                _ => {
-                    let compiled = engine_for_tenant(pool, tenant_id, self.compile_limit).await?;
-                    let engine = Arc::new(compiled.engine);
-                    let recompile_at = compiled
-                        .incomplete
-                        .then(|| Instant::now() + self.recompile_incomplete_after);
-                    let cached = CachedEngine {
-                        version,
-                        engine: engine.clone(),
-                        recompile_at,
-                    };
-                    cache.insert(tenant_id, cached);
-                    engine
-                }
+            }
+        }
+        for (tenant_id, version) in stale {
+            let compiled = engine_for_tenant(pool, tenant_id, self.compile_limit).await?;
+            let engine = Arc::new(compiled.engine);
+            let recompile_at = compiled
+                .incomplete
+                .then(|| Instant::now() + self.recompile_incomplete_after);
+            let cached = CachedEngine {
+                version,
+                engine: engine.clone(),
+                recompile_at,
             };
+            self.cache().insert(tenant_id, cached);
             engines.insert(tenant_id, engine);
         }
         Ok(engines)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, CachedEngine>> {
+        // A poisoned cache only means a panic elsewhere; its engines are still whole.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

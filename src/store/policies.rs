@@ -51,6 +51,15 @@ pub async fn get_custom(
     .await?)
 }
 
+pub async fn count_custom(pool: &PgPool, tenant_id: TenantId) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM policies WHERE tenant_id = $1"#,
+        tenant_id as _,
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Inserts a custom policy; false when the tenant already has a policy of that name.
 pub async fn insert_custom(pool: &PgPool, p: &CustomPolicy) -> Result<bool> {
     let done = sqlx::query!(

@@ -156,6 +156,32 @@ async fn invalid_rules_are_refused_with_line_and_reason(pool: PgPool) {
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
 
+/// Every custom policy of a tenant is compiled again when one changes: a tenant has at most
+/// 100, and the 101st is refused with what to do; deleting one makes room again.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_tenant_has_at_most_a_hundred_custom_policies(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    for i in 0..100 {
+        let (status, body) = t
+            .create_policy(okta_policy(&format!("vip {i}"), VIP_RULES))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{i}: {body}");
+    }
+    let (status, body) = t.create_policy(okta_policy("one more", VIP_RULES)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "too_many_policies", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("at most 100"),
+        "{body}"
+    );
+
+    let (_, listed) = t.policies("?managed=false").await;
+    let first = listed["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(t.delete_policy(&first).await, StatusCode::NO_CONTENT);
+    let (status, body) = t.create_policy(okta_policy("one more", VIP_RULES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 /// Hardening defects 1 and 2: one hostile policy used to overflow the stack or exhaust memory
 /// of the whole service. Now each is a 422 naming the line, and the service keeps answering.
 #[sqlx::test(migrations = "./migrations")]
@@ -382,4 +408,34 @@ async fn a_policy_over_the_compile_time_limit_is_compiled_again_later(pool: PgPo
         ["big"],
         "compiled again, not cached as final"
     );
+}
+
+/// A tenant whose policies take long to compile holds up only its own engine: another
+/// tenant's engine (another worker's batch) is ready meanwhile, not after it.
+#[sqlx::test(migrations = "./migrations")]
+async fn one_tenants_slow_compile_does_not_hold_up_another_tenants_engine(pool: PgPool) {
+    use okta_ingest::service::policies::Engines;
+
+    let t = TestApp::spawn(&pool).await;
+    let items: Vec<String> = (0..3_000).map(|i| format!("u{i}@acme.com")).collect();
+    let big = VIP_RULES.replace("ceo@acme.com, cfo@acme.com", &items.join(", "));
+    for i in 0..40 {
+        let (status, body) = t
+            .create_policy(okta_policy(&format!("big {i}"), &big))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (other, _) = t.other_tenant().await;
+    let engines = Engines::default();
+    let slow = tokio::spawn({
+        let (engines, pool, tenant) = (engines.clone(), pool.clone(), t.tenant_id);
+        async move { engines.for_tenants(&pool, &[tenant]).await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    engines.for_tenants(&pool, &[other]).await.unwrap();
+    assert!(
+        !slow.is_finished(),
+        "ready while the slow tenant still compiles"
+    );
+    slow.await.unwrap();
 }
