@@ -159,9 +159,11 @@ pub async fn token_tenant(pool: &PgPool, id: TokenId) -> Result<Option<TenantId>
 /// Integrations (and, by cascade, their credentials) that a pending hook-removal job still
 /// needs stay until that job finishes; so does the tenant row then, marked offboarded
 /// ([`mark_offboarded`]) for the last job to delete ([`delete_offboarded`]).
+/// The queue goes first: a worker batch in flight holds its queue rows, so the deletion waits
+/// for that batch's commit, and the tables after it then see what the batch wrote.
 const TENANT_TABLES: [&str; 14] = [
-    "runtime_events",
     "event_queue",
+    "runtime_events",
     "okta_events",
     "okta_event_keys",
     "quarantined_events",

@@ -522,6 +522,54 @@ async fn delete_while_okta_is_down_retries_in_the_background(pool: PgPool) {
     assert_eq!((jobs, stored), (0, 0));
 }
 
+/// A worker batch in flight when its tenant is offboarded: the offboarding waits for it (the
+/// queue rows it holds are deleted first) and then deletes what it wrote, so no detection of
+/// the tenant is left behind. The batch is played by hand; the app runs no worker.
+#[sqlx::test(migrations = "./migrations")]
+async fn offboarding_waits_for_a_batch_in_flight_and_leaves_none_of_its_detections(pool: PgPool) {
+    let options = SimOptions::default().with_deterministic_delivery();
+    let t = TestApp::spawn_with(&pool, options, |c| c.worker_tasks = 0).await;
+    t.connect_from_sysdig().await;
+    let hook = t.hook().await;
+    let events = [crate::support::log_event(
+        "user.session.start",
+        "a@acme.com",
+    )];
+    let delivered = t.deliver_events(&hook, &hook.secret, &events).await;
+    assert_eq!(delivered, StatusCode::OK);
+
+    let mut batch = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM event_queue WHERE tenant_id = $1 FOR UPDATE")
+        .bind(t.tenant_id)
+        .fetch_all(&mut *batch)
+        .await
+        .unwrap();
+    let offboarding = tokio::spawn({
+        let (services, tenant_id) = (t.app.services.clone(), t.tenant_id);
+        async move { services.offboard_tenant(tenant_id).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    sqlx::query(
+        "INSERT INTO runtime_events (tenant_id, integration_id, policy_id, policy_name,
+             rule_name, severity, priority, output, okta_event_uuid, event_type, published,
+             normalized, raw)
+         VALUES ($1, gen_random_uuid(), gen_random_uuid(), 'p', 'r', 'low', 'NOTICE', 'o',
+             'u', 'user.session.start', now(), '{}', '{}')",
+    )
+    .bind(t.tenant_id)
+    .execute(&mut *batch)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM event_queue WHERE tenant_id = $1")
+        .bind(t.tenant_id)
+        .execute(&mut *batch)
+        .await
+        .unwrap();
+    batch.commit().await.unwrap();
+    offboarding.await.unwrap().unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM runtime_events").await, 0);
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn offboarding_while_okta_is_down_leaves_no_row_once_the_hook_is_removed(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
