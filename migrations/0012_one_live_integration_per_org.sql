@@ -1,7 +1,7 @@
 -- A tenant connects an Okta org once: at most one live integration (any status but
 -- 'deleted', pending ones included) per (tenant, normalized Okta domain). Two of them would
 -- have Okta deliver every event to two hooks, ingest it twice and write every detection
--- twice, and take a second of the org's ten Event Hook slots. The service refuses a second
+-- twice, and take a second of the org's 25 Event Hook slots. The service refuses a second
 -- one with 409 `already_connected`; this index makes that refusal race-free (two
 -- simultaneous submits: one insert waits for the other, then fails on the index). Other
 -- tenants may connect the same org: the key leads with tenant_id.

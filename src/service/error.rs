@@ -10,7 +10,7 @@ use crate::store::integrations::{IntegrationStatus, LiveOfOrg};
 use crate::vault::VaultError;
 
 /// Why a tenant connects an org once, said with every `already_connected`.
-const ONE_PER_ORG: &str = "A tenant connects an Okta org once: a second integration would receive every event twice and take another of the org's 10 Event Hooks.";
+const ONE_PER_ORG: &str = "A tenant connects an Okta org once: a second integration would receive every event twice and take another of the org's 25 Event Hooks.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
