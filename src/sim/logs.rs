@@ -186,8 +186,9 @@ fn polling_page(log: &[LogEntry], query: &LogQuery) -> (Vec<Value>, Option<Curso
 
 /// `published` order between `since` and `until`; a `next` link only while more remain.
 fn bounded_page(log: &[LogEntry], query: &LogQuery) -> (Vec<Value>, Option<Cursor>) {
-    let since = query.since.unwrap_or_else(default_since);
+    // Okta: `since` defaults to 7 days before `until`.
     let until = query.until.unwrap_or_else(Utc::now);
+    let since = query.since.unwrap_or(until - Duration::days(7));
     let mut matching: Vec<&LogEntry> = log
         .iter()
         .filter(|e| e.published >= since && e.published < until && query.matches(e))
@@ -250,9 +251,7 @@ fn parse_query(raw: HashMap<String, String>) -> Result<LogQuery, ApiError> {
     };
     let filter = match raw.get("filter") {
         None => None,
-        Some(text) => Some(
-            Filter::parse(text).ok_or_else(|| bad_param("filter: Invalid filter expression"))?,
-        ),
+        Some(text) => Some(parse_filter(text)?),
     };
     let keywords = parse_keywords(&raw)?;
     Ok(LogQuery {
@@ -265,6 +264,29 @@ fn parse_query(raw: HashMap<String, String>) -> Result<LogQuery, ApiError> {
         keywords,
         raw,
     })
+}
+
+/// Okta's System Log query guide: a filter may not use `published` (400), nor `co` on
+/// `debugContext.debugData.url` or `.requestUri` (400 `E0000031`).
+fn parse_filter(text: &str) -> Result<Filter, ApiError> {
+    let filter =
+        Filter::parse(text).ok_or_else(|| bad_param("filter: Invalid filter expression"))?;
+    if filter.uses_published() {
+        return Err(bad_param(
+            "filter: published cannot be filtered on; use since and until",
+        ));
+    }
+    if let Some(field) = filter.unsupported_contains() {
+        return Err(okta_error(
+            StatusCode::BAD_REQUEST,
+            "E0000031",
+            &format!(
+                "The supplied combination of operator and field is not currently supported. Operator: co, Field: {field}"
+            ),
+            Vec::new(),
+        ));
+    }
+    Ok(filter)
 }
 
 fn parse_time(

@@ -30,7 +30,8 @@
 //! - rate limits are fixed windows per endpoint group (logs, other `/api/v1`, token);
 //! - the System Log keeps everything (no 90-day retention; `since` older than 180 days is
 //!   still a 400 `E0000053`); `filter` supports `eq ne sw co` joined by `and`/`or`, no
-//!   parentheses; `q` matches whole words of the event's string values.
+//!   parentheses, and refuses what Okta refuses (`published`; `co` on the request URLs);
+//!   `q` matches whole words of the event's string values.
 
 mod control;
 mod delivery;
