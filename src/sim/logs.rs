@@ -22,6 +22,9 @@ const MAX_LIMIT: usize = 1000;
 /// Okta's `q`: at most 10 keywords, each at most 40 characters.
 const MAX_KEYWORDS: usize = 10;
 const MAX_KEYWORD_CHARS: usize = 40;
+/// Okta returns no event published more than 90 days ago (its data retention policy); the
+/// query still succeeds.
+const RETENTION_DAYS: i64 = 90;
 
 /// A parsed `GET /api/v1/logs` query.
 struct LogQuery {
@@ -32,6 +35,8 @@ struct LogQuery {
     descending: bool,
     filter: Option<Filter>,
     keywords: Vec<String>,
+    /// Older events are past Okta's retention: never returned.
+    retained_since: DateTime<Utc>,
     /// The raw parameters, carried into the `next` link.
     raw: HashMap<String, String>,
 }
@@ -42,7 +47,9 @@ impl LogQuery {
     }
 
     fn matches(&self, entry: &LogEntry) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.matches(&entry.event)) && self.has_keywords(entry)
+        entry.published >= self.retained_since
+            && self.filter.as_ref().is_none_or(|f| f.matches(&entry.event))
+            && self.has_keywords(entry)
     }
 
     /// Okta matches whole keywords, case-insensitively: `lock` does not find
@@ -262,6 +269,7 @@ fn parse_query(raw: HashMap<String, String>) -> Result<LogQuery, ApiError> {
         descending,
         filter,
         keywords,
+        retained_since: Utc::now() - Duration::days(RETENTION_DAYS),
         raw,
     })
 }

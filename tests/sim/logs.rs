@@ -228,6 +228,41 @@ async fn since_defaults_to_seven_days_before_until() {
 }
 
 #[tokio::test]
+async fn events_past_the_90_day_retention_are_not_returned() {
+    let (sim, okta) = sim_with_token().await;
+    let days = |n: i64| 24 * 60 * n;
+    sim.append_log(vec![
+        at(days(120), "user.account.lock"),
+        at(days(91), "user.account.lock"),
+        at(days(89), "user.session.start"),
+        at(days(1), "user.session.start"),
+    ]);
+    // Okta's System Log query guide ("Data retention"): a query reaching past 90 days
+    // succeeds, with only the events published within them.
+    let since = (Utc::now() - Duration::days(150)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let until = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    for params in [
+        vec![("since", since.as_str()), ("limit", "10")],
+        vec![("since", since.as_str()), ("until", until.as_str())],
+        vec![
+            ("since", since.as_str()),
+            ("until", until.as_str()),
+            ("sortOrder", "DESCENDING"),
+        ],
+    ] {
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}/api/v1/logs", sim.base_url), &params)
+                .unwrap();
+        let (events, _) = page(&okta, url.as_str()).await;
+        let types: Vec<&str> = events
+            .iter()
+            .map(|e| e["eventType"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["user.session.start"; 2], "{params:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_log_holds_delivered_and_appended_events() {
     let (sim, okta) = sim_with_token().await;
     sim.deliver(events("user.lifecycle.create", 2)).await;
