@@ -17,7 +17,7 @@ struct Clause {
     value: String,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     Eq,
     Ne,
@@ -50,6 +50,29 @@ impl Filter {
                 _ => return None,
             }
         }
+    }
+
+    /// Whether a clause filters on `path` (dotted, as written), with `op` if one is given.
+    fn has_clause(&self, path: &str, op: Option<Op>) -> bool {
+        self.groups
+            .iter()
+            .flatten()
+            .any(|clause| clause.path.join(".") == path && op.is_none_or(|op| op == clause.op))
+    }
+
+    /// Okta refuses a filter on `published`: it would fight `since`, `until` and `after`.
+    pub fn uses_published(&self) -> bool {
+        self.has_clause("published", None)
+    }
+
+    /// The field of a `co` clause Okta does not support (E0000031), if any.
+    pub fn unsupported_contains(&self) -> Option<&'static str> {
+        [
+            "debugContext.debugData.url",
+            "debugContext.debugData.requestUri",
+        ]
+        .into_iter()
+        .find(|field| self.has_clause(field, Some(Op::Contains)))
     }
 
     pub fn matches(&self, event: &Value) -> bool {

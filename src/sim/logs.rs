@@ -22,6 +22,9 @@ const MAX_LIMIT: usize = 1000;
 /// Okta's `q`: at most 10 keywords, each at most 40 characters.
 const MAX_KEYWORDS: usize = 10;
 const MAX_KEYWORD_CHARS: usize = 40;
+/// Okta returns no event published more than 90 days ago (its data retention policy); the
+/// query still succeeds.
+const RETENTION_DAYS: i64 = 90;
 
 /// A parsed `GET /api/v1/logs` query.
 struct LogQuery {
@@ -32,6 +35,8 @@ struct LogQuery {
     descending: bool,
     filter: Option<Filter>,
     keywords: Vec<String>,
+    /// Older events are past Okta's retention: never returned.
+    retained_since: DateTime<Utc>,
     /// The raw parameters, carried into the `next` link.
     raw: HashMap<String, String>,
 }
@@ -42,7 +47,9 @@ impl LogQuery {
     }
 
     fn matches(&self, entry: &LogEntry) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.matches(&entry.event)) && self.has_keywords(entry)
+        entry.published >= self.retained_since
+            && self.filter.as_ref().is_none_or(|f| f.matches(&entry.event))
+            && self.has_keywords(entry)
     }
 
     /// Okta matches whole keywords, case-insensitively: `lock` does not find
@@ -186,8 +193,9 @@ fn polling_page(log: &[LogEntry], query: &LogQuery) -> (Vec<Value>, Option<Curso
 
 /// `published` order between `since` and `until`; a `next` link only while more remain.
 fn bounded_page(log: &[LogEntry], query: &LogQuery) -> (Vec<Value>, Option<Cursor>) {
-    let since = query.since.unwrap_or_else(default_since);
+    // Okta: `since` defaults to 7 days before `until`.
     let until = query.until.unwrap_or_else(Utc::now);
+    let since = query.since.unwrap_or(until - Duration::days(7));
     let mut matching: Vec<&LogEntry> = log
         .iter()
         .filter(|e| e.published >= since && e.published < until && query.matches(e))
@@ -250,9 +258,7 @@ fn parse_query(raw: HashMap<String, String>) -> Result<LogQuery, ApiError> {
     };
     let filter = match raw.get("filter") {
         None => None,
-        Some(text) => Some(
-            Filter::parse(text).ok_or_else(|| bad_param("filter: Invalid filter expression"))?,
-        ),
+        Some(text) => Some(parse_filter(text)?),
     };
     let keywords = parse_keywords(&raw)?;
     Ok(LogQuery {
@@ -263,8 +269,32 @@ fn parse_query(raw: HashMap<String, String>) -> Result<LogQuery, ApiError> {
         descending,
         filter,
         keywords,
+        retained_since: Utc::now() - Duration::days(RETENTION_DAYS),
         raw,
     })
+}
+
+/// Okta's System Log query guide: a filter may not use `published` (400), nor `co` on
+/// `debugContext.debugData.url` or `.requestUri` (400 `E0000031`).
+fn parse_filter(text: &str) -> Result<Filter, ApiError> {
+    let filter =
+        Filter::parse(text).ok_or_else(|| bad_param("filter: Invalid filter expression"))?;
+    if filter.uses_published() {
+        return Err(bad_param(
+            "filter: published cannot be filtered on; use since and until",
+        ));
+    }
+    if let Some(field) = filter.unsupported_contains() {
+        return Err(okta_error(
+            StatusCode::BAD_REQUEST,
+            "E0000031",
+            &format!(
+                "The supplied combination of operator and field is not currently supported. Operator: co, Field: {field}"
+            ),
+            Vec::new(),
+        ));
+    }
+    Ok(filter)
 }
 
 fn parse_time(

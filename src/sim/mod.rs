@@ -20,7 +20,9 @@
 //! per-endpoint rate limits of a small org with the app's 50 % share and a concurrency
 //! limit, the hook quota on active and verified hooks, https-only hook URIs (loopback http
 //! only with the dev switch), deliveries delayed after verification, at least once,
-//! reordered, capped per day, and error bodies in every shape Okta's spec shows.
+//! reordered, capped per day, error bodies in every shape Okta's spec shows, and a System
+//! Log that returns nothing published more than 90 days ago (`since` older than 180 days
+//! is a 400 `E0000053`).
 //!
 //! Where it knowingly differs from Okta:
 //! - access tokens are opaque strings, not JWTs; rotating the client secret leaves issued
@@ -28,9 +30,9 @@
 //! - `/sim/deliver` answers when every batch is settled (Okta gives no such receipt); a
 //!   hook only gets events of the types it subscribed to; foreign hooks are never delivered to;
 //! - rate limits are fixed windows per endpoint group (logs, other `/api/v1`, token);
-//! - the System Log keeps everything (no 90-day retention; `since` older than 180 days is
-//!   still a 400 `E0000053`); `filter` supports `eq ne sw co` joined by `and`/`or`, no
-//!   parentheses; `q` matches whole words of the event's string values.
+//! - the System Log's `filter` supports `eq ne sw co` joined by `and`/`or`, no parentheses,
+//!   and refuses what Okta refuses (`published`; `co` on the request URLs); `q` matches
+//!   whole words of the event's string values.
 
 mod control;
 mod delivery;

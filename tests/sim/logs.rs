@@ -162,6 +162,107 @@ async fn bad_parameters_and_missing_scope() {
 }
 
 #[tokio::test]
+async fn filters_okta_refuses_are_400s() {
+    let (sim, okta) = sim_with_token().await;
+    sim.append_log(vec![at(1, "user.session.start")]);
+    // Okta's System Log query guide: `published` belongs to since/until/after, and `co` on
+    // the request URLs is refused with E0000031.
+    let cases = [
+        ("published gt \"2026-01-01T00:00:00Z\"", "E0000001"),
+        (
+            "eventType eq \"user.session.start\" and published eq \"x\"",
+            "E0000001",
+        ),
+        ("debugContext.debugData.url co \"/oauth/\"", "E0000031"),
+        ("debugContext.debugData.requestUri co \"/app/\"", "E0000031"),
+    ];
+    for (filter, code) in cases {
+        let response = okta
+            .request(Method::GET, LOGS)
+            .query(&[("filter", filter)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{filter}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["errorCode"], code, "{filter}: {error}");
+    }
+    // The same fields with other operators are fine.
+    for filter in [
+        "debugContext.debugData.requestUri sw \"/app/\"",
+        "debugContext.debugData.url eq \"/x\"",
+    ] {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v1/logs", sim.base_url),
+            &[("filter", filter)],
+        )
+        .unwrap();
+        page(&okta, url.as_str()).await;
+    }
+}
+
+#[tokio::test]
+async fn since_defaults_to_seven_days_before_until() {
+    let (sim, okta) = sim_with_token().await;
+    let days = |n: i64| 24 * 60 * n;
+    sim.append_log(vec![
+        at(days(20), "user.account.lock"),
+        at(days(12), "user.session.start"),
+        at(days(9), "user.session.start"),
+        at(days(1), "user.account.lock"),
+    ]);
+    let until = (Utc::now() - Duration::days(8)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/api/v1/logs", sim.base_url),
+        &[("until", until.as_str())],
+    )
+    .unwrap();
+    let (events, next) = page(&okta, url.as_str()).await;
+    // The spec: `since` is "7 days prior to until" by default, not 7 days before now.
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["user.session.start", "user.session.start"]);
+    assert!(next.is_none());
+}
+
+#[tokio::test]
+async fn events_past_the_90_day_retention_are_not_returned() {
+    let (sim, okta) = sim_with_token().await;
+    let days = |n: i64| 24 * 60 * n;
+    sim.append_log(vec![
+        at(days(120), "user.account.lock"),
+        at(days(91), "user.account.lock"),
+        at(days(89), "user.session.start"),
+        at(days(1), "user.session.start"),
+    ]);
+    // Okta's System Log query guide ("Data retention"): a query reaching past 90 days
+    // succeeds, with only the events published within them.
+    let since = (Utc::now() - Duration::days(150)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let until = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    for params in [
+        vec![("since", since.as_str()), ("limit", "10")],
+        vec![("since", since.as_str()), ("until", until.as_str())],
+        vec![
+            ("since", since.as_str()),
+            ("until", until.as_str()),
+            ("sortOrder", "DESCENDING"),
+        ],
+    ] {
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}/api/v1/logs", sim.base_url), &params)
+                .unwrap();
+        let (events, _) = page(&okta, url.as_str()).await;
+        let types: Vec<&str> = events
+            .iter()
+            .map(|e| e["eventType"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["user.session.start"; 2], "{params:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_log_holds_delivered_and_appended_events() {
     let (sim, okta) = sim_with_token().await;
     sim.deliver(events("user.lifecycle.create", 2)).await;
