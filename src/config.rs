@@ -121,7 +121,123 @@ impl Config {
                 "worker_tasks and worker_batch_size must be at least 1".into(),
             ));
         }
+        config.check_ranges()?;
         Ok(config)
+    }
+
+    /// Zero where zero does not mean "off" makes a loop spin, refuses every request or deletes
+    /// every row; a huge value wraps negative or overflows a date later. Both are refused here.
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        const TEN_YEARS_SECS: u64 = 10 * 366 * 86_400;
+        const MAX_RETENTION_DAYS: u64 = 36_500;
+        let ranges: [(&str, u64, u64, u64); 17] = [
+            (
+                "database_max_connections",
+                self.database_max_connections.into(),
+                1,
+                10_000,
+            ),
+            (
+                "http_max_connections",
+                self.http_max_connections as u64,
+                1,
+                1_000_000,
+            ),
+            (
+                "http_header_read_timeout_secs",
+                self.http_header_read_timeout_secs,
+                1,
+                3_600,
+            ),
+            (
+                "hook_body_limit_bytes",
+                self.hook_body_limit_bytes as u64,
+                1,
+                1 << 30,
+            ),
+            ("okta_timeout_ms", self.okta_timeout_ms, 1, 3_600_000),
+            (
+                "worker_poll_interval_ms",
+                self.worker_poll_interval_ms,
+                1,
+                3_600_000,
+            ),
+            (
+                "gapfill_interval_secs",
+                self.gapfill_interval_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "gapfill_initial_lookback_secs",
+                self.gapfill_initial_lookback_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "baseline_max_events",
+                self.baseline_max_events,
+                1,
+                i64::MAX as u64,
+            ),
+            (
+                "hook_secret_rotation_secs",
+                self.hook_secret_rotation_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "hook_secret_overlap_secs",
+                self.hook_secret_overlap_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "raw_event_retention_days",
+                self.raw_event_retention_days.into(),
+                1,
+                MAX_RETENTION_DAYS,
+            ),
+            (
+                "runtime_event_retention_days",
+                self.runtime_event_retention_days.into(),
+                1,
+                MAX_RETENTION_DAYS,
+            ),
+            (
+                "detection_state_retention_days",
+                self.detection_state_retention_days.into(),
+                1,
+                MAX_RETENTION_DAYS,
+            ),
+            (
+                "detect_state_idle_secs",
+                self.detect_state_idle_secs,
+                1,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "detect_state_max_entries",
+                self.detect_state_max_entries as u64,
+                1,
+                u64::MAX,
+            ),
+            (
+                "no_events_warning_secs",
+                self.no_events_warning_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+        ];
+        for (setting, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError(format!(
+                    "{setting} (OKTA_INGEST_{}) must be between {min} and {max}, not {value}",
+                    setting.to_ascii_uppercase()
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn okta_timeout(&self) -> Duration {

@@ -185,3 +185,47 @@ async fn tenant_list_prints_every_live_tenant(pool: PgPool) {
     assert_eq!(tenants[0]["tenant_id"], t.tenant_id.to_string());
     assert_eq!(tenants[0]["name"], "acme");
 }
+
+/// A value that would make the service spin, refuse every request, delete every runtime event
+/// (a huge retention wraps negative) or panic later is refused at start-up, naming the setting.
+#[tokio::test]
+async fn out_of_range_settings_are_refused_at_start_naming_the_setting() {
+    let dir = std::env::temp_dir().join(format!("okta-ingest-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (setting, value) in [
+        ("worker_poll_interval_ms", "0"),
+        ("database_max_connections", "0"),
+        ("http_max_connections", "0"),
+        ("http_header_read_timeout_secs", "0"),
+        ("hook_body_limit_bytes", "0"),
+        ("okta_timeout_ms", "0"),
+        ("detect_state_idle_secs", "0"),
+        ("detect_state_max_entries", "0"),
+        ("raw_event_retention_days", "0"),
+        ("runtime_event_retention_days", "0"),
+        ("runtime_event_retention_days", "4294967295"),
+        ("detection_state_retention_days", "0"),
+        ("no_events_warning_secs", "100000000000000000"),
+        ("hook_secret_overlap_secs", "18446744073709551615"),
+        ("gapfill_initial_lookback_secs", "18446744073709551615"),
+        ("baseline_max_events", "18446744073709551615"),
+    ] {
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, format!("{setting} = {value}\n")).unwrap();
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+            .arg("--config")
+            .arg(&file)
+            .arg("migrate")
+            // Nothing listens there: the setting must be refused before any connection.
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{setting} = {value}: {stderr}");
+        assert!(
+            stderr.contains(setting) && stderr.contains("configuration"),
+            "{setting} = {value}: {stderr}"
+        );
+    }
+}
