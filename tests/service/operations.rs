@@ -229,3 +229,31 @@ async fn out_of_range_settings_are_refused_at_start_naming_the_setting() {
         );
     }
 }
+
+/// Thousands of tenants with up to 100 custom policies each: a label per custom rule name would
+/// grow Prometheus's series without bound (and copy tenant-written text into it). Custom rules
+/// share one label value; managed rules keep their names.
+#[sqlx::test(migrations = "./migrations")]
+async fn custom_rule_names_are_not_metric_labels(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let rule = format!("tenant rule {}", uuid::Uuid::new_v4().simple());
+    let rules = format!(
+        "- rule: {rule}\n  desc: d\n  condition: okta.evt.type = user.account.lock\n  output: \"locked %okta.actor.alternateid\"\n  priority: NOTICE\n  source: okta\n"
+    );
+    let (status, created) = t
+        .create_policy(crate::support::okta_policy("mine", &rules))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    t.sim
+        .deliver(vec![log_event("user.account.lock", "a@acme.com")])
+        .await;
+    t.wait_processed().await;
+    assert_eq!(t.all_runtime_events("&policy=mine").await.len(), 1);
+    let metrics = t.metrics().await;
+    assert!(!metrics.contains(&rule), "{metrics}");
+    assert!(
+        metrics.contains("okta_ingest_detections_total{rule=\"custom\"}"),
+        "{metrics}"
+    );
+}
