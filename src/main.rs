@@ -98,7 +98,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let config = Config::load(cli.config.as_deref())?;
             let services = okta_ingest::app::services(config).await?;
-            let report = services.offboard_tenant(id).await?;
+            let report = match services.offboard_tenant(id).await {
+                Err(service::IntegrationError::NotFound) => anyhow::bail!("no tenant {id}"),
+                report => report?,
+            };
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Token {
@@ -129,6 +132,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: TokenCommand::List { tenant },
         } => {
             let pool = connect(&Config::load(cli.config.as_deref())?).await?;
+            if !store::tenants::tenant_exists(&pool, tenant).await? {
+                anyhow::bail!("no tenant {tenant}");
+            }
             for token in store::tenants::list_tokens(&pool, tenant).await? {
                 println!("{}", serde_json::to_string(&token)?);
             }

@@ -257,3 +257,27 @@ async fn custom_rule_names_are_not_metric_labels(pool: PgPool) {
         "{metrics}"
     );
 }
+
+/// An operator's mistyped tenant id is named as such, and is an error, not an empty answer.
+#[sqlx::test(migrations = "./migrations")]
+async fn cli_names_an_unknown_tenant(pool: PgPool) {
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for args in [
+        vec!["tenant", "delete", unknown.as_str()],
+        vec!["token", "list", "--tenant", unknown.as_str()],
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+            .args(&args)
+            .env("DATABASE_URL", database_url(&pool))
+            .env("OKTA_INGEST_MASTER_KEY", Vault::keygen())
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("no tenant {unknown}")),
+            "{args:?}: {stderr}"
+        );
+    }
+}
