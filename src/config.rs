@@ -240,6 +240,22 @@ impl Config {
         Ok(())
     }
 
+    /// `OKTA_INGEST_*` variables that name no setting (a typo is otherwise ignored without a
+    /// word). Only warned about: Kubernetes sets `OKTA_INGEST_SERVICE_HOST` and the like for a
+    /// Service named okta-ingest.
+    pub fn unknown_env_vars() -> Vec<String> {
+        let defaults = Figment::from(Toml::string(DEFAULTS));
+        let mut unknown: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.strip_prefix("OKTA_INGEST_")
+                    .is_some_and(|key| !defaults.contains(&key.to_ascii_lowercase()))
+            })
+            .collect();
+        unknown.sort();
+        unknown
+    }
+
     pub fn okta_timeout(&self) -> Duration {
         Duration::from_millis(self.okta_timeout_ms)
     }

@@ -63,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => {
             let config = Config::load(cli.config.as_deref())?;
             telemetry::init(config.log_format);
+            warn_unknown_env_vars();
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -71,6 +72,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let config = Config::load(cli.config.as_deref())?;
             telemetry::init(config.log_format);
+            warn_unknown_env_vars();
             let pool = connect(&config).await?;
             store::migrate(&pool).await?;
             println!("migrations applied");
@@ -200,6 +202,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn warn_unknown_env_vars() {
+    for name in Config::unknown_env_vars() {
+        tracing::warn!(
+            variable = %name,
+            "{name} names no setting and is ignored (see config/default.toml)"
+        );
+    }
 }
 
 async fn connect(config: &Config) -> anyhow::Result<store::Pool> {

@@ -281,3 +281,23 @@ async fn cli_names_an_unknown_tenant(pool: PgPool) {
         );
     }
 }
+
+/// A mistyped variable (`OKTA_INGEST_WORKER_TASK`) used to be ignored without a word. It is
+/// named in a warning (not refused: Kubernetes sets `OKTA_INGEST_SERVICE_HOST` and the like
+/// for a Service named okta-ingest).
+#[sqlx::test(migrations = "./migrations")]
+async fn unknown_okta_ingest_variables_are_named_in_a_warning(pool: PgPool) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .arg("migrate")
+        .env("DATABASE_URL", database_url(&pool))
+        .env("OKTA_INGEST_WORKER_TASK", "8")
+        .env("OKTA_INGEST_WORKER_TASKS", "3")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("OKTA_INGEST_WORKER_TASK"), "{stderr}");
+    assert!(!stderr.contains("OKTA_INGEST_WORKER_TASKS"), "{stderr}");
+}
