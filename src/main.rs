@@ -20,10 +20,26 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", causes(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: most of this crate's errors already include
+/// their source's text, which `{:#}` would print again.
+fn causes(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what is

@@ -301,3 +301,30 @@ async fn unknown_okta_ingest_variables_are_named_in_a_warning(pool: PgPool) {
     assert!(stderr.contains("OKTA_INGEST_WORKER_TASK"), "{stderr}");
     assert!(!stderr.contains("OKTA_INGEST_WORKER_TASKS"), "{stderr}");
 }
+
+/// An error is printed once with its causes, not the same sentence two or three times (each
+/// error's text already holds its source's).
+#[tokio::test]
+async fn cli_errors_say_each_cause_once() {
+    for (args, key) in [
+        (vec!["tenant", "list"], Vault::keygen()),
+        (
+            vec!["tenant", "delete", "0b0c0e5e-1111-4222-8333-444455556666"],
+            Vault::keygen(),
+        ),
+        (vec!["vault", "rotate"], "not base64!".to_string()),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+            .args(&args)
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+            .env("OKTA_INGEST_MASTER_KEY", key)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        for phrase in ["pool timed out", "is not valid base64"] {
+            assert!(stderr.matches(phrase).count() <= 1, "{args:?}: {stderr}");
+        }
+    }
+}
