@@ -106,11 +106,27 @@ impl Config {
                 .collect();
         }
         config.public_url = config.public_url.trim_end_matches('/').to_string();
-        url::Url::parse(&config.public_url).map_err(|e| {
+        let public_url = url::Url::parse(&config.public_url).map_err(|e| {
             ConfigError(format!(
                 "public_url (OKTA_INGEST_PUBLIC_URL) is not a URL: {e}"
             ))
         })?;
+        // Hooks are {public_url}/hooks/okta/{key}: a query or fragment would swallow the path.
+        if !matches!(public_url.scheme(), "http" | "https")
+            || public_url.host().is_none()
+            || public_url.query().is_some()
+            || public_url.fragment().is_some()
+        {
+            return Err(ConfigError(format!(
+                "public_url (OKTA_INGEST_PUBLIC_URL) must be an https:// (or http://) URL with a host and no query or fragment, not {}",
+                config.public_url
+            )));
+        }
+        if config.event_hook_name.trim().is_empty() {
+            return Err(ConfigError(
+                "event_hook_name (OKTA_INGEST_EVENT_HOOK_NAME) must not be empty: it names the Event Hook in Okta".into(),
+            ));
+        }
         if !(1..=MAX_BASELINE_DAYS).contains(&config.baseline_days) {
             return Err(ConfigError(format!(
                 "baseline_days (OKTA_INGEST_BASELINE_DAYS) must be between 1 and {MAX_BASELINE_DAYS}: Okta keeps 90 days of System Log"

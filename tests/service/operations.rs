@@ -193,6 +193,13 @@ async fn out_of_range_settings_are_refused_at_start_naming_the_setting() {
     let dir = std::env::temp_dir().join(format!("okta-ingest-config-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     for (setting, value) in [
+        // Hooks are {public_url}/hooks/okta/{key}: a query or fragment would swallow the path.
+        ("public_url", "\"https://ingest.example.com/x?a=b\""),
+        ("public_url", "\"https://ingest.example.com/#x\""),
+        ("public_url", "\"ftp://ingest.example.com\""),
+        ("public_url", "\"mailto:ops@example.com\""),
+        // Okta refuses an Event Hook without a name, at Complete.
+        ("event_hook_name", "\"  \""),
         ("worker_poll_interval_ms", "0"),
         ("database_max_connections", "0"),
         ("http_max_connections", "0"),
