@@ -253,6 +253,14 @@ impl Config {
                 )));
             }
         }
+        // The workers' LISTEN holds a connection for good and each worker task one per batch:
+        // with no connection left, every API call and hook delivery times out (503).
+        let needed = self.worker_tasks as u64 + 2;
+        if u64::from(self.database_max_connections) < needed {
+            return Err(ConfigError(format!(
+                "database_max_connections (OKTA_INGEST_DATABASE_MAX_CONNECTIONS) must be at least worker_tasks + 2 = {needed}: the workers' LISTEN and each worker task hold one, the API needs the rest"
+            )));
+        }
         Ok(())
     }
 

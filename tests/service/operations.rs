@@ -202,6 +202,8 @@ async fn out_of_range_settings_are_refused_at_start_naming_the_setting() {
         ("event_hook_name", "\"  \""),
         ("worker_poll_interval_ms", "0"),
         ("database_max_connections", "0"),
+        // The LISTEN connection and 2 worker tasks hold all 3: the API would get none.
+        ("database_max_connections", "3"),
         ("http_max_connections", "0"),
         ("http_header_read_timeout_secs", "0"),
         ("hook_body_limit_bytes", "0"),
