@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use figment::{Figment, Provider};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -85,6 +85,21 @@ impl Config {
             if !file.exists() {
                 return Err(ConfigError(format!(
                     "file {} does not exist",
+                    file.display()
+                )));
+            }
+            // A misspelt key would otherwise be ignored without a word.
+            let defaults = Figment::from(Toml::string(DEFAULTS));
+            let given = Figment::from(Toml::file(file))
+                .data()
+                .map_err(|e| ConfigError(e.to_string()))?;
+            if let Some(key) = given
+                .values()
+                .flat_map(|dict| dict.keys())
+                .find(|key| !defaults.contains(key))
+            {
+                return Err(ConfigError(format!(
+                    "{} sets {key}, which is no setting (see config/default.toml)",
                     file.display()
                 )));
             }

@@ -337,3 +337,24 @@ async fn cli_errors_say_each_cause_once() {
         }
     }
 }
+
+/// A misspelt key in the operator's file (`worker_taskz = 4`) used to be ignored without a word.
+#[tokio::test]
+async fn an_unknown_key_in_the_config_file_is_refused() {
+    let file = std::env::temp_dir().join(format!("okta-ingest-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, "worker_tasks = 2\nworker_taskz = 4\n").unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("configuration") && stderr.contains("worker_taskz"),
+        "{stderr}"
+    );
+}
