@@ -96,6 +96,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant {
             command: TenantCommand::Create { name },
         } => {
+            anyhow::ensure!(
+                !name.trim().is_empty(),
+                "a tenant needs a name that is not blank"
+            );
             let pool = connect(&Config::load(cli.config.as_deref())?).await?;
             let (tenant_id, token) = service::tokens::create_tenant(&pool, &name).await?;
             println!(

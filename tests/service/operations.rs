@@ -358,3 +358,18 @@ async fn an_unknown_key_in_the_config_file_is_refused() {
         "{stderr}"
     );
 }
+
+/// A blank tenant name (an unset shell variable: `tenant create "$NAME"`) is refused.
+#[sqlx::test(migrations = "./migrations")]
+async fn tenant_create_refuses_a_blank_name(pool: PgPool) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(["tenant", "create", "  "])
+        .env("DATABASE_URL", database_url(&pool))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("name"), "{stderr}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM tenants").await, 0);
+}
