@@ -373,3 +373,19 @@ async fn tenant_create_refuses_a_blank_name(pool: PgPool) {
     assert!(stderr.contains("name"), "{stderr}");
     assert_eq!(count(&pool, "SELECT count(*) FROM tenants").await, 0);
 }
+
+/// A RUST_LOG that does not parse used to fall back to the default filter without a word: the
+/// operator who asked for debug logs got info and no reason.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_invalid_rust_log_is_named_in_a_warning(pool: PgPool) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .arg("migrate")
+        .env("DATABASE_URL", database_url(&pool))
+        .env("RUST_LOG", "okta_ingest=debg")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("RUST_LOG"), "{stderr}");
+}
