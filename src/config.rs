@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use figment::{Figment, Provider};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -88,6 +88,21 @@ impl Config {
                     file.display()
                 )));
             }
+            // A misspelt key would otherwise be ignored without a word.
+            let defaults = Figment::from(Toml::string(DEFAULTS));
+            let given = Figment::from(Toml::file(file))
+                .data()
+                .map_err(|e| ConfigError(e.to_string()))?;
+            if let Some(key) = given
+                .values()
+                .flat_map(|dict| dict.keys())
+                .find(|key| !defaults.contains(key))
+            {
+                return Err(ConfigError(format!(
+                    "{} sets {key}, which is no setting (see config/default.toml)",
+                    file.display()
+                )));
+            }
             figment = figment.merge(Toml::file(file));
         }
         figment = figment
@@ -106,11 +121,27 @@ impl Config {
                 .collect();
         }
         config.public_url = config.public_url.trim_end_matches('/').to_string();
-        url::Url::parse(&config.public_url).map_err(|e| {
+        let public_url = url::Url::parse(&config.public_url).map_err(|e| {
             ConfigError(format!(
                 "public_url (OKTA_INGEST_PUBLIC_URL) is not a URL: {e}"
             ))
         })?;
+        // Hooks are {public_url}/hooks/okta/{key}: a query or fragment would swallow the path.
+        if !matches!(public_url.scheme(), "http" | "https")
+            || public_url.host().is_none()
+            || public_url.query().is_some()
+            || public_url.fragment().is_some()
+        {
+            return Err(ConfigError(format!(
+                "public_url (OKTA_INGEST_PUBLIC_URL) must be an https:// (or http://) URL with a host and no query or fragment, not {}",
+                config.public_url
+            )));
+        }
+        if config.event_hook_name.trim().is_empty() {
+            return Err(ConfigError(
+                "event_hook_name (OKTA_INGEST_EVENT_HOOK_NAME) must not be empty: it names the Event Hook in Okta".into(),
+            ));
+        }
         if !(1..=MAX_BASELINE_DAYS).contains(&config.baseline_days) {
             return Err(ConfigError(format!(
                 "baseline_days (OKTA_INGEST_BASELINE_DAYS) must be between 1 and {MAX_BASELINE_DAYS}: Okta keeps 90 days of System Log"
@@ -121,7 +152,147 @@ impl Config {
                 "worker_tasks and worker_batch_size must be at least 1".into(),
             ));
         }
+        config.check_ranges()?;
         Ok(config)
+    }
+
+    /// Zero where zero does not mean "off" makes a loop spin, refuses every request or deletes
+    /// every row; a huge value wraps negative or overflows a date later. Both are refused here.
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        const TEN_YEARS_SECS: u64 = 10 * 366 * 86_400;
+        const MAX_RETENTION_DAYS: u64 = 36_500;
+        let ranges: [(&str, u64, u64, u64); 17] = [
+            (
+                "database_max_connections",
+                self.database_max_connections.into(),
+                1,
+                10_000,
+            ),
+            (
+                "http_max_connections",
+                self.http_max_connections as u64,
+                1,
+                1_000_000,
+            ),
+            (
+                "http_header_read_timeout_secs",
+                self.http_header_read_timeout_secs,
+                1,
+                3_600,
+            ),
+            (
+                "hook_body_limit_bytes",
+                self.hook_body_limit_bytes as u64,
+                1,
+                1 << 30,
+            ),
+            ("okta_timeout_ms", self.okta_timeout_ms, 1, 3_600_000),
+            (
+                "worker_poll_interval_ms",
+                self.worker_poll_interval_ms,
+                1,
+                3_600_000,
+            ),
+            (
+                "gapfill_interval_secs",
+                self.gapfill_interval_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "gapfill_initial_lookback_secs",
+                self.gapfill_initial_lookback_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "baseline_max_events",
+                self.baseline_max_events,
+                1,
+                i64::MAX as u64,
+            ),
+            (
+                "hook_secret_rotation_secs",
+                self.hook_secret_rotation_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "hook_secret_overlap_secs",
+                self.hook_secret_overlap_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "raw_event_retention_days",
+                self.raw_event_retention_days.into(),
+                1,
+                MAX_RETENTION_DAYS,
+            ),
+            (
+                "runtime_event_retention_days",
+                self.runtime_event_retention_days.into(),
+                1,
+                MAX_RETENTION_DAYS,
+            ),
+            (
+                "detection_state_retention_days",
+                self.detection_state_retention_days.into(),
+                1,
+                MAX_RETENTION_DAYS,
+            ),
+            (
+                "detect_state_idle_secs",
+                self.detect_state_idle_secs,
+                1,
+                TEN_YEARS_SECS,
+            ),
+            (
+                "detect_state_max_entries",
+                self.detect_state_max_entries as u64,
+                1,
+                u64::MAX,
+            ),
+            (
+                "no_events_warning_secs",
+                self.no_events_warning_secs,
+                0,
+                TEN_YEARS_SECS,
+            ),
+        ];
+        for (setting, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError(format!(
+                    "{setting} (OKTA_INGEST_{}) must be between {min} and {max}, not {value}",
+                    setting.to_ascii_uppercase()
+                )));
+            }
+        }
+        // The workers' LISTEN holds a connection for good and each worker task one per batch:
+        // with no connection left, every API call and hook delivery times out (503).
+        let needed = self.worker_tasks as u64 + 2;
+        if u64::from(self.database_max_connections) < needed {
+            return Err(ConfigError(format!(
+                "database_max_connections (OKTA_INGEST_DATABASE_MAX_CONNECTIONS) must be at least worker_tasks + 2 = {needed}: the workers' LISTEN and each worker task hold one, the API needs the rest"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `OKTA_INGEST_*` variables that name no setting (a typo is otherwise ignored without a
+    /// word). Only warned about: Kubernetes sets `OKTA_INGEST_SERVICE_HOST` and the like for a
+    /// Service named okta-ingest.
+    pub fn unknown_env_vars() -> Vec<String> {
+        let defaults = Figment::from(Toml::string(DEFAULTS));
+        let mut unknown: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.strip_prefix("OKTA_INGEST_")
+                    .is_some_and(|key| !defaults.contains(&key.to_ascii_lowercase()))
+            })
+            .collect();
+        unknown.sort();
+        unknown
     }
 
     pub fn okta_timeout(&self) -> Duration {

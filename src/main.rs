@@ -20,10 +20,26 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", causes(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: most of this crate's errors already include
+/// their source's text, which `{:#}` would print again.
+fn causes(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what is
@@ -63,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => {
             let config = Config::load(cli.config.as_deref())?;
             telemetry::init(config.log_format);
+            warn_unknown_env_vars();
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -71,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let config = Config::load(cli.config.as_deref())?;
             telemetry::init(config.log_format);
+            warn_unknown_env_vars();
             let pool = connect(&config).await?;
             store::migrate(&pool).await?;
             println!("migrations applied");
@@ -78,6 +96,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant {
             command: TenantCommand::Create { name },
         } => {
+            anyhow::ensure!(
+                !name.trim().is_empty(),
+                "a tenant needs a name that is not blank"
+            );
             let pool = connect(&Config::load(cli.config.as_deref())?).await?;
             let (tenant_id, token) = service::tokens::create_tenant(&pool, &name).await?;
             println!(
@@ -98,7 +120,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let config = Config::load(cli.config.as_deref())?;
             let services = okta_ingest::app::services(config).await?;
-            let report = services.offboard_tenant(id).await?;
+            let report = match services.offboard_tenant(id).await {
+                Err(service::IntegrationError::NotFound) => anyhow::bail!("no tenant {id}"),
+                report => report?,
+            };
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Token {
@@ -129,6 +154,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: TokenCommand::List { tenant },
         } => {
             let pool = connect(&Config::load(cli.config.as_deref())?).await?;
+            if !store::tenants::tenant_exists(&pool, tenant).await? {
+                anyhow::bail!("no tenant {tenant}");
+            }
             for token in store::tenants::list_tokens(&pool, tenant).await? {
                 println!("{}", serde_json::to_string(&token)?);
             }
@@ -194,6 +222,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn warn_unknown_env_vars() {
+    for name in Config::unknown_env_vars() {
+        tracing::warn!(
+            variable = %name,
+            "{name} names no setting and is ignored (see config/default.toml)"
+        );
+    }
 }
 
 async fn connect(config: &Config) -> anyhow::Result<store::Pool> {

@@ -10,8 +10,14 @@ pub fn init(format: LogFormat) {
 
 /// Like [`init`], with the filter used when `RUST_LOG` is not set.
 pub fn init_with_default(format: LogFormat, default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let mut invalid = None;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|error| {
+        // Unset is the usual case; a value that does not parse is the operator's to know.
+        if std::env::var_os(EnvFilter::DEFAULT_ENV).is_some() {
+            invalid = Some(error);
+        }
+        EnvFilter::new(default_filter)
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -20,6 +26,9 @@ pub fn init_with_default(format: LogFormat, default_filter: &str) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    if let Some(error) = invalid {
+        tracing::warn!(%error, "RUST_LOG is not a valid filter; logging with {default_filter}");
+    }
 }
 
 /// Seconds from an event's acknowledgement to the commit of the batch that processed it.

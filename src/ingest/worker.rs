@@ -525,8 +525,20 @@ async fn write_detections(
             });
         }
     }
+    // Managed rule names are a fixed set; custom ones are written by thousands of tenants, so
+    // they share one label value (a series each would grow Prometheus without bound).
+    let managed: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|row| crate::service::policies::find_managed(row.policy_id).is_some())
+        .map(|row| row.rule_name)
+        .collect();
     for rule in store::runtime_events::insert_many(conn, &rows).await? {
-        metrics::counter!("okta_ingest_detections_total", "rule" => rule).increment(1);
+        let label = if managed.contains(rule.as_str()) {
+            rule
+        } else {
+            "custom".to_owned()
+        };
+        metrics::counter!("okta_ingest_detections_total", "rule" => label).increment(1);
     }
     Ok(())
 }

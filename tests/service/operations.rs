@@ -185,3 +185,207 @@ async fn tenant_list_prints_every_live_tenant(pool: PgPool) {
     assert_eq!(tenants[0]["tenant_id"], t.tenant_id.to_string());
     assert_eq!(tenants[0]["name"], "acme");
 }
+
+/// A value that would make the service spin, refuse every request, delete every runtime event
+/// (a huge retention wraps negative) or panic later is refused at start-up, naming the setting.
+#[tokio::test]
+async fn out_of_range_settings_are_refused_at_start_naming_the_setting() {
+    let dir = std::env::temp_dir().join(format!("okta-ingest-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (setting, value) in [
+        // Hooks are {public_url}/hooks/okta/{key}: a query or fragment would swallow the path.
+        ("public_url", "\"https://ingest.example.com/x?a=b\""),
+        ("public_url", "\"https://ingest.example.com/#x\""),
+        ("public_url", "\"ftp://ingest.example.com\""),
+        ("public_url", "\"mailto:ops@example.com\""),
+        // Okta refuses an Event Hook without a name, at Complete.
+        ("event_hook_name", "\"  \""),
+        ("worker_poll_interval_ms", "0"),
+        ("database_max_connections", "0"),
+        // The LISTEN connection and 2 worker tasks hold all 3: the API would get none.
+        ("database_max_connections", "3"),
+        ("http_max_connections", "0"),
+        ("http_header_read_timeout_secs", "0"),
+        ("hook_body_limit_bytes", "0"),
+        ("okta_timeout_ms", "0"),
+        ("detect_state_idle_secs", "0"),
+        ("detect_state_max_entries", "0"),
+        ("raw_event_retention_days", "0"),
+        ("runtime_event_retention_days", "0"),
+        ("runtime_event_retention_days", "4294967295"),
+        ("detection_state_retention_days", "0"),
+        ("no_events_warning_secs", "100000000000000000"),
+        ("hook_secret_overlap_secs", "18446744073709551615"),
+        ("gapfill_initial_lookback_secs", "18446744073709551615"),
+        ("baseline_max_events", "18446744073709551615"),
+    ] {
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, format!("{setting} = {value}\n")).unwrap();
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+            .arg("--config")
+            .arg(&file)
+            .arg("migrate")
+            // Nothing listens there: the setting must be refused before any connection.
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{setting} = {value}: {stderr}");
+        assert!(
+            stderr.contains(setting) && stderr.contains("configuration"),
+            "{setting} = {value}: {stderr}"
+        );
+    }
+}
+
+/// Thousands of tenants with up to 100 custom policies each: a label per custom rule name would
+/// grow Prometheus's series without bound (and copy tenant-written text into it). Custom rules
+/// share one label value; managed rules keep their names.
+#[sqlx::test(migrations = "./migrations")]
+async fn custom_rule_names_are_not_metric_labels(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let rule = format!("tenant rule {}", uuid::Uuid::new_v4().simple());
+    let rules = format!(
+        "- rule: {rule}\n  desc: d\n  condition: okta.evt.type = user.account.lock\n  output: \"locked %okta.actor.alternateid\"\n  priority: NOTICE\n  source: okta\n"
+    );
+    let (status, created) = t
+        .create_policy(crate::support::okta_policy("mine", &rules))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    t.sim
+        .deliver(vec![log_event("user.account.lock", "a@acme.com")])
+        .await;
+    t.wait_processed().await;
+    assert_eq!(t.all_runtime_events("&policy=mine").await.len(), 1);
+    let metrics = t.metrics().await;
+    assert!(!metrics.contains(&rule), "{metrics}");
+    assert!(
+        metrics.contains("okta_ingest_detections_total{rule=\"custom\"}"),
+        "{metrics}"
+    );
+}
+
+/// An operator's mistyped tenant id is named as such, and is an error, not an empty answer.
+#[sqlx::test(migrations = "./migrations")]
+async fn cli_names_an_unknown_tenant(pool: PgPool) {
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for args in [
+        vec!["tenant", "delete", unknown.as_str()],
+        vec!["token", "list", "--tenant", unknown.as_str()],
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+            .args(&args)
+            .env("DATABASE_URL", database_url(&pool))
+            .env("OKTA_INGEST_MASTER_KEY", Vault::keygen())
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("no tenant {unknown}")),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// A mistyped variable (`OKTA_INGEST_WORKER_TASK`) used to be ignored without a word. It is
+/// named in a warning (not refused: Kubernetes sets `OKTA_INGEST_SERVICE_HOST` and the like
+/// for a Service named okta-ingest).
+#[sqlx::test(migrations = "./migrations")]
+async fn unknown_okta_ingest_variables_are_named_in_a_warning(pool: PgPool) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .arg("migrate")
+        .env("DATABASE_URL", database_url(&pool))
+        .env("OKTA_INGEST_WORKER_TASK", "8")
+        .env("OKTA_INGEST_WORKER_TASKS", "3")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("OKTA_INGEST_WORKER_TASK"), "{stderr}");
+    assert!(!stderr.contains("OKTA_INGEST_WORKER_TASKS"), "{stderr}");
+}
+
+/// An error is printed once with its causes, not the same sentence two or three times (each
+/// error's text already holds its source's).
+#[tokio::test]
+async fn cli_errors_say_each_cause_once() {
+    for (args, key) in [
+        (vec!["tenant", "list"], Vault::keygen()),
+        (
+            vec!["tenant", "delete", "0b0c0e5e-1111-4222-8333-444455556666"],
+            Vault::keygen(),
+        ),
+        (vec!["vault", "rotate"], "not base64!".to_string()),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+            .args(&args)
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+            .env("OKTA_INGEST_MASTER_KEY", key)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        for phrase in ["pool timed out", "is not valid base64"] {
+            assert!(stderr.matches(phrase).count() <= 1, "{args:?}: {stderr}");
+        }
+    }
+}
+
+/// A misspelt key in the operator's file (`worker_taskz = 4`) used to be ignored without a word.
+#[tokio::test]
+async fn an_unknown_key_in_the_config_file_is_refused() {
+    let file = std::env::temp_dir().join(format!("okta-ingest-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, "worker_tasks = 2\nworker_taskz = 4\n").unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("configuration") && stderr.contains("worker_taskz"),
+        "{stderr}"
+    );
+}
+
+/// A blank tenant name (an unset shell variable: `tenant create "$NAME"`) is refused.
+#[sqlx::test(migrations = "./migrations")]
+async fn tenant_create_refuses_a_blank_name(pool: PgPool) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(["tenant", "create", "  "])
+        .env("DATABASE_URL", database_url(&pool))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("name"), "{stderr}");
+    assert_eq!(count(&pool, "SELECT count(*) FROM tenants").await, 0);
+}
+
+/// A RUST_LOG that does not parse used to fall back to the default filter without a word: the
+/// operator who asked for debug logs got info and no reason.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_invalid_rust_log_is_named_in_a_warning(pool: PgPool) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .arg("migrate")
+        .env("DATABASE_URL", database_url(&pool))
+        .env("RUST_LOG", "okta_ingest=debg")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("RUST_LOG"), "{stderr}");
+}
