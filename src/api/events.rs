@@ -76,7 +76,7 @@ fn text_param(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
 }
 
 /// A time Postgres can compare: years 1970 to 9999.
-fn in_range(time: &DateTime<Utc>) -> bool {
+pub(super) fn in_range(time: &DateTime<Utc>) -> bool {
     use chrono::Datelike;
     (1970..=9999).contains(&time.year())
 }

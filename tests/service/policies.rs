@@ -439,3 +439,20 @@ async fn one_tenants_slow_compile_does_not_hold_up_another_tenants_engine(pool: 
     );
     slow.await.unwrap();
 }
+
+/// A dry run's `since` before 4713 BC (which the body's RFC 3339 time allows) reached
+/// Postgres and was a 500; it is refused as the feed refuses such times.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_dry_run_since_postgres_cannot_store_is_a_422(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    for since in ["-9999-01-01T00:00:00Z", "+200000-01-01T00:00:00Z"] {
+        let body = json!({ "rules": VIP_RULES, "since": since });
+        let (status, problem) = t.post("/api/v1/policies/test", body).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{since}: {problem}"
+        );
+        assert!(problem["detail"].as_str().unwrap().contains("since"));
+    }
+}
