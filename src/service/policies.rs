@@ -151,6 +151,16 @@ pub async fn update(
     let mut policy = store::get_custom(pool, tenant_id, id)
         .await?
         .ok_or(PolicyError::NotFound)?;
+    if patch.enabled.is_none()
+        && patch.name.is_none()
+        && patch.description.is_none()
+        && patch.rules.is_none()
+    {
+        return Err(invalid(
+            "invalid_body",
+            "nothing to change: send at least one of enabled, name, description, rules",
+        ));
+    }
     if let Some(name) = patch.name {
         policy.name = check_name(&name)?;
         if is_managed_name(&policy.name) {

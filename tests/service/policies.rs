@@ -456,3 +456,25 @@ async fn a_dry_run_since_postgres_cannot_store_is_a_422(pool: PgPool) {
         assert!(problem["detail"].as_str().unwrap().contains("since"));
     }
 }
+
+/// A PATCH of a custom policy with nothing to change (`{}`, or only nulls) was a 200 that
+/// touched `updated_at` (and so recompiled the tenant's engine); the document promises
+/// `invalid_body`, as a managed policy answers.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_patch_with_nothing_to_change_is_a_422(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let (status, created) = t.create_policy(okta_policy("vip", VIP_RULES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, before) = t.policy(id).await;
+    for body in [json!({}), json!({ "enabled": null, "rules": null })] {
+        let (status, problem) = t.patch_policy(id, body.clone()).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{body}: {problem}"
+        );
+    }
+    let (_, shown) = t.policy(id).await;
+    assert_eq!(shown["updated_at"], before["updated_at"]);
+}
