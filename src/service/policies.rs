@@ -107,7 +107,7 @@ pub async fn create(
     }
     compile_checked(&name, &input.rules).await?;
     let now = chrono::Utc::now();
-    let policy = CustomPolicy {
+    let mut policy = CustomPolicy {
         id: PolicyId::new(),
         tenant_id,
         name,
@@ -117,7 +117,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    if is_managed_name(&policy.name) || !store::insert_custom(pool, &policy).await? {
+    if is_managed_name(&policy.name) || !store::insert_custom(pool, &mut policy).await? {
         return Err(PolicyError::NameTaken(policy.name));
     }
     Ok(policy)
@@ -178,7 +178,7 @@ pub async fn update(
     if let Some(enabled) = patch.enabled {
         policy.enabled = enabled;
     }
-    match store::update_custom(pool, &policy).await {
+    match store::update_custom(pool, &mut policy).await {
         Err(StoreError::Conflict { .. }) => Err(PolicyError::NameTaken(policy.name)),
         other => other.map(|()| Updated::Custom(policy)).map_err(Into::into),
     }

@@ -329,7 +329,7 @@ async fn a_nul_escaped_into_a_rule_costs_no_event(pool: PgPool) {
 
         // As a policy stored before this was refused.
         let now = chrono::Utc::now();
-        let stored = okta_ingest::store::policies::CustomPolicy {
+        let mut stored = okta_ingest::store::policies::CustomPolicy {
             id: okta_ingest::ids::PolicyId::new(),
             tenant_id: t.tenant_id,
             name: format!("stored {what}"),
@@ -340,7 +340,7 @@ async fn a_nul_escaped_into_a_rule_costs_no_event(pool: PgPool) {
             updated_at: now,
         };
         assert!(
-            okta_ingest::store::policies::insert_custom(t.pool(), &stored)
+            okta_ingest::store::policies::insert_custom(t.pool(), &mut stored)
                 .await
                 .unwrap()
         );
@@ -477,4 +477,25 @@ async fn a_patch_with_nothing_to_change_is_a_422(pool: PgPool) {
     }
     let (_, shown) = t.policy(id).await;
     assert_eq!(shown["updated_at"], before["updated_at"]);
+}
+
+/// The policy a POST or PATCH answers is the one stored: its `created_at` was the service's
+/// clock (nanoseconds, not the row's), and a PATCH answered the previous `updated_at`.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_written_policy_is_answered_with_its_stored_times(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let (status, created) = t.create_policy(okta_policy("vip", VIP_RULES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, stored) = t.policy(id).await;
+    for time in ["created_at", "updated_at"] {
+        assert_eq!(created[time], stored[time], "{time}");
+    }
+    for patch in [json!({ "enabled": false }), json!({ "description": "off" })] {
+        let (status, patched) = t.patch_policy(id, patch).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        let (_, stored) = t.policy(id).await;
+        assert_eq!(patched["updated_at"], stored["updated_at"], "{patched}");
+        assert_eq!(patched["created_at"], created["created_at"]);
+    }
 }
