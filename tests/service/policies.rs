@@ -499,3 +499,20 @@ async fn a_written_policy_is_answered_with_its_stored_times(pool: PgPool) {
         assert_eq!(patched["created_at"], created["created_at"]);
     }
 }
+
+/// A body over the API's 1 MiB limit (a big rules file, its JSON escaping included) was
+/// refused with "the body is too large": the problem now names the limit to stay under.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_body_over_the_limit_is_told_the_limit(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let rules = format!("{VIP_RULES}# {}\n", "\"".repeat(600 * 1024));
+    let (status, problem) = t.create_policy(okta_policy("big", &rules)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"))
+    );
+    assert!(
+        problem["detail"].as_str().unwrap().contains("1 MiB"),
+        "{problem}"
+    );
+}
