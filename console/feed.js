@@ -6,6 +6,8 @@ import { announce, h, newId, pretty, replace, select, severityBadge, timeAgo } f
 
 const PAGE_SIZE = 50;
 const POLL_MS = 5000;
+/** A poll reads at most this many pages of new events. */
+const POLL_MAX_PAGES = 10;
 const TIMES = [["", "Any time"], ["15m", "Last 15 minutes"], ["1h", "Last hour"], ["24h", "Last 24 hours"], ["7d", "Last 7 days"]];
 const SPANS = { m: 60e3, h: 3600e3, d: 86400e3 };
 
@@ -76,12 +78,20 @@ export function feedPage(root) {
     return true;
   }
 
-  /** New events matching the filters: the first page, minus what is shown. */
+  /** New events matching the filters: pages from the newest down to one with an event shown
+   *  (a burst of more than a page between two polls would leave a gap), minus what is shown. */
   async function poll() {
     if (state.loading || document.hidden) return;
     try {
-      const page = await api("GET", `/events${query({ ...params(), limit: PAGE_SIZE })}`);
-      const fresh = page.items.filter((item) => !state.seen.has(item.id)).reverse();
+      const items = [];
+      let cursor = null;
+      for (let pages = 0; pages < POLL_MAX_PAGES; pages++) {
+        const page = await api("GET", `/events${query({ ...params(), limit: PAGE_SIZE, cursor })}`);
+        items.push(...page.items);
+        cursor = page.next_cursor;
+        if (!cursor || page.items.some((item) => state.seen.has(item.id))) break;
+      }
+      const fresh = items.filter((item) => !state.seen.has(item.id)).reverse();
       fresh.forEach((item) => addItem(item, "start"));
       if (fresh.length) announce(`${fresh.length} new runtime event${fresh.length === 1 ? "" : "s"}`);
     } catch { /* the next poll retries */ }

@@ -274,6 +274,18 @@ async function deleteIntegration(page) {
   check(after === before, `runtime events before ${before}, after ${after}`);
 }
 
+/** Last: the burst fills the feed's first pages. */
+async function burstBetweenPolls(page) {
+  log("a burst of more than a page of detections between two polls shows up whole");
+  const burst = Array.from({ length: 120 }, (_, i) => ({
+    uuid: `console-burst-${Date.now()}-${i}`, published: new Date().toISOString(), eventType: "user.account.lock",
+    outcome: { result: "SUCCESS" }, actor: { id: `00b${i}`, type: "User", alternateId: `burst-${i}@acme.example` },
+  }));
+  await deliver(ORG_B.url, burst);
+  await until("all 120 detections of the burst in the feed", async () =>
+    (await page.getByRole("button", { name: /locked burst-\d+@acme\.example/ }).count()) === burst.length);
+}
+
 async function keyboard(page) {
   log("keyboard: sign-in reachable and usable with Tab and Enter");
   await page.getByLabel("API token").waitFor();
@@ -324,6 +336,7 @@ async function main() {
     await customPolicy(page);
     await viewer(context);
     await deleteIntegration(page);
+    await burstBetweenPolls(page);
     const unexpected = errors.filter((e) => !e.startsWith("Failed to load resource"));
     check(!unexpected.length, `errors in the page: ${unexpected.join("; ")}`);
     console.log("console journey: ok");
