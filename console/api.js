@@ -6,6 +6,8 @@ export const session = {
   token: () => sessionStorage.getItem(TOKEN_KEY),
   save: (token) => sessionStorage.setItem(TOKEN_KEY, token),
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
+  /** Called when the API refuses the session's token (revoked or expired); app.js signs out. */
+  onRefused: () => {},
 };
 
 /** A problem+json answer: `code`, `detail` and any extra members (`line`, `checks`, …). */
@@ -30,6 +32,8 @@ export async function api(method, path, body, token = session.token()) {
   });
   const text = await response.text();
   const json = text ? JSON.parse(text) : null;
+  // The pages catch their problems (a poll retries quietly), so a refused session is seen here.
+  if (response.status === 401 && token === session.token()) session.onRefused();
   if (!response.ok) throw new Problem(response.status, json);
   return json;
 }

@@ -286,6 +286,21 @@ async function burstBetweenPolls(page) {
     (await page.getByRole("button", { name: /locked burst-\d+@acme\.example/ }).count()) === burst.length);
 }
 
+async function revokedWhileOpen(context) {
+  log("a token revoked while the console is open signs the console out at its next poll");
+  const created = await apiCall("POST", "/tokens", { role: "viewer" });
+  check(created.status === 201, `no token: ${created.status}`);
+  const page = await context.newPage();
+  await signIn(page, created.body.token);
+  await page.getByRole("link", { name: "Events" }).click();
+  await page.getByRole("heading", { name: "Event Feed" }).waitFor();
+  const revoked = await apiCall("DELETE", `/tokens/${created.body.token_id}`);
+  check(revoked.status === 204, `not revoked: ${revoked.status}`);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  check((await page.getByRole("status").first().innerText()).includes("no longer valid"), "the sign-in page does not say why");
+  await page.close();
+}
+
 async function keyboard(page) {
   log("keyboard: sign-in reachable and usable with Tab and Enter");
   await page.getByLabel("API token").waitFor();
@@ -337,6 +352,7 @@ async function main() {
     await viewer(context);
     await deleteIntegration(page);
     await burstBetweenPolls(page);
+    await revokedWhileOpen(context);
     const unexpected = errors.filter((e) => !e.startsWith("Failed to load resource"));
     check(!unexpected.length, `errors in the page: ${unexpected.join("; ")}`);
     console.log("console journey: ok");
