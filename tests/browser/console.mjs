@@ -175,6 +175,25 @@ async function feed(page) {
   await screenshot(page, "event-feed");
 }
 
+async function filterChangedWhileLoading(page) {
+  log("a filter changed while the previous one still loads shows the last filter's events");
+  const counts = {};
+  for (const severity of ["high", "medium", "low", "info"]) {
+    counts[severity] = (await apiCall("GET", `/events?severity=${severity}&limit=500`)).body.items.length;
+  }
+  const [first, last] = Object.keys(counts).filter((s) => counts[s] > 0);
+  check(first && last, `two severities with events: ${JSON.stringify(counts)}`);
+  await page.getByRole("searchbox", { name: "Search" }).fill("");
+  const slow = /\/api\/v1\/events\?/;
+  await page.route(slow, async (route) => { await new Promise((r) => setTimeout(r, 700)); await route.continue(); });
+  await page.getByLabel("Severity").selectOption(first);
+  await page.getByLabel("Severity").selectOption(last);
+  await page.waitForTimeout(2000);
+  await page.unroute(slow);
+  const shown = await page.locator(".feed .severity").allInnerTexts();
+  check(shown.length > 0 && shown.every((s) => s.toLowerCase() === last), `filtered to ${last}, the feed shows ${[...new Set(shown)]}`);
+}
+
 async function managedPolicy(page) {
   log("disable a managed policy, filtered to Managed and type Okta");
   await page.getByRole("link", { name: "Policies" }).click();
@@ -347,6 +366,7 @@ async function main() {
 
     await wizardPaths(page);
     await feed(page);
+    await filterChangedWhileLoading(page);
     await managedPolicy(page);
     await customPolicy(page);
     await viewer(context);
