@@ -31,7 +31,9 @@ export async function api(method, path, body, token = session.token()) {
     cache: "no-store",
   });
   const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
+  // A proxy's error page is not ours: the problem is then its HTTP status.
+  const isJson = /json/.test(response.headers.get("Content-Type") || "");
+  const json = text && (response.ok || isJson) ? JSON.parse(text) : null;
   // The pages catch their problems (a poll retries quietly), so a refused session is seen here.
   if (response.status === 401 && token === session.token()) session.onRefused();
   if (!response.ok) throw new Problem(response.status, json);

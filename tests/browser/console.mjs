@@ -320,6 +320,21 @@ async function revokedWhileOpen(context) {
   await page.close();
 }
 
+async function proxyError(context) {
+  log("an answer that is not JSON (a proxy's error page) is shown as its HTTP status");
+  const page = await context.newPage();
+  await signIn(page, ADMIN);
+  const policies = /\/api\/v1\/policies/;
+  await page.route(policies, (route) => route.fulfill({ status: 502, contentType: "text/html", body: "<html><body>Bad Gateway</body></html>" }));
+  await page.getByRole("link", { name: "Policies" }).click();
+  const error = page.locator(".status.error").first();
+  await error.waitFor();
+  const text = await error.innerText();
+  check(text.includes("502") && !text.includes("JSON"), `the error shown: ${text}`);
+  await page.unroute(policies);
+  await page.close();
+}
+
 async function keyboard(page) {
   log("keyboard: sign-in reachable and usable with Tab and Enter");
   await page.getByLabel("API token").waitFor();
@@ -373,6 +388,7 @@ async function main() {
     await deleteIntegration(page);
     await burstBetweenPolls(page);
     await revokedWhileOpen(context);
+    await proxyError(context);
     const unexpected = errors.filter((e) => !e.startsWith("Failed to load resource"));
     check(!unexpected.length, `errors in the page: ${unexpected.join("; ")}`);
     console.log("console journey: ok");
