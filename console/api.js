@@ -6,6 +6,8 @@ export const session = {
   token: () => sessionStorage.getItem(TOKEN_KEY),
   save: (token) => sessionStorage.setItem(TOKEN_KEY, token),
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
+  /** Called when the API refuses the session's token (revoked or expired); app.js signs out. */
+  onRefused: () => {},
 };
 
 /** A problem+json answer: `code`, `detail` and any extra members (`line`, `checks`, …). */
@@ -29,7 +31,11 @@ export async function api(method, path, body, token = session.token()) {
     cache: "no-store",
   });
   const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
+  // A proxy's error page is not ours: the problem is then its HTTP status.
+  const isJson = /json/.test(response.headers.get("Content-Type") || "");
+  const json = text && (response.ok || isJson) ? JSON.parse(text) : null;
+  // The pages catch their problems (a poll retries quietly), so a refused session is seen here.
+  if (response.status === 401 && token === session.token()) session.onRefused();
   if (!response.ok) throw new Problem(response.status, json);
   return json;
 }

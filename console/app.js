@@ -88,6 +88,7 @@ function signOut(message) {
   signInPage(message);
 }
 
+session.onRefused = () => signOut("Your token is no longer valid; sign in again.");
 window.addEventListener("hashchange", route);
 window.addEventListener("unhandledrejection", (event) => {
   if (event.reason instanceof Problem && event.reason.status === 401) signOut("Your token is no longer valid; sign in again.");

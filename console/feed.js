@@ -6,6 +6,8 @@ import { announce, h, newId, pretty, replace, select, severityBadge, timeAgo } f
 
 const PAGE_SIZE = 50;
 const POLL_MS = 5000;
+/** A poll reads at most this many pages of new events. */
+const POLL_MAX_PAGES = 10;
 const TIMES = [["", "Any time"], ["15m", "Last 15 minutes"], ["1h", "Last hour"], ["24h", "Last 24 hours"], ["7d", "Last 7 days"]];
 const SPANS = { m: 60e3, h: 3600e3, d: 86400e3 };
 
@@ -36,14 +38,17 @@ export function feedPage(root) {
   fillOptions(policy, "/policies", (p) => [p.id, p.name]);
   fillOptions(integration, "/integrations/okta", (i) => [i.id, i.okta_domain]);
 
-  const state = { cursor: null, seen: new Set(), loading: false };
+  // `filters` counts filter changes: answers to older ones are dropped.
+  const state = { cursor: null, seen: new Set(), loading: false, filters: 0 };
   const params = () => ({
     q: search.value.trim(), severity: severity.value, policy: policy.value,
     integration: integration.value, since: sinceOf(time.value),
   });
 
+  /** A reset (new filters) always loads; an answer for filters changed since is dropped. */
   async function load(reset) {
-    if (state.loading) return;
+    if (state.loading && !reset) return;
+    const filters = reset ? ++state.filters : state.filters;
     state.loading = true;
     try {
       if (reset) {
@@ -52,14 +57,15 @@ export function feedPage(root) {
         list.replaceChildren();
       }
       const page = await api("GET", `/events${query({ ...params(), limit: PAGE_SIZE, cursor: state.cursor })}`);
+      if (filters !== state.filters) return;
       for (const item of page.items) addItem(item, "end");
       state.cursor = page.next_cursor;
       more.hidden = !state.cursor;
       summary.textContent = `${state.seen.size} runtime event${state.seen.size === 1 ? "" : "s"} shown${state.cursor ? ", more below" : ""}.`;
     } catch (problem) {
-      summary.textContent = problem.message;
+      if (filters === state.filters) summary.textContent = problem.message;
     } finally {
-      state.loading = false;
+      if (filters === state.filters) state.loading = false;
     }
   }
 
@@ -76,12 +82,22 @@ export function feedPage(root) {
     return true;
   }
 
-  /** New events matching the filters: the first page, minus what is shown. */
+  /** New events matching the filters: pages from the newest down to one with an event shown
+   *  (a burst of more than a page between two polls would leave a gap), minus what is shown. */
   async function poll() {
     if (state.loading || document.hidden) return;
+    const filters = state.filters;
     try {
-      const page = await api("GET", `/events${query({ ...params(), limit: PAGE_SIZE })}`);
-      const fresh = page.items.filter((item) => !state.seen.has(item.id)).reverse();
+      const items = [];
+      let cursor = null;
+      for (let pages = 0; pages < POLL_MAX_PAGES; pages++) {
+        const page = await api("GET", `/events${query({ ...params(), limit: PAGE_SIZE, cursor })}`);
+        items.push(...page.items);
+        cursor = page.next_cursor;
+        if (!cursor || page.items.some((item) => state.seen.has(item.id))) break;
+      }
+      if (filters !== state.filters) return;
+      const fresh = items.filter((item) => !state.seen.has(item.id)).reverse();
       fresh.forEach((item) => addItem(item, "start"));
       if (fresh.length) announce(`${fresh.length} new runtime event${fresh.length === 1 ? "" : "s"}`);
     } catch { /* the next poll retries */ }

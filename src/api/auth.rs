@@ -56,7 +56,7 @@ impl FromRequestParts<Services> for Admin {
                 tenant_id: caller.tenant_id,
             }),
             Role::Viewer => Err(ApiError::forbidden(
-                "this token has the viewer role; changes need an admin token",
+                "this token has the viewer role; this needs an admin token",
             )),
         }
     }

@@ -196,7 +196,7 @@ impl From<JsonRejection> for ApiError {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
-                    "the body is too large",
+                    "the body is over 1 MiB (a policy's rules count with their JSON escaping)",
                 )
             }
             other => ApiError::bad_request("invalid_body", other.body_text()),

@@ -76,7 +76,7 @@ fn text_param(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
 }
 
 /// A time Postgres can compare: years 1970 to 9999.
-fn in_range(time: &DateTime<Utc>) -> bool {
+pub(super) fn in_range(time: &DateTime<Utc>) -> bool {
     use chrono::Datelike;
     (1970..=9999).contains(&time.year())
 }
@@ -139,12 +139,13 @@ async fn list(
         since: time_param("since", params.since)?,
         until: time_param("until", params.until)?,
         after,
-        limit,
+        // One more than the page: whether another page follows (none after the last one).
+        limit: limit + 1,
     };
-    let items = runtime_events::feed(services.pool(), caller.tenant_id, &query).await?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(encode_cursor))
-        .flatten();
+    let mut items = runtime_events::feed(services.pool(), caller.tenant_id, &query).await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = more.then(|| items.last().map(encode_cursor)).flatten();
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 

@@ -252,7 +252,7 @@ struct DryRunBody {
     /// A rules file in the rule language, as `rules` of a new policy.
     #[schema(example = json!(RULES_EXAMPLE))]
     rules: String,
-    /// Only events received since then; the last 24 hours without it.
+    /// Only events received since then (years 1970 to 9999); the last 24 hours without it.
     since: Option<DateTime<Utc>>,
 }
 
@@ -269,7 +269,7 @@ struct DryRunBody {
     request_body = DryRunBody,
     responses(
         (status = 200, description = "What the rules would raise, oldest event first", body = schemas::PolicyTestResult),
-        (status = 422, description = "`invalid_rules` (with `line`, `column` and `reason` when the text does not compile)"),
+        (status = 422, description = "`invalid_rules` (with `line`, `column` and `reason` when the text does not compile), `invalid_body` (`since` not between 1970 and 9999)"),
     )
 )]
 async fn dry_run(
@@ -277,6 +277,16 @@ async fn dry_run(
     admin: Admin,
     Json(body): Json<DryRunBody>,
 ) -> ApiResult<Json<policies::DryRun>> {
+    // One Postgres cannot store would be a 500.
+    if body
+        .since
+        .is_some_and(|since| !super::events::in_range(&since))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "since must be between 1970 and 9999",
+        ));
+    }
     let run = policies::dry_run(services.pool(), admin.tenant_id, &body.rules, body.since).await?;
     Ok(Json(run))
 }

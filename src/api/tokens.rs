@@ -93,7 +93,7 @@ async fn create(
     params(("token_id" = uuid::Uuid, Path, description = "The token's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "`not_found`: no such token of this tenant"),
+        (status = 404, description = "`not_found`: no such token of this tenant, or it is revoked already"),
     )
 )]
 async fn revoke(
@@ -103,6 +103,10 @@ async fn revoke(
 ) -> ApiResult<StatusCode> {
     match tenants::revoke_token(services.pool(), admin.tenant_id, token_id).await? {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found("token")),
+        false => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such token of this tenant, or it is revoked already",
+        )),
     }
 }

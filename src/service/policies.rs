@@ -107,7 +107,7 @@ pub async fn create(
     }
     compile_checked(&name, &input.rules).await?;
     let now = chrono::Utc::now();
-    let policy = CustomPolicy {
+    let mut policy = CustomPolicy {
         id: PolicyId::new(),
         tenant_id,
         name,
@@ -117,7 +117,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    if is_managed_name(&policy.name) || !store::insert_custom(pool, &policy).await? {
+    if is_managed_name(&policy.name) || !store::insert_custom(pool, &mut policy).await? {
         return Err(PolicyError::NameTaken(policy.name));
     }
     Ok(policy)
@@ -151,6 +151,16 @@ pub async fn update(
     let mut policy = store::get_custom(pool, tenant_id, id)
         .await?
         .ok_or(PolicyError::NotFound)?;
+    if patch.enabled.is_none()
+        && patch.name.is_none()
+        && patch.description.is_none()
+        && patch.rules.is_none()
+    {
+        return Err(invalid(
+            "invalid_body",
+            "nothing to change: send at least one of enabled, name, description, rules",
+        ));
+    }
     if let Some(name) = patch.name {
         policy.name = check_name(&name)?;
         if is_managed_name(&policy.name) {
@@ -168,7 +178,7 @@ pub async fn update(
     if let Some(enabled) = patch.enabled {
         policy.enabled = enabled;
     }
-    match store::update_custom(pool, &policy).await {
+    match store::update_custom(pool, &mut policy).await {
         Err(StoreError::Conflict { .. }) => Err(PolicyError::NameTaken(policy.name)),
         other => other.map(|()| Updated::Custom(policy)).map_err(Into::into),
     }

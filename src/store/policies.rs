@@ -60,11 +60,13 @@ pub async fn count_custom(pool: &PgPool, tenant_id: TenantId) -> Result<i64> {
     .await?)
 }
 
-/// Inserts a custom policy; false when the tenant already has a policy of that name.
-pub async fn insert_custom(pool: &PgPool, p: &CustomPolicy) -> Result<bool> {
-    let done = sqlx::query!(
+/// Inserts a custom policy, with the row's times (the database's clock, as on update);
+/// false when the tenant already has a policy of that name.
+pub async fn insert_custom(pool: &PgPool, p: &mut CustomPolicy) -> Result<bool> {
+    let row = sqlx::query!(
         "INSERT INTO policies (id, tenant_id, name, description, policy_type, rules, enabled)
-         VALUES ($1, $2, $3, $4, 'okta', $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING",
+         VALUES ($1, $2, $3, $4, 'okta', $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING
+         RETURNING created_at, updated_at",
         p.id as _,
         p.tenant_id as _,
         p.name,
@@ -72,15 +74,21 @@ pub async fn insert_custom(pool: &PgPool, p: &CustomPolicy) -> Result<bool> {
         p.rules,
         p.enabled,
     )
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    (p.created_at, p.updated_at) = (row.created_at, row.updated_at);
+    Ok(true)
 }
 
-pub async fn update_custom(pool: &PgPool, p: &CustomPolicy) -> Result<()> {
-    sqlx::query!(
+/// Writes a custom policy and takes the row's new `updated_at`.
+pub async fn update_custom(pool: &PgPool, p: &mut CustomPolicy) -> Result<()> {
+    let updated_at = sqlx::query_scalar!(
         "UPDATE policies SET name = $3, description = $4, rules = $5, enabled = $6, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
+         WHERE tenant_id = $1 AND id = $2
+         RETURNING updated_at",
         p.tenant_id as _,
         p.id as _,
         p.name,
@@ -88,8 +96,11 @@ pub async fn update_custom(pool: &PgPool, p: &CustomPolicy) -> Result<()> {
         p.rules,
         p.enabled,
     )
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
+    if let Some(updated_at) = updated_at {
+        p.updated_at = updated_at;
+    }
     Ok(())
 }
 

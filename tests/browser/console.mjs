@@ -175,6 +175,25 @@ async function feed(page) {
   await screenshot(page, "event-feed");
 }
 
+async function filterChangedWhileLoading(page) {
+  log("a filter changed while the previous one still loads shows the last filter's events");
+  const counts = {};
+  for (const severity of ["high", "medium", "low", "info"]) {
+    counts[severity] = (await apiCall("GET", `/events?severity=${severity}&limit=500`)).body.items.length;
+  }
+  const [first, last] = Object.keys(counts).filter((s) => counts[s] > 0);
+  check(first && last, `two severities with events: ${JSON.stringify(counts)}`);
+  await page.getByRole("searchbox", { name: "Search" }).fill("");
+  const slow = /\/api\/v1\/events\?/;
+  await page.route(slow, async (route) => { await new Promise((r) => setTimeout(r, 700)); await route.continue(); });
+  await page.getByLabel("Severity").selectOption(first);
+  await page.getByLabel("Severity").selectOption(last);
+  await page.waitForTimeout(2000);
+  await page.unroute(slow);
+  const shown = await page.locator(".feed .severity").allInnerTexts();
+  check(shown.length > 0 && shown.every((s) => s.toLowerCase() === last), `filtered to ${last}, the feed shows ${[...new Set(shown)]}`);
+}
+
 async function managedPolicy(page) {
   log("disable a managed policy, filtered to Managed and type Okta");
   await page.getByRole("link", { name: "Policies" }).click();
@@ -274,6 +293,48 @@ async function deleteIntegration(page) {
   check(after === before, `runtime events before ${before}, after ${after}`);
 }
 
+/** Last: the burst fills the feed's first pages. */
+async function burstBetweenPolls(page) {
+  log("a burst of more than a page of detections between two polls shows up whole");
+  const burst = Array.from({ length: 120 }, (_, i) => ({
+    uuid: `console-burst-${Date.now()}-${i}`, published: new Date().toISOString(), eventType: "user.account.lock",
+    outcome: { result: "SUCCESS" }, actor: { id: `00b${i}`, type: "User", alternateId: `burst-${i}@acme.example` },
+  }));
+  await deliver(ORG_B.url, burst);
+  await until("all 120 detections of the burst in the feed", async () =>
+    (await page.getByRole("button", { name: /locked burst-\d+@acme\.example/ }).count()) === burst.length);
+}
+
+async function revokedWhileOpen(context) {
+  log("a token revoked while the console is open signs the console out at its next poll");
+  const created = await apiCall("POST", "/tokens", { role: "viewer" });
+  check(created.status === 201, `no token: ${created.status}`);
+  const page = await context.newPage();
+  await signIn(page, created.body.token);
+  await page.getByRole("link", { name: "Events" }).click();
+  await page.getByRole("heading", { name: "Event Feed" }).waitFor();
+  const revoked = await apiCall("DELETE", `/tokens/${created.body.token_id}`);
+  check(revoked.status === 204, `not revoked: ${revoked.status}`);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  check((await page.getByRole("status").first().innerText()).includes("no longer valid"), "the sign-in page does not say why");
+  await page.close();
+}
+
+async function proxyError(context) {
+  log("an answer that is not JSON (a proxy's error page) is shown as its HTTP status");
+  const page = await context.newPage();
+  await signIn(page, ADMIN);
+  const policies = /\/api\/v1\/policies/;
+  await page.route(policies, (route) => route.fulfill({ status: 502, contentType: "text/html", body: "<html><body>Bad Gateway</body></html>" }));
+  await page.getByRole("link", { name: "Policies" }).click();
+  const error = page.locator(".status.error").first();
+  await error.waitFor();
+  const text = await error.innerText();
+  check(text.includes("502") && !text.includes("JSON"), `the error shown: ${text}`);
+  await page.unroute(policies);
+  await page.close();
+}
+
 async function keyboard(page) {
   log("keyboard: sign-in reachable and usable with Tab and Enter");
   await page.getByLabel("API token").waitFor();
@@ -320,10 +381,14 @@ async function main() {
 
     await wizardPaths(page);
     await feed(page);
+    await filterChangedWhileLoading(page);
     await managedPolicy(page);
     await customPolicy(page);
     await viewer(context);
     await deleteIntegration(page);
+    await burstBetweenPolls(page);
+    await revokedWhileOpen(context);
+    await proxyError(context);
     const unexpected = errors.filter((e) => !e.startsWith("Failed to load resource"));
     check(!unexpected.length, `errors in the page: ${unexpected.join("; ")}`);
     console.log("console journey: ok");

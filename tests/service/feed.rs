@@ -105,3 +105,32 @@ async fn runtime_events_outlive_their_integration(pool: PgPool) {
     assert_eq!(t.delete_integration(&id).await, StatusCode::NO_CONTENT);
     assert_eq!(t.all_runtime_events("").await.len(), before);
 }
+
+/// `next_cursor` is null on the last page: a page that ended exactly on the last event
+/// answered a cursor to an empty page (the console said "more below" of nothing).
+#[sqlx::test(migrations = "./migrations")]
+async fn the_last_page_has_no_cursor_even_when_full(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    for i in 0..4 {
+        sqlx::query(
+            "INSERT INTO runtime_events (tenant_id, integration_id, policy_id, policy_name,
+                 rule_name, severity, priority, output, okta_event_uuid, event_type, published,
+                 normalized, raw)
+             VALUES ($1, gen_random_uuid(), gen_random_uuid(), 'p', 'r', 'high', 'critical',
+                 'o', $2, 'user.account.lock', now(), '{}', '{}')",
+        )
+        .bind(t.tenant_id.0)
+        .bind(format!("event-{i}"))
+        .execute(t.pool())
+        .await
+        .unwrap();
+    }
+    let (_, all) = t.events("?limit=4").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4);
+    assert!(all["next_cursor"].is_null(), "{all}");
+    let (_, first) = t.events("?limit=2").await;
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (_, last) = t.events(&format!("?limit=2&cursor={cursor}")).await;
+    assert_eq!(last["items"].as_array().unwrap().len(), 2);
+    assert!(last["next_cursor"].is_null(), "{last}");
+}

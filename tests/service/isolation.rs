@@ -281,3 +281,30 @@ fn strip_volatile(mut body: Value) -> Value {
     }
     body
 }
+
+/// What a refused token call says is what to do: a viewer reading the tokens was told that
+/// "changes need an admin token", and revoking a revoked token said "token not found" of a
+/// token `GET /api/v1/tokens` lists.
+#[sqlx::test(migrations = "./migrations")]
+async fn refused_token_calls_say_why(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let viewer = t.token(Role::Viewer).await;
+    let (status, problem) = t.call(Method::GET, "/api/v1/tokens", &viewer, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("admin token") && !detail.contains("changes"),
+        "{detail}"
+    );
+    let created = tokens::create_token(t.pool(), t.tenant_id, Role::Viewer, None)
+        .await
+        .expect("token");
+    let path = format!("/api/v1/tokens/{}", created.token_id);
+    assert_eq!(t.delete(&path).await, StatusCode::NO_CONTENT);
+    let (status, problem) = t.call(Method::DELETE, &path, &t.admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("revoked"),
+        "{problem}"
+    );
+}

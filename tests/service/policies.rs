@@ -329,7 +329,7 @@ async fn a_nul_escaped_into_a_rule_costs_no_event(pool: PgPool) {
 
         // As a policy stored before this was refused.
         let now = chrono::Utc::now();
-        let stored = okta_ingest::store::policies::CustomPolicy {
+        let mut stored = okta_ingest::store::policies::CustomPolicy {
             id: okta_ingest::ids::PolicyId::new(),
             tenant_id: t.tenant_id,
             name: format!("stored {what}"),
@@ -340,7 +340,7 @@ async fn a_nul_escaped_into_a_rule_costs_no_event(pool: PgPool) {
             updated_at: now,
         };
         assert!(
-            okta_ingest::store::policies::insert_custom(t.pool(), &stored)
+            okta_ingest::store::policies::insert_custom(t.pool(), &mut stored)
                 .await
                 .unwrap()
         );
@@ -438,4 +438,81 @@ async fn one_tenants_slow_compile_does_not_hold_up_another_tenants_engine(pool: 
         "ready while the slow tenant still compiles"
     );
     slow.await.unwrap();
+}
+
+/// A dry run's `since` before 4713 BC (which the body's RFC 3339 time allows) reached
+/// Postgres and was a 500; it is refused as the feed refuses such times.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_dry_run_since_postgres_cannot_store_is_a_422(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    for since in ["-9999-01-01T00:00:00Z", "+200000-01-01T00:00:00Z"] {
+        let body = json!({ "rules": VIP_RULES, "since": since });
+        let (status, problem) = t.post("/api/v1/policies/test", body).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{since}: {problem}"
+        );
+        assert!(problem["detail"].as_str().unwrap().contains("since"));
+    }
+}
+
+/// A PATCH of a custom policy with nothing to change (`{}`, or only nulls) was a 200 that
+/// touched `updated_at` (and so recompiled the tenant's engine); the document promises
+/// `invalid_body`, as a managed policy answers.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_patch_with_nothing_to_change_is_a_422(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let (status, created) = t.create_policy(okta_policy("vip", VIP_RULES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, before) = t.policy(id).await;
+    for body in [json!({}), json!({ "enabled": null, "rules": null })] {
+        let (status, problem) = t.patch_policy(id, body.clone()).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{body}: {problem}"
+        );
+    }
+    let (_, shown) = t.policy(id).await;
+    assert_eq!(shown["updated_at"], before["updated_at"]);
+}
+
+/// The policy a POST or PATCH answers is the one stored: its `created_at` was the service's
+/// clock (nanoseconds, not the row's), and a PATCH answered the previous `updated_at`.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_written_policy_is_answered_with_its_stored_times(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let (status, created) = t.create_policy(okta_policy("vip", VIP_RULES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, stored) = t.policy(id).await;
+    for time in ["created_at", "updated_at"] {
+        assert_eq!(created[time], stored[time], "{time}");
+    }
+    for patch in [json!({ "enabled": false }), json!({ "description": "off" })] {
+        let (status, patched) = t.patch_policy(id, patch).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        let (_, stored) = t.policy(id).await;
+        assert_eq!(patched["updated_at"], stored["updated_at"], "{patched}");
+        assert_eq!(patched["created_at"], created["created_at"]);
+    }
+}
+
+/// A body over the API's 1 MiB limit (a big rules file, its JSON escaping included) was
+/// refused with "the body is too large": the problem now names the limit to stay under.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_body_over_the_limit_is_told_the_limit(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let rules = format!("{VIP_RULES}# {}\n", "\"".repeat(600 * 1024));
+    let (status, problem) = t.create_policy(okta_policy("big", &rules)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"))
+    );
+    assert!(
+        problem["detail"].as_str().unwrap().contains("1 MiB"),
+        "{problem}"
+    );
 }
