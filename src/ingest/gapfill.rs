@@ -10,7 +10,7 @@ use super::{envelope, inbox};
 use crate::okta::LogsStart;
 use crate::service::IntegrationError;
 use crate::state::Services;
-use crate::store::integrations::{self, GapFillTarget};
+use crate::store::{self, gapfill, gapfill::GapFillTarget};
 
 /// Pages read per integration per round, so one busy org cannot starve the others (a longer
 /// backlog is read on in the next round, five seconds later, not after the poll interval).
@@ -24,14 +24,14 @@ pub struct GapFillReport {
 }
 
 /// Polls every integration that is due; errors are recorded on the integration's status.
-pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport> {
+pub async fn run_due(services: &Services) -> store::Result<GapFillReport> {
     let interval = services.config().gapfill_interval_secs as i64;
     let mut total = GapFillReport::default();
-    for target in integrations::due_for_gapfill(services.pool(), interval).await? {
+    for target in gapfill::due(services.pool(), interval).await? {
         let (tenant_id, id) = (target.org.tenant_id, target.org.id);
         match fill(services, &target).await {
             Ok(report) => {
-                integrations::gapfill_succeeded(services.pool(), tenant_id, id).await?;
+                gapfill::succeeded(services.pool(), tenant_id, id).await?;
                 total.pages += report.pages;
                 total.inserted += report.inserted;
                 if report.inserted > 0 {
@@ -48,10 +48,9 @@ pub async fn run_due(services: &Services) -> crate::store::Result<GapFillReport>
                 };
                 // Not again at every tick of every replica: a token request and a warning
                 // each time, for an org that refuses until its admin acts.
-                let retry = crate::store::backoff_secs(target.gapfill_failures);
+                let retry = store::backoff_secs(target.gapfill_failures);
                 let detail = format!("System Log gap fill: {detail}");
-                integrations::gapfill_failed(services.pool(), tenant_id, id, code, &detail, retry)
-                    .await?;
+                gapfill::failed(services.pool(), tenant_id, id, code, &detail, retry).await?;
             }
         }
     }
@@ -76,7 +75,7 @@ pub async fn fill(
             // Kept before Okta is asked: if this poll fails, the next ones start here too,
             // not an hour before their own time (what the hook missed in between was lost).
             let first = LogsStart::Since(since).link(&creds.domain, PAGE_SIZE)?;
-            integrations::start_gapfill_cursor(services.pool(), tenant_id, id, &first).await?;
+            gapfill::start_cursor(services.pool(), tenant_id, id, &first).await?;
             LogsStart::Next(first)
         }
     };
@@ -96,7 +95,7 @@ pub async fn fill(
         // until they are committed (a round reads for minutes under rate limits), and is
         // held for the commit only, so the hook's counters hardly wait on it.
         let next = page.next.as_deref();
-        if !integrations::save_gapfill_cursor(&mut tx, tenant_id, id, next, caught_up).await? {
+        if !gapfill::save_cursor(&mut tx, tenant_id, id, next, caught_up).await? {
             // Deleted, or its tenant offboarded, meanwhile: the page is rolled back, and
             // nothing more is stored for it.
             break;

@@ -4,6 +4,7 @@
 pub mod baselines;
 pub mod credentials;
 pub mod detect_state;
+pub mod gapfill;
 pub mod inbox;
 pub mod integrations;
 pub mod jobs;

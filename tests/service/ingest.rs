@@ -840,7 +840,7 @@ async fn a_failing_gap_fill_backs_off_until_the_credentials_are_fixed(pool: PgPo
     let new_secret = t.sim.rotate_client_secret();
     t.sim.revoke_tokens();
     let gap_fill = || okta_ingest::ingest::gapfill::run_due(&t.app.services);
-    let due = || okta_ingest::store::integrations::due_for_gapfill(&pool, 0);
+    let due = || okta_ingest::store::gapfill::due(&pool, 0);
     // Failures in a row, and the seconds until the next poll.
     let backoff = || async {
         let (failures, retry_at): (i32, Option<chrono::DateTime<chrono::Utc>>) =
