@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use okta_ingest::detect::{Detection, Engine, MemoryState, PolicyRef, RuleSet, StateKind};
 use okta_ingest::ids::TenantId;
-use okta_ingest::ingest::owned::TenantStates;
+use okta_ingest::ingest::owned::{Owned, TenantStates};
 use okta_ingest::okta::LogEvent;
 use okta_ingest::store::detect_state;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::support::event;
@@ -73,6 +73,21 @@ pub(crate) async fn process_batch_in(
     tenant: TenantId,
     events: &[LogEvent],
 ) -> Vec<Detection> {
+    let (tx, mut owned) = begin_batch(pool, states, tenant).await;
+    let detections = events
+        .iter()
+        .flat_map(|ev| engine.evaluate_in_memory(ev, "acme", &mut owned.state))
+        .collect();
+    commit_batch(tx, states, tenant, owned).await;
+    detections
+}
+
+/// A batch's start: the tenant's lock, its sequence, and the state at it.
+async fn begin_batch(
+    pool: &PgPool,
+    states: &TenantStates,
+    tenant: TenantId,
+) -> (Transaction<'static, Postgres>, Owned) {
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query("SELECT pg_advisory_xact_lock(7, hashtext($1::text))")
         .bind(tenant)
@@ -82,11 +97,17 @@ pub(crate) async fn process_batch_in(
     let seq = detect_state::sequences(&mut tx, &[tenant])
         .await
         .expect("seq")[&tenant];
-    let mut owned = states.checkout(&mut tx, tenant, seq).await.expect("state");
-    let detections = events
-        .iter()
-        .flat_map(|ev| engine.evaluate_in_memory(ev, "acme", &mut owned.state))
-        .collect();
+    let owned = states.checkout(&mut tx, tenant, seq).await.expect("state");
+    (tx, owned)
+}
+
+/// A batch's end: the delta checkpointed, the commit, the state back in the cache.
+async fn commit_batch(
+    mut tx: Transaction<'static, Postgres>,
+    states: &TenantStates,
+    tenant: TenantId,
+    mut owned: Owned,
+) {
     owned.seq += 1;
     let delta = owned.state.take_delta();
     let checkpoint = detect_state::TenantCheckpoint {
@@ -99,7 +120,6 @@ pub(crate) async fn process_batch_in(
         .expect("checkpoint");
     tx.commit().await.expect("commit");
     states.checkin(tenant, owned);
-    detections
 }
 
 /// One event as its own batch.
@@ -383,16 +403,7 @@ async fn pruning_during_a_batch_makes_the_owner_reload(pool: PgPool) {
         .expect("age the state");
 
     // A batch starts: the tenant's lock, its sequence, the cached state...
-    let mut tx = pool.begin().await.expect("begin");
-    sqlx::query("SELECT pg_advisory_xact_lock(7, hashtext($1::text))")
-        .bind(tenant)
-        .execute(&mut *tx)
-        .await
-        .expect("tenant lock");
-    let seq = detect_state::sequences(&mut tx, &[tenant])
-        .await
-        .expect("seq")[&tenant];
-    let mut owned = states.checkout(&mut tx, tenant, seq).await.expect("state");
+    let (tx, mut owned) = begin_batch(&pool, &states, tenant).await;
     assert!(
         !owned.state.is_empty(),
         "the cached state holds the aged entries"
@@ -405,18 +416,7 @@ async fn pruning_during_a_batch_makes_the_owner_reload(pool: PgPool) {
     // ...and the batch checkpoints and commits.
     let lock = event(json!({"eventType": "user.account.lock"}));
     engine.evaluate_in_memory(&lock, "acme", &mut owned.state);
-    owned.seq += 1;
-    let delta = owned.state.take_delta();
-    let checkpoint = detect_state::TenantCheckpoint {
-        tenant_id: tenant,
-        delta: &delta,
-        seq: owned.seq,
-    };
-    detect_state::checkpoint(&mut tx, &[checkpoint])
-        .await
-        .expect("checkpoint");
-    tx.commit().await.expect("commit");
-    states.checkin(tenant, owned);
+    commit_batch(tx, &states, tenant, owned).await;
 
     let mut tx = pool.begin().await.expect("begin");
     let seq = detect_state::sequences(&mut tx, &[tenant])

@@ -221,17 +221,8 @@ async fn out_of_range_settings_are_refused_at_start_naming_the_setting() {
     ] {
         let file = dir.join("bad.toml");
         std::fs::write(&file, format!("{setting} = {value}\n")).unwrap();
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-            .arg("--config")
-            .arg(&file)
-            .arg("migrate")
-            // Nothing listens there: the setting must be refused before any connection.
-            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
-            .output()
-            .await
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{setting} = {value}: {stderr}");
+        let (migrated, stderr) = migrate_with_config(&file).await;
+        assert!(!migrated, "{setting} = {value}: {stderr}");
         assert!(
             stderr.contains(setting) && stderr.contains("configuration"),
             "{setting} = {value}: {stderr}"
@@ -338,21 +329,28 @@ async fn cli_errors_say_each_cause_once() {
     }
 }
 
-/// A misspelt key in the operator's file (`worker_taskz = 4`) used to be ignored without a word.
-#[tokio::test]
-async fn an_unknown_key_in_the_config_file_is_refused() {
-    let file = std::env::temp_dir().join(format!("okta-ingest-{}.toml", uuid::Uuid::new_v4()));
-    std::fs::write(&file, "worker_tasks = 2\nworker_taskz = 4\n").unwrap();
+/// `okta-ingest --config FILE migrate` against a database where nothing listens, so a setting
+/// must be refused before any connection: whether it succeeded, and its stderr.
+async fn migrate_with_config(file: &std::path::Path) -> (bool, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
         .arg("--config")
-        .arg(&file)
+        .arg(file)
         .arg("migrate")
         .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
         .output()
         .await
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), stderr)
+}
+
+/// A misspelt key in the operator's file (`worker_taskz = 4`) used to be ignored without a word.
+#[tokio::test]
+async fn an_unknown_key_in_the_config_file_is_refused() {
+    let file = std::env::temp_dir().join(format!("okta-ingest-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, "worker_tasks = 2\nworker_taskz = 4\n").unwrap();
+    let (migrated, stderr) = migrate_with_config(&file).await;
+    assert!(!migrated, "{stderr}");
     assert!(
         stderr.contains("configuration") && stderr.contains("worker_taskz"),
         "{stderr}"

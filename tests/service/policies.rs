@@ -378,8 +378,7 @@ async fn a_policy_over_the_compile_time_limit_is_compiled_again_later(pool: PgPo
 
     let t = TestApp::spawn(&pool).await;
     // Over 1,024 list items: the compiler looks at the clock.
-    let items: Vec<String> = (0..1_500).map(|i| format!("u{i}@acme.com")).collect();
-    let big = VIP_RULES.replace("ceo@acme.com, cfo@acme.com", &items.join(", "));
+    let big = vip_rules_listing(1_500);
     let (status, created) = t.create_policy(okta_policy("big", &big)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let names = |engines: &HashMap<TenantId, Arc<Engine>>| -> Vec<String> {
@@ -417,8 +416,7 @@ async fn one_tenants_slow_compile_does_not_hold_up_another_tenants_engine(pool: 
     use okta_ingest::service::policies::Engines;
 
     let t = TestApp::spawn(&pool).await;
-    let items: Vec<String> = (0..3_000).map(|i| format!("u{i}@acme.com")).collect();
-    let big = VIP_RULES.replace("ceo@acme.com, cfo@acme.com", &items.join(", "));
+    let big = vip_rules_listing(3_000);
     for i in 0..40 {
         let (status, body) = t
             .create_policy(okta_policy(&format!("big {i}"), &big))
@@ -515,4 +513,11 @@ async fn a_body_over_the_limit_is_told_the_limit(pool: PgPool) {
         problem["detail"].as_str().unwrap().contains("1 MiB"),
         "{problem}"
     );
+}
+
+/// [`VIP_RULES`] with a VIP list of `users` addresses: over 1,024 list items the compiler
+/// looks at its clock, and the more items the longer it compiles.
+fn vip_rules_listing(users: usize) -> String {
+    let items: Vec<String> = (0..users).map(|i| format!("u{i}@acme.com")).collect();
+    VIP_RULES.replace("ceo@acme.com, cfo@acme.com", &items.join(", "))
 }

@@ -116,35 +116,33 @@ async fn validate_cannot_move_an_integration_onto_a_connected_org(pool: PgPool) 
     assert_already_connected(status, &problem, &own, "/complete");
 }
 
+/// Of simultaneous submits, exactly one created the integration; the others were refused
+/// naming it and its next step.
+fn assert_one_created(answers: &[(StatusCode, Value)], next_step: &str) {
+    let created: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .collect();
+    assert_eq!(created.len(), 1, "{answers:?}");
+    let winner = created[0].1["id"].as_str().unwrap();
+    for (status, problem) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_already_connected(*status, problem, winner, next_step);
+    }
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn simultaneous_submits_connect_the_org_once(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     // A double-clicked launch, eight times over.
     let launches = join_all((0..8).map(|_| t.launch(&t.sim.base_url))).await;
-    let created: Vec<_> = launches
-        .iter()
-        .filter(|(status, _)| *status == StatusCode::CREATED)
-        .collect();
-    assert_eq!(created.len(), 1, "{launches:?}");
-    let winner = created[0].1["id"].as_str().unwrap();
-    for (status, problem) in launches.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
-        assert_already_connected(*status, problem, winner, "/validate");
-    }
+    assert_one_created(&launches, "/validate");
 
     // A double-submitted "start from Okta" form, in a second tenant.
     let (_, other) = t.other_tenant().await;
     let body = from_okta_body(&t);
     let submits =
         join_all((0..4).map(|_| t.call(Method::POST, OKTA, &other, Some(body.clone())))).await;
-    let created: Vec<_> = submits
-        .iter()
-        .filter(|(status, _)| *status == StatusCode::CREATED)
-        .collect();
-    assert_eq!(created.len(), 1, "{submits:?}");
-    let winner = created[0].1["id"].as_str().unwrap();
-    for (status, problem) in submits.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
-        assert_already_connected(*status, problem, winner, "/complete");
-    }
+    assert_one_created(&submits, "/complete");
     let live = count(
         &pool,
         "SELECT count(*) FROM integrations WHERE status <> 'deleted'",
