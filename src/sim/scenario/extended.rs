@@ -16,6 +16,7 @@ use super::catalog::{
     IDP_ACTIVATE, IDP_CREATE, OKTA_VERIFY_DENY_PUSH, POLICY_RULE_DEACTIVATE, POLICY_RULE_UPDATE,
     Person, RESOURCE_SET_BINDING_ADD, SUSPICIOUS_ACTIVITY_REPORT, TOR_EXIT,
 };
+use super::generators::Attempt::SignIn;
 use super::generators::{Gen, group};
 use super::stories::tell;
 
@@ -62,7 +63,7 @@ fn denied_pushes(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>
 fn proxy_admin_takeover(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
     let tor = Client::new("203.0.113.66", TOR_EXIT, FIREFOX_WINDOWS);
     let t = |minutes: i64| now - Duration::minutes(minutes);
-    out.push(g.session_start(t(40), &c.bob, &tor, None));
+    out.push(g.attempt(SignIn, t(40), &c.bob, &tor, None));
     let idp = idp_target(g, "Acme Partner SSO");
     for (minutes, spec) in [(36, IDP_CREATE), (35, IDP_ACTIVATE)] {
         out.push(admin_from(
@@ -121,7 +122,7 @@ fn factor_removed_not_reenrolled(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out:
     out.push(removed);
     let signed_in_at = removed_at + Duration::hours(14);
     let usual = c.henry.usual();
-    out.push(g.session_start(signed_in_at, &c.henry, &usual, None));
+    out.push(g.attempt(SignIn, signed_in_at, &c.henry, &usual, None));
     let app = &APPS[0];
     out.push(g.sso(signed_in_at + Duration::minutes(1), &c.henry, &usual, app));
 
@@ -132,7 +133,8 @@ fn factor_removed_not_reenrolled(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out:
     out.push(gone);
     let enrolled_at = swapped_at + Duration::minutes(4);
     out.push(g.factor_change(enrolled_at, FACTOR_ACTIVATE, &c.grace, &phone));
-    out.push(g.session_start(
+    out.push(g.attempt(
+        SignIn,
         swapped_at + Duration::hours(1),
         &c.grace,
         &c.grace.usual(),

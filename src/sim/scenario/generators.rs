@@ -13,6 +13,15 @@ use super::catalog::{
     SSO, USER_CREATE, USUAL_PLACES, cast,
 };
 
+/// What a user attempts: signing in with a password, or answering an Okta Verify push.
+#[derive(Clone, Copy)]
+pub(super) enum Attempt {
+    SignIn,
+    Push,
+}
+
+use Attempt::{Push, SignIn};
+
 /// Builds events with one random source, so a seed reproduces them.
 pub(super) struct Gen {
     pub(super) rng: StdRng,
@@ -122,36 +131,6 @@ impl Gen {
         self.base(at, kind, user.actor(), &user.usual(), request_uri)
     }
 
-    pub(super) fn session_start(
-        &mut self,
-        at: DateTime<Utc>,
-        user: &Person,
-        client: &Client,
-        failure: Option<&str>,
-    ) -> Value {
-        let uri = "/idp/idx/identify";
-        let mut e = self.attempt(at, (SIGN_IN, SIGN_IN_FAILED), user, client, failure, uri);
-        e["authenticationContext"]["authenticationProvider"] =
-            json!("OKTA_AUTHENTICATION_PROVIDER");
-        e["authenticationContext"]["credentialType"] = json!("PASSWORD");
-        e["authenticationContext"]["interface"] = json!("Okta Identity Engine");
-        // Okta's risk engine compares with the user's history: new IP, place and device.
-        let (flag, level, reasons) = if user.ip == client.ip {
-            ("NEGATIVE", "LOW", "")
-        } else {
-            ("POSITIVE", "HIGH", "reasons=Anomalous Location, ")
-        };
-        let data = &mut e["debugContext"]["debugData"];
-        data["behaviors"] = json!(format!(
-            "{{New Geo-Location={flag}, New Device={flag}, New IP={flag}, New State={flag}, New Country={flag}, Velocity={flag}, New City={flag}}}"
-        ));
-        data["risk"] = json!(format!("{{{reasons}level={level}}}"));
-        data["logOnlySecurityData"] = json!(format!(
-            "{{\"risk\":{{\"level\":\"{level}\"}},\"behaviors\":{{\"New IP\":\"{flag}\"}}}}"
-        ));
-        e
-    }
-
     pub(super) fn sso(
         &mut self,
         at: DateTime<Utc>,
@@ -176,16 +155,33 @@ impl Gen {
         e
     }
 
-    /// An Okta Verify push: `None` accepted, `Some(reason)` rejected or failed.
-    pub(super) fn mfa_push(
+    /// The user's sign-in or Okta Verify push from `client`: accepted when `failure` is `None`,
+    /// else failed for that reason.
+    pub(super) fn attempt(
         &mut self,
+        what: Attempt,
         at: DateTime<Utc>,
         user: &Person,
         client: &Client,
         failure: Option<&str>,
     ) -> Value {
-        let uri = "/idp/idx/authenticators/poll";
-        let mut e = self.attempt(at, (MFA_PUSH, MFA_PUSH_FAILED), user, client, failure, uri);
+        let (succeeded, failed_kind, uri) = match what {
+            Attempt::SignIn => (SIGN_IN, SIGN_IN_FAILED, "/idp/idx/identify"),
+            Attempt::Push => (MFA_PUSH, MFA_PUSH_FAILED, "/idp/idx/authenticators/poll"),
+        };
+        let kind = failure.map_or(succeeded, |_| failed_kind);
+        let mut e = self.base(at, kind, user.actor(), client, uri);
+        if let Some(reason) = failure {
+            failed(&mut e, reason);
+        }
+        match what {
+            Attempt::SignIn => sign_in_context(&mut e, user, client),
+            Attempt::Push => self.push_context(&mut e),
+        }
+        e
+    }
+
+    fn push_context(&mut self, e: &mut Value) {
         let ctx = &mut e["authenticationContext"];
         ctx["authenticationProvider"] = json!("FACTOR_PROVIDER");
         ctx["credentialProvider"] = json!("OKTA_CREDENTIAL_PROVIDER");
@@ -196,26 +192,6 @@ impl Gen {
             "detailEntry": { "methodTypeUsed": "Get a push notification", "methodUsedVerifiedProperties": "[DEVICE_BOUND, HARDWARE_PROTECTED]" }
         }]);
         e["debugContext"]["debugData"]["factor"] = json!("OKTA_VERIFY_PUSH");
-        e
-    }
-
-    /// The user's attempt at something: the first kind when `failure` is `None`, else the
-    /// second, failed for that reason.
-    fn attempt(
-        &mut self,
-        at: DateTime<Utc>,
-        (succeeded, failed_kind): (EventKind, EventKind),
-        user: &Person,
-        client: &Client,
-        failure: Option<&str>,
-        request_uri: &str,
-    ) -> Value {
-        let kind = failure.map_or(succeeded, |_| failed_kind);
-        let mut e = self.base(at, kind, user.actor(), client, request_uri);
-        if let Some(reason) = failure {
-            failed(&mut e, reason);
-        }
-        e
     }
 
     /// An administrative action on `target` by `admin` from the admin console.
@@ -348,21 +324,42 @@ fn random_person(g: &mut Gen, i: usize) -> Person {
     Person::new(&id, &login, &name, &ip, place, agent)
 }
 
+/// Okta's password step, with what its risk engine says of the place: new IP, place and
+/// device unless the user is where they usually are.
+fn sign_in_context(e: &mut Value, user: &Person, client: &Client) {
+    e["authenticationContext"]["authenticationProvider"] = json!("OKTA_AUTHENTICATION_PROVIDER");
+    e["authenticationContext"]["credentialType"] = json!("PASSWORD");
+    e["authenticationContext"]["interface"] = json!("Okta Identity Engine");
+    let (flag, level, reasons) = if user.ip == client.ip {
+        ("NEGATIVE", "LOW", "")
+    } else {
+        ("POSITIVE", "HIGH", "reasons=Anomalous Location, ")
+    };
+    let data = &mut e["debugContext"]["debugData"];
+    data["behaviors"] = json!(format!(
+        "{{New Geo-Location={flag}, New Device={flag}, New IP={flag}, New State={flag}, New Country={flag}, Velocity={flag}, New City={flag}}}"
+    ));
+    data["risk"] = json!(format!("{{{reasons}level={level}}}"));
+    data["logOnlySecurityData"] = json!(format!(
+        "{{\"risk\":{{\"level\":\"{level}\"}},\"behaviors\":{{\"New IP\":\"{flag}\"}}}}"
+    ));
+}
+
 fn random_event(g: &mut Gen, at: DateTime<Utc>, p: &Person, admin: &Person) -> Value {
     let usual = p.usual();
     let roll = g.rng.random_range(0..1000);
     match roll {
-        0..350 => g.session_start(at, p, &usual, None),
+        0..350 => g.attempt(SignIn, at, p, &usual, None),
         350..650 => {
             let app = *APPS.choose(&mut g.rng).unwrap_or(&APPS[0]);
             g.sso(at, p, &usual, &app)
         }
-        650..850 => g.mfa_push(at, p, &usual, None),
-        850..920 => g.session_start(at, p, &usual, Some("INVALID_CREDENTIALS")),
-        920..940 => g.mfa_push(at, p, &usual, Some("User rejected Okta push verify")),
+        650..850 => g.attempt(Push, at, p, &usual, None),
+        850..920 => g.attempt(SignIn, at, p, &usual, Some("INVALID_CREDENTIALS")),
+        920..940 => g.attempt(Push, at, p, &usual, Some("User rejected Okta push verify")),
         940..950 => {
             let client = Client::new("198.51.100.77", AMSTERDAM_VPS, PYTHON_REQUESTS);
-            g.session_start(at, p, &client, Some("INVALID_CREDENTIALS"))
+            g.attempt(SignIn, at, p, &client, Some("INVALID_CREDENTIALS"))
         }
         950..960 => g.password_update(at, p),
         960..975 => {

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::catalog::{
     AGENTS, APPS, Agent, BUCHAREST, CHROME_MAC, Cast, Client, Person, SAFARI_IPHONE, cast,
 };
+use super::generators::Attempt;
 use super::generators::{Gen, oldest_first, rate_limit_violation};
 use super::stories::{brute_force, privilege_escalation};
 
@@ -83,7 +84,7 @@ pub fn sign_in(login: &str, at: DateTime<Utc>, how: SignIn) -> Option<Value> {
         SignIn::NewDevice => Client::new(&usual.ip, usual.place, unseen_agent(&person)),
         SignIn::NewCountry => Client::new("198.51.100.23", BUCHAREST, usual.agent),
     };
-    Some(g.session_start(at, &person, &client, None))
+    Some(g.attempt(Attempt::SignIn, at, &person, &client, None))
 }
 
 fn people(c: &Cast) -> [&Person; 8] {
@@ -100,8 +101,9 @@ fn working_day(
     client: &Client,
     out: &mut Vec<Value>,
 ) {
-    out.push(g.session_start(start, p, client, None));
-    out.push(g.mfa_push(start + Duration::seconds(12), p, client, None));
+    let pushed = start + Duration::seconds(12);
+    out.push(g.attempt(Attempt::SignIn, start, p, client, None));
+    out.push(g.attempt(Attempt::Push, pushed, p, client, None));
     let apps = 2 + start.day() as usize % 2;
     for (j, app) in APPS.iter().enumerate().take(apps) {
         out.push(g.sso(start + Duration::minutes(4 + 23 * j as i64), p, client, app));

@@ -9,6 +9,7 @@ use super::catalog::{
     LAGOS, PASSWORD_RESET, PRIVILEGE_GRANT, PYTHON_REQUESTS, TOR_EXIT, USER_ACTIVATE, USER_CREATE,
     USER_DEACTIVATE, USER_SUSPEND, USER_UNSUSPEND, cast,
 };
+use super::generators::Attempt::{Push, SignIn};
 use super::generators::{Gen, app_target, failed, group, oldest_first, rate_limit_violation};
 
 /// A part of a story: adds its events, told with `g` about the cast `c`, up to `now`.
@@ -53,11 +54,12 @@ fn ordinary_day(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>)
     ];
     for (i, person) in people.into_iter().enumerate() {
         let start = now - Duration::minutes(120 - 9 * i as i64);
-        out.push(g.session_start(start, person, &person.usual(), None));
-        out.push(g.mfa_push(start + Duration::seconds(14), person, &person.usual(), None));
+        let usual = person.usual();
+        out.push(g.attempt(SignIn, start, person, &usual, None));
+        out.push(g.attempt(Push, start + Duration::seconds(14), person, &usual, None));
         for (j, app) in APPS.iter().enumerate().take(2 + i % 3) {
             let at = start + Duration::minutes(3 + 11 * j as i64);
-            out.push(g.sso(at, person, &person.usual(), app));
+            out.push(g.sso(at, person, &usual, app));
         }
     }
 }
@@ -65,17 +67,17 @@ fn ordinary_day(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>)
 /// Alice signs in from San Francisco every morning, then from Bucharest 40 minutes after
 /// her last San Francisco sign-in (a new country, and impossible travel).
 fn new_country(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
-    let alice = &c.alice;
+    let (alice, home) = (&c.alice, c.alice.usual());
     for day in (1..=6).rev() {
         let at = now - Duration::days(day) - Duration::minutes(37);
-        out.push(g.session_start(at, alice, &alice.usual(), None));
-        out.push(g.sso(at + Duration::minutes(2), alice, &alice.usual(), &APPS[0]));
+        out.push(g.attempt(SignIn, at, alice, &home, None));
+        out.push(g.sso(at + Duration::minutes(2), alice, &home, &APPS[0]));
     }
-    out.push(g.session_start(now - Duration::minutes(52), alice, &alice.usual(), None));
+    out.push(g.attempt(SignIn, now - Duration::minutes(52), alice, &home, None));
     let abroad = Client::new("198.51.100.23", BUCHAREST, CHROME_MAC);
     let at = now - Duration::minutes(12);
-    out.push(g.session_start(at, alice, &abroad, None));
-    out.push(g.mfa_push(at + Duration::seconds(20), alice, &abroad, None));
+    out.push(g.attempt(SignIn, at, alice, &abroad, None));
+    out.push(g.attempt(Push, at + Duration::seconds(20), alice, &abroad, None));
     out.push(g.sso(at + Duration::minutes(1), alice, &abroad, &APPS[2]));
 }
 
@@ -85,7 +87,7 @@ pub(super) fn brute_force(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut V
     let start = now - Duration::minutes(45);
     for i in 0..27 {
         let at = start + Duration::seconds(20 * i);
-        out.push(g.session_start(at, &c.carol, &attacker, Some("INVALID_CREDENTIALS")));
+        out.push(g.attempt(SignIn, at, &c.carol, &attacker, Some("INVALID_CREDENTIALS")));
     }
     let at = start + Duration::seconds(20 * 27);
     let mut lock = g.base(
@@ -103,20 +105,22 @@ pub(super) fn brute_force(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut V
 /// Dave's password is known: seven rejected Okta Verify pushes in four minutes, then he
 /// accepts one and the attacker's session starts.
 fn push_flood(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
-    let attacker = Client::new("198.51.100.140", LAGOS, CHROME_MAC);
+    let (dave, attacker) = (&c.dave, Client::new("198.51.100.140", LAGOS, CHROME_MAC));
     let start = now - Duration::minutes(25);
+    let rejected = Some("User rejected Okta push verify");
     for i in 0..7 {
         let at = start + Duration::seconds(35 * i);
-        out.push(g.mfa_push(
-            at,
-            &c.dave,
-            &attacker,
-            Some("User rejected Okta push verify"),
-        ));
+        out.push(g.attempt(Push, at, dave, &attacker, rejected));
     }
     let accepted = start + Duration::seconds(35 * 7 + 10);
-    out.push(g.mfa_push(accepted, &c.dave, &attacker, None));
-    out.push(g.session_start(accepted + Duration::seconds(2), &c.dave, &attacker, None));
+    out.push(g.attempt(Push, accepted, dave, &attacker, None));
+    out.push(g.attempt(
+        SignIn,
+        accepted + Duration::seconds(2),
+        dave,
+        &attacker,
+        None,
+    ));
     out.push(g.sso(
         accepted + Duration::seconds(40),
         &c.dave,
@@ -151,7 +155,7 @@ fn rate_limited_sync(g: &mut Gen, _: &Cast, now: DateTime<Utc>, out: &mut Vec<Va
 /// Bob signs in through a Tor exit.
 fn proxy_sign_in(g: &mut Gen, c: &Cast, now: DateTime<Utc>, out: &mut Vec<Value>) {
     let tor = Client::new("203.0.113.66", TOR_EXIT, FIREFOX_WINDOWS);
-    out.push(g.session_start(now - Duration::minutes(8), &c.bob, &tor, None));
+    out.push(g.attempt(SignIn, now - Duration::minutes(8), &c.bob, &tor, None));
 }
 
 /// The rest of the 18 types: onboarding, offboarding and helpdesk work by Frank and users.
