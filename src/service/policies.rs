@@ -17,7 +17,7 @@ use crate::detect::{
 use crate::ids::{PolicyId, TenantId};
 use crate::okta::LogEvent;
 use crate::store::inbox::RecentEvent;
-use crate::store::policies::{self as store, CustomPolicy};
+use crate::store::policies::{self as store, CustomPolicy, Insert};
 use crate::store::{self as stores, StoreError};
 
 /// Policy texts above this are refused before compiling.
@@ -97,14 +97,6 @@ pub async fn create(
 ) -> Result<CustomPolicy, PolicyError> {
     let name = check_name(&input.name)?;
     check_description(&input.description)?;
-    if store::count_custom(pool, tenant_id).await? >= MAX_CUSTOM_POLICIES {
-        return Err(invalid(
-            "too_many_policies",
-            format!(
-                "a tenant has at most {MAX_CUSTOM_POLICIES} custom policies: delete one, or put more rules in one policy"
-            ),
-        ));
-    }
     compile_checked(&name, &input.rules).await?;
     let now = chrono::Utc::now();
     let mut policy = CustomPolicy {
@@ -117,10 +109,19 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    if is_managed_name(&policy.name) || !store::insert_custom(pool, &mut policy).await? {
+    if is_managed_name(&policy.name) {
         return Err(PolicyError::NameTaken(policy.name));
     }
-    Ok(policy)
+    match store::insert_custom(pool, &mut policy, MAX_CUSTOM_POLICIES).await? {
+        Insert::Done => Ok(policy),
+        Insert::NameTaken => Err(PolicyError::NameTaken(policy.name)),
+        Insert::AtLimit => Err(invalid(
+            "too_many_policies",
+            format!(
+                "a tenant has at most {MAX_CUSTOM_POLICIES} custom policies: delete one, or put more rules in one policy"
+            ),
+        )),
+    }
 }
 
 /// What an update leaves: a managed policy's new switch, or the custom policy.

@@ -51,18 +51,31 @@ pub async fn get_custom(
     .await?)
 }
 
-pub async fn count_custom(pool: &PgPool, tenant_id: TenantId) -> Result<i64> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM policies WHERE tenant_id = $1"#,
-        tenant_id as _,
-    )
-    .fetch_one(pool)
-    .await?)
+/// What [`insert_custom`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Insert {
+    Done,
+    NameTaken,
+    /// The tenant has `max` custom policies already.
+    AtLimit,
 }
 
-/// Inserts a custom policy, with the row's times (the database's clock, as on update);
-/// false when the tenant already has a policy of that name.
-pub async fn insert_custom(pool: &PgPool, p: &mut CustomPolicy) -> Result<bool> {
+/// Inserts a custom policy unless the tenant has `max` already, with the row's times (the
+/// database's clock, as on update). Creates of one tenant take turns on its row, so concurrent
+/// ones cannot all count below `max`.
+pub async fn insert_custom(pool: &PgPool, p: &mut CustomPolicy, max: i64) -> Result<Insert> {
+    let mut tx = pool.begin().await?;
+    let count = sqlx::query_scalar!(
+        r#"SELECT count(policies.id) AS "count!"
+           FROM (SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE) AS tenant
+           LEFT JOIN policies ON policies.tenant_id = tenant.id"#,
+        p.tenant_id as _,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if count >= max {
+        return Ok(Insert::AtLimit);
+    }
     let row = sqlx::query!(
         "INSERT INTO policies (id, tenant_id, name, description, policy_type, rules, enabled)
          VALUES ($1, $2, $3, $4, 'okta', $5, $6) ON CONFLICT (tenant_id, name) DO NOTHING
@@ -74,13 +87,14 @@ pub async fn insert_custom(pool: &PgPool, p: &mut CustomPolicy) -> Result<bool> 
         p.rules,
         p.enabled,
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     let Some(row) = row else {
-        return Ok(false);
+        return Ok(Insert::NameTaken);
     };
     (p.created_at, p.updated_at) = (row.created_at, row.updated_at);
-    Ok(true)
+    Ok(Insert::Done)
 }
 
 /// Writes a custom policy and takes the row's new `updated_at`.

@@ -1,6 +1,7 @@
 //! Policies through the API: managed listing and switches, custom policies validated on write
 //! and used by the worker from the next event on, without a restart.
 
+use okta_ingest::store::policies::Insert;
 use okta_ingest::store::tenants::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -182,6 +183,34 @@ async fn a_tenant_has_at_most_a_hundred_custom_policies(pool: PgPool) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+/// The limit held only for creates one at a time: concurrent ones each counted below 100
+/// before any of them inserted, and the tenant ended with more.
+#[sqlx::test(migrations = "./migrations")]
+async fn concurrent_creates_stop_at_a_hundred_custom_policies(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    for i in 0..95 {
+        let (status, body) = t
+            .create_policy(okta_policy(&format!("vip {i}"), VIP_RULES))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{i}: {body}");
+    }
+    let creates = (0..20).map(|i| t.create_policy(okta_policy(&format!("late {i}"), VIP_RULES)));
+    let answers = futures::future::join_all(creates).await;
+
+    let codes: Vec<_> = answers
+        .iter()
+        .map(|(status, body)| (status.as_u16(), &body["code"]))
+        .collect();
+    let created = codes.iter().filter(|(status, _)| *status == 201).count();
+    let refused = codes
+        .iter()
+        .filter(|(_, code)| *code == "too_many_policies")
+        .count();
+    assert_eq!((created, refused), (5, 15), "{codes:?}");
+    let (_, listed) = t.policies("?managed=false").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 100, "{listed}");
+}
+
 /// Hardening defects 1 and 2: one hostile policy used to overflow the stack or exhaust memory
 /// of the whole service. Now each is a 422 naming the line, and the service keeps answering.
 #[sqlx::test(migrations = "./migrations")]
@@ -339,11 +368,8 @@ async fn a_nul_escaped_into_a_rule_costs_no_event(pool: PgPool) {
             created_at: now,
             updated_at: now,
         };
-        assert!(
-            okta_ingest::store::policies::insert_custom(t.pool(), &mut stored)
-                .await
-                .unwrap()
-        );
+        let inserted = okta_ingest::store::policies::insert_custom(t.pool(), &mut stored, 100);
+        assert_eq!(inserted.await.unwrap(), Insert::Done);
     }
     t.sim
         .deliver(vec![log_event("system.api_token.create", "admin@acme.com")])
