@@ -29,7 +29,8 @@ pub fn router() -> OpenApiRouter<Services> {
 #[into_params(parameter_in = Query)]
 struct FeedParams {
     /// Full-text search over rule name, policy, output, event type, actor, target and source
-    /// (`okta` finds every Okta event).
+    /// (`okta` finds every Okta event), by whole words; a login's parts count as words (`zoe`,
+    /// `acme.com`).
     #[param(max_length = 256)]
     q: Option<String>,
     /// Case-insensitive.

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, log_event};
 
 #[sqlx::test(migrations = "./migrations")]
 async fn feed_search_filters_pagination_and_isolation(pool: PgPool) {
@@ -133,4 +133,30 @@ async fn the_last_page_has_no_cursor_even_when_full(pool: PgPool) {
     let (_, last) = t.events(&format!("?limit=2&cursor={cursor}")).await;
     assert_eq!(last["items"].as_array().unwrap().len(), 2);
     assert!(last["next_cursor"].is_null(), "{last}");
+}
+
+/// Postgres' parser keeps a login as one word, so searching a person's name or their
+/// company's domain used to find none of their detections.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_feed_finds_a_login_by_its_parts(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    let token_created = log_event("system.api_token.create", "zoe.smith@acme.com");
+    t.sim.deliver(vec![token_created]).await;
+    t.wait_processed().await;
+
+    for q in [
+        "zoe.smith@acme.com",
+        "zoe",
+        "smith",
+        "acme.com",
+        "zoe%20smith",
+    ] {
+        let found = t.all_runtime_events(&format!("&q={q}")).await;
+        assert!(!found.is_empty(), "q={q} finds nothing");
+    }
+    for q in ["zo", "bob", "example.com"] {
+        let found = t.all_runtime_events(&format!("&q={q}")).await;
+        assert!(found.is_empty(), "q={q} finds {found:?}");
+    }
 }
