@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use chrono::Utc;
+use futures::StreamExt;
 use serde_json::value::RawValue;
 
 use super::{envelope, inbox};
@@ -23,38 +24,59 @@ pub struct GapFillReport {
     pub inserted: u64,
 }
 
-/// Polls every integration that is due; errors are recorded on the integration's status.
+/// Integrations one replica claims per round, and how many of them it polls at once: enough
+/// for thousands of orgs per poll interval, few enough that a round (and a shutdown waiting for
+/// it) stays short and the other replicas get their share.
+const CLAIMED_PER_ROUND: i64 = 64;
+const POLLS_AT_ONCE: usize = 4;
+/// A claim outlives the longest round (20 pages under Okta's rate limits), not a dead replica.
+const CLAIM_SECS: i64 = 15 * 60;
+
+/// Claims the integrations that are due and polls them; errors are recorded on each
+/// integration's status.
 pub async fn run_due(services: &Services) -> store::Result<GapFillReport> {
     let interval = services.config().gapfill_interval_secs as i64;
+    let targets =
+        gapfill::claim_due(services.pool(), interval, CLAIMED_PER_ROUND, CLAIM_SECS).await?;
+    let mut polls = futures::stream::iter(targets)
+        .map(|target| poll(services, target))
+        .buffer_unordered(POLLS_AT_ONCE);
     let mut total = GapFillReport::default();
-    for target in gapfill::due(services.pool(), interval).await? {
-        let (tenant_id, id) = (target.org.tenant_id, target.org.id);
-        match fill(services, &target).await {
-            Ok(report) => {
-                gapfill::succeeded(services.pool(), tenant_id, id).await?;
-                total.pages += report.pages;
-                total.inserted += report.inserted;
-                if report.inserted > 0 {
-                    tracing::info!(integration_id = %target.org.id, inserted = report.inserted, "gap fill recovered events");
-                }
-            }
-            Err(error) => {
-                tracing::warn!(integration_id = %target.org.id, %error, "gap fill failed");
-                // The status shows every failure, ours included: a silent gap fill that
-                // stopped advancing loses the events it was there to recover.
-                let (code, detail) = match &error {
-                    IntegrationError::Okta { error, .. } => (error.code(), error.detail()),
-                    other => ("gap_fill_failed", other.to_string()),
-                };
-                // Not again at every tick of every replica: a token request and a warning
-                // each time, for an org that refuses until its admin acts.
-                let retry = store::backoff_secs(target.gapfill_failures);
-                let detail = format!("System Log gap fill: {detail}");
-                gapfill::failed(services.pool(), tenant_id, id, code, &detail, retry).await?;
-            }
-        }
+    while let Some(report) = polls.next().await {
+        let report = report?;
+        total.pages += report.pages;
+        total.inserted += report.inserted;
     }
     Ok(total)
+}
+
+/// One claimed integration's poll, its outcome recorded (which ends the claim).
+async fn poll(services: &Services, target: GapFillTarget) -> store::Result<GapFillReport> {
+    let (tenant_id, id) = (target.org.tenant_id, target.org.id);
+    match fill(services, &target).await {
+        Ok(report) => {
+            gapfill::succeeded(services.pool(), tenant_id, id).await?;
+            if report.inserted > 0 {
+                tracing::info!(integration_id = %id, inserted = report.inserted, "gap fill recovered events");
+            }
+            Ok(report)
+        }
+        Err(error) => {
+            tracing::warn!(integration_id = %id, %error, "gap fill failed");
+            // The status shows every failure, ours included: a silent gap fill that
+            // stopped advancing loses the events it was there to recover.
+            let (code, detail) = match &error {
+                IntegrationError::Okta { error, .. } => (error.code(), error.detail()),
+                other => ("gap_fill_failed", other.to_string()),
+            };
+            // Not again at every tick of every replica: a token request and a warning
+            // each time, for an org that refuses until its admin acts.
+            let retry = store::backoff_secs(target.gapfill_failures);
+            let detail = format!("System Log gap fill: {detail}");
+            gapfill::failed(services.pool(), tenant_id, id, code, &detail, retry).await?;
+            Ok(GapFillReport::default())
+        }
+    }
 }
 
 /// Reads one integration's System Log from its cursor until caught up (or the page budget).

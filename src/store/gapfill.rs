@@ -19,18 +19,34 @@ pub struct GapFillTarget {
     pub gapfill_failures: i32,
 }
 
-/// Active integrations whose System Log poll is due (interval elapsed, or a delivery failed),
-/// once the back-off of failed polls is over.
-pub async fn due(pool: &PgPool, interval_secs: i64) -> Result<Vec<GapFillTarget>> {
+/// Claims up to `limit` active integrations whose System Log poll is due (interval elapsed,
+/// or a delivery failed; back-off of failed polls over), longest waiting first, for
+/// `lease_secs`: another replica's round skips them until [`succeeded`] or [`failed`] ends the
+/// claim (or it expires, its replica gone).
+pub async fn claim_due(
+    pool: &PgPool,
+    interval_secs: i64,
+    limit: i64,
+    lease_secs: i64,
+) -> Result<Vec<GapFillTarget>> {
     Ok(sqlx::query_as!(
         GapFillTarget,
-        r#"SELECT (tenant_id, id, okta_domain, client_id) AS "org!: OrgAccess",
-               coverage AS "coverage: _", gapfill_cursor, activated_at, gapfill_failures
-           FROM integrations
-           WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
-                 OR gapfill_last_run_at < now() - make_interval(secs => $1))
-             AND (gapfill_retry_at IS NULL OR gapfill_retry_at <= now())"#,
+        r#"UPDATE integrations AS i
+           SET gapfill_claimed_until = now() + make_interval(secs => $3)
+           FROM (SELECT tenant_id, id FROM integrations
+                 WHERE status = 'active' AND (gapfill_needed OR gapfill_last_run_at IS NULL
+                       OR gapfill_last_run_at < now() - make_interval(secs => $1))
+                   AND (gapfill_retry_at IS NULL OR gapfill_retry_at <= now())
+                   AND (gapfill_claimed_until IS NULL OR gapfill_claimed_until < now())
+                 ORDER BY gapfill_last_run_at NULLS FIRST
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED) AS due
+           WHERE i.tenant_id = due.tenant_id AND i.id = due.id
+           RETURNING (i.tenant_id, i.id, i.okta_domain, i.client_id) AS "org!: OrgAccess",
+               i.coverage AS "coverage: _", i.gapfill_cursor, i.activated_at, i.gapfill_failures"#,
         interval_secs as f64,
+        limit,
+        lease_secs as f64,
     )
     .fetch_all(pool)
     .await?)
@@ -84,18 +100,19 @@ pub async fn save_cursor(
     Ok(saved.rows_affected() == 1)
 }
 
-/// A gap fill poll succeeded: its back-off ends, and an error it recorded is cleared
-/// (others stay).
+/// A gap fill poll succeeded: its claim and back-off end, and an error it recorded is
+/// cleared (others stay).
 pub async fn succeeded(pool: &PgPool, tenant_id: TenantId, id: IntegrationId) -> Result<()> {
     sqlx::query!(
-        "UPDATE integrations SET gapfill_failures = 0, gapfill_retry_at = NULL,
+        "UPDATE integrations SET gapfill_claimed_until = NULL, gapfill_failures = 0,
+             gapfill_retry_at = NULL,
+             updated_at = CASE WHEN gapfill_failures > 0 OR last_error LIKE 'System Log gap fill:%'
+                               THEN now() ELSE updated_at END,
              last_error_code = CASE WHEN last_error LIKE 'System Log gap fill:%'
                                     THEN NULL ELSE last_error_code END,
              last_error = CASE WHEN last_error LIKE 'System Log gap fill:%'
-                               THEN NULL ELSE last_error END,
-             updated_at = now()
-         WHERE tenant_id = $1 AND id = $2
-           AND (gapfill_failures > 0 OR last_error LIKE 'System Log gap fill:%')",
+                               THEN NULL ELSE last_error END
+         WHERE tenant_id = $1 AND id = $2",
         tenant_id as _,
         id as _,
     )
@@ -104,8 +121,8 @@ pub async fn succeeded(pool: &PgPool, tenant_id: TenantId, id: IntegrationId) ->
     Ok(())
 }
 
-/// A gap fill poll failed: the error shows on the status page, and the next poll waits
-/// `retry_secs`.
+/// A gap fill poll failed: its claim ends, the error shows on the status page, and the next
+/// poll waits `retry_secs`.
 pub async fn failed(
     pool: &PgPool,
     tenant_id: TenantId,
@@ -115,7 +132,7 @@ pub async fn failed(
     retry_secs: f64,
 ) -> Result<()> {
     sqlx::query!(
-        "UPDATE integrations SET last_error_code = $3, last_error = $4,
+        "UPDATE integrations SET gapfill_claimed_until = NULL, last_error_code = $3, last_error = $4,
              gapfill_failures = gapfill_failures + 1,
              gapfill_retry_at = now() + make_interval(secs => $5), updated_at = now()
          WHERE tenant_id = $1 AND id = $2",

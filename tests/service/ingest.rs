@@ -840,7 +840,6 @@ async fn a_failing_gap_fill_backs_off_until_the_credentials_are_fixed(pool: PgPo
     let new_secret = t.sim.rotate_client_secret();
     t.sim.revoke_tokens();
     let gap_fill = || okta_ingest::ingest::gapfill::run_due(&t.app.services);
-    let due = || okta_ingest::store::gapfill::due(&pool, 0);
     // Failures in a row, and the seconds until the next poll.
     let backoff = || async {
         let (failures, retry_at): (i32, Option<chrono::DateTime<chrono::Utc>>) =
@@ -856,7 +855,8 @@ async fn a_failing_gap_fill_backs_off_until_the_credentials_are_fixed(pool: PgPo
     let (failures, wait) = backoff().await;
     assert_eq!(failures, 1);
     assert!((3.0..=5.0).contains(&wait), "{wait}");
-    assert!(due().await.unwrap().is_empty(), "not at the next tick");
+    gap_fill().await.unwrap();
+    assert_eq!(backoff().await.0, 1, "not polled at the next tick");
     let (_, shown) = t.integration(&id).await;
     assert_eq!(shown["last_error"]["code"], "invalid_client", "{shown}");
 
@@ -868,31 +868,35 @@ async fn a_failing_gap_fill_backs_off_until_the_credentials_are_fixed(pool: PgPo
 
     let (status, body) = t.replace_secret(&id, &new_secret).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(due().await.unwrap().len(), 1, "due at once");
     t.sim
         .append_log(vec![log_event("user.account.lock", "missed@acme.com")]);
-    assert_eq!(gap_fill().await.unwrap().inserted, 1);
+    assert_eq!(gap_fill().await.unwrap().inserted, 1, "due at once");
     assert_eq!(backoff().await.0, 0);
     let (_, shown) = t.integration(&id).await;
     assert_eq!(shown["last_error"], Value::Null, "{shown}");
     t.wait_processed().await;
 }
 
-/// Two replicas polling the same org at once (every replica runs gap fill): each event is
-/// stored once, neither round fails on the other's page locks, and the cursor ends caught up.
+/// Two replicas polling the same org at once (a round that outlived its claim): each event
+/// is stored once, neither poll fails on the other's page locks, and the cursor ends caught up.
 #[sqlx::test(migrations = "./migrations")]
 async fn two_gap_fills_of_one_org_at_once_store_each_event_once(pool: PgPool) {
+    use okta_ingest::ingest::gapfill::fill;
     let t = TestApp::spawn(&pool).await;
     t.connect_from_sysdig().await;
     let missed: Vec<Value> = (0..5_500)
         .map(|i| log_event("user.session.start", &format!("u{i}@acme.com")))
         .collect();
     t.sim.append_log(missed);
-    let (first, second) = tokio::join!(
-        okta_ingest::ingest::gapfill::run_due(&t.app.services),
-        okta_ingest::ingest::gapfill::run_due(&t.app.services),
-    );
+    let claimed = okta_ingest::store::gapfill::claim_due(&pool, 0, 1, 60).await;
+    let target = claimed.unwrap().pop().unwrap();
+    let services = &t.app.services;
+    let (first, second) = tokio::join!(fill(services, &target), fill(services, &target));
     let (first, second) = (first.unwrap(), second.unwrap());
+    let (tenant_id, id) = (target.org.tenant_id, target.org.id);
+    okta_ingest::store::gapfill::succeeded(&pool, tenant_id, id)
+        .await
+        .unwrap();
     assert_eq!(
         first.inserted + second.inserted,
         5_500,
@@ -915,4 +919,31 @@ async fn two_gap_fills_of_one_org_at_once_store_each_event_once(pool: PgPool) {
         (1, 1),
         "caught up: {after:?}"
     );
+}
+
+/// Every replica ran every due poll: with two replicas each org's System Log was read twice
+/// per round, spending twice the org's rate limit (which its other tools share) for nothing.
+#[sqlx::test(migrations = "./migrations")]
+async fn replicas_share_gap_fill_each_due_org_is_read_once(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    t.connect_from_sysdig().await;
+    t.sim
+        .append_log(vec![log_event("user.account.lock", "m@acme.com")]);
+    let log_reads = || t.sim.counters().api_calls.get("GET /api/v1/logs").copied();
+    let before = log_reads().unwrap_or(0);
+    t.sim.set_latency(std::time::Duration::from_millis(300));
+
+    let replica = || okta_ingest::ingest::gapfill::run_due(&t.app.services);
+    let (first, second) = tokio::join!(replica(), replica());
+    let inserted = first.unwrap().inserted + second.unwrap().inserted;
+
+    assert_eq!(inserted, 1);
+    assert_eq!(
+        log_reads().unwrap_or(0) - before,
+        1,
+        "one poll for one due org"
+    );
+    t.sim.set_latency(std::time::Duration::ZERO);
+    let next_round = replica().await.unwrap();
+    assert_eq!(next_round.pages, 1, "the claim is released after the poll");
 }
