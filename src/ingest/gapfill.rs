@@ -24,9 +24,9 @@ pub struct GapFillReport {
     pub inserted: u64,
 }
 
-/// Integrations one replica claims per round, and how many of them it polls at once: enough
-/// for thousands of orgs per poll interval, few enough that a round (and a shutdown waiting for
-/// it) stays short and the other replicas get their share.
+/// Integrations one replica claims per round, and how many of them it polls at once: a round
+/// of caught-up orgs takes 16 System Log round trips, not 64 (or thousands, unclaimed), so it
+/// and a shutdown waiting for it stay short, and the other replicas claim the rest.
 const CLAIMED_PER_ROUND: i64 = 64;
 const POLLS_AT_ONCE: usize = 4;
 /// A claim outlives the longest round (20 pages under Okta's rate limits), not a dead replica.
