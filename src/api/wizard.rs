@@ -10,11 +10,14 @@ use crate::service::status::IntegrationView;
 use crate::state::Services;
 use crate::store::integrations::Integration;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -27,6 +30,17 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(complete))
         .routes(routes!(rotate))
         .routes(routes!(baseline))
+        .layer(axum::middleware::from_fn(finish_after_hang_up))
+}
+
+/// Runs the request in a task of its own, so a step that has begun changing the customer's org
+/// finishes when its caller hangs up (a closed tab, a proxy's timeout) instead of stopping
+/// between two Okta calls, with a hook created but never verified.
+async fn finish_after_hang_up(request: Request, next: Next) -> Response {
+    // In the request's span, so the step's log lines keep its request id.
+    tokio::spawn(next.run(request).in_current_span())
+        .await
+        .unwrap_or_else(|panicked| ApiError::internal(&panicked).into_response())
 }
 
 /// Why a wizard step that calls Okta answered 422 (the problem's `checks` say which step);

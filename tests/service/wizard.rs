@@ -51,6 +51,43 @@ async fn start_from_sysdig_ends_active_with_a_verified_hook(pool: PgPool) {
     assert_eq!(shown["events_received"], 0);
 }
 
+/// A Complete whose caller hangs up (a closed tab, a proxy's timeout) used to stop between two
+/// Okta calls: the hook created in the org but never verified, the integration not active.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_complete_whose_caller_hangs_up_still_finishes(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    let id = t.launch_pending().await;
+    let (status, body) = t.validate(&id, t.creds()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.sim.set_latency(std::time::Duration::from_millis(300));
+
+    let caller = tokio::spawn({
+        let (http, url) = (
+            t.http.clone(),
+            format!("{}/api/v1/integrations/okta/{id}/complete", t.base),
+        );
+        let auth = format!("Bearer {}", t.admin);
+        async move { http.post(url).header("authorization", auth).send().await }
+    });
+    while t.sim.counters().hooks_created == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    caller.abort();
+
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = t.integration(&id).await.1["status"].clone();
+        if status == "active" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "active");
+    let hooks = t.our_hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].status, okta_ingest::sim::HookStatus::Active);
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn start_from_okta_ends_active(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
