@@ -65,10 +65,16 @@ pub enum Insert {
 /// ones cannot all count below `max`.
 pub async fn insert_custom(pool: &PgPool, p: &mut CustomPolicy, max: i64) -> Result<Insert> {
     let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+        p.tenant_id as _,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    // A statement of its own: its snapshot, taken once the lock is held, sees the policies of
+    // the create that held it before (a count in the locking statement would not).
     let count = sqlx::query_scalar!(
-        r#"SELECT count(policies.id) AS "count!"
-           FROM (SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE) AS tenant
-           LEFT JOIN policies ON policies.tenant_id = tenant.id"#,
+        r#"SELECT count(*) AS "count!" FROM policies WHERE tenant_id = $1"#,
         p.tenant_id as _,
     )
     .fetch_one(&mut *tx)
