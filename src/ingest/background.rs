@@ -1,7 +1,10 @@
 //! Periodic work of every replica: hook deprovisioning jobs, gap fill, learned baselines
 //! (`baseline.rs`), hook secret rotation, inbox partitions and retention. Each piece is safe to run on several replicas at once.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use tokio_util::sync::CancellationToken;
 
@@ -28,19 +31,32 @@ async fn run(services: Services, cancel: CancellationToken) {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(TICK) => {}
         }
-        run_jobs(&services).await;
-        if services.config().gapfill_interval_secs > 0
-            && let Err(error) = crate::ingest::gapfill::run_due(&services).await
-        {
-            tracing::warn!(%error, "gap fill round failed");
+        guarded("deprovision", run_jobs(&services)).await;
+        if services.config().gapfill_interval_secs > 0 {
+            guarded("gap_fill", async {
+                if let Err(error) = crate::ingest::gapfill::run_due(&services).await {
+                    tracing::warn!(%error, "gap fill round failed");
+                }
+            })
+            .await;
         }
         if tick.is_multiple_of(12) {
-            rotate_hook_secrets(&services).await;
+            guarded("hook_secret_rotation", rotate_hook_secrets(&services)).await;
         }
         if tick.is_multiple_of(HOUSEKEEPING_EVERY) {
-            housekeeping(&services).await;
+            guarded("housekeeping", housekeeping(&services)).await;
         }
         tick = tick.wrapping_add(1);
+    }
+}
+
+/// Runs one job of a round. A panic in it (a bug) is logged and counted, and the job runs
+/// again next round, instead of ending every background job of the replica for good while
+/// its probes still say ready.
+pub async fn guarded(job: &'static str, run: impl Future<Output = ()>) {
+    if AssertUnwindSafe(run).catch_unwind().await.is_err() {
+        tracing::error!(job, "background job panicked; it runs again next round");
+        metrics::counter!("okta_ingest_background_panics_total", "job" => job).increment(1);
     }
 }
 
@@ -110,5 +126,18 @@ pub async fn housekeeping(services: &Services) {
     };
     if let Err(error) = pruned {
         tracing::warn!(%error, "detection state pruning failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_that_panics_ends_itself_not_the_loop() {
+        guarded("test", async { panic!("a bug") }).await;
+        let mut ran = false;
+        guarded("test", async { ran = true }).await;
+        assert!(ran);
     }
 }

@@ -50,11 +50,14 @@ const MAX_ATTEMPTS: i32 = 10;
 pub fn spawn(services: Services, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            let round = super::background::guarded("baseline", async {
+                if let Err(error) = run_due(&services).await {
+                    tracing::warn!(%error, "baseline round failed");
+                }
+            });
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                outcome = run_due(&services) => if let Err(error) = outcome {
-                    tracing::warn!(%error, "baseline round failed");
-                },
+                _ = round => {}
             }
             tokio::select! {
                 _ = cancel.cancelled() => return,
