@@ -157,17 +157,22 @@ async fn invalid_rules_are_refused_with_line_and_reason(pool: PgPool) {
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
 
-/// Every custom policy of a tenant is compiled again when one changes: a tenant has at most
-/// 100, and the 101st is refused with what to do; deleting one makes room again.
-#[sqlx::test(migrations = "./migrations")]
-async fn a_tenant_has_at_most_a_hundred_custom_policies(pool: PgPool) {
-    let t = TestApp::spawn(&pool).await;
-    for i in 0..100 {
+/// `count` custom policies named `vip 0`, `vip 1`, …
+async fn create_vip_policies(t: &TestApp, count: usize) {
+    for i in 0..count {
         let (status, body) = t
             .create_policy(okta_policy(&format!("vip {i}"), VIP_RULES))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{i}: {body}");
     }
+}
+
+/// Every custom policy of a tenant is compiled again when one changes: a tenant has at most
+/// 100, and the 101st is refused with what to do; deleting one makes room again.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_tenant_has_at_most_a_hundred_custom_policies(pool: PgPool) {
+    let t = TestApp::spawn(&pool).await;
+    create_vip_policies(&t, 100).await;
     let (status, body) = t.create_policy(okta_policy("one more", VIP_RULES)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "too_many_policies", "{body}");
@@ -188,12 +193,7 @@ async fn a_tenant_has_at_most_a_hundred_custom_policies(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn concurrent_creates_stop_at_a_hundred_custom_policies(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
-    for i in 0..95 {
-        let (status, body) = t
-            .create_policy(okta_policy(&format!("vip {i}"), VIP_RULES))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{i}: {body}");
-    }
+    create_vip_policies(&t, 95).await;
     let creates = (0..20).map(|i| t.create_policy(okta_policy(&format!("late {i}"), VIP_RULES)));
     let answers = futures::future::join_all(creates).await;
 
