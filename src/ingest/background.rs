@@ -5,7 +5,6 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures::FutureExt;
-
 use tokio_util::sync::CancellationToken;
 
 use crate::service::IntegrationError;
