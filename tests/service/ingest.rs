@@ -931,7 +931,8 @@ async fn replicas_share_gap_fill_each_due_org_is_read_once(pool: PgPool) {
         .append_log(vec![log_event("user.account.lock", "m@acme.com")]);
     let log_reads = || t.sim.counters().api_calls.get("GET /api/v1/logs").copied();
     let before = log_reads().unwrap_or(0);
-    t.sim.set_latency(std::time::Duration::from_millis(300));
+    // Long enough that the second round claims while the first still polls.
+    t.sim.set_latency(std::time::Duration::from_secs(1));
 
     let replica = || okta_ingest::ingest::gapfill::run_due(&t.app.services);
     let (first, second) = tokio::join!(replica(), replica());

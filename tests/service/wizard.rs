@@ -75,7 +75,7 @@ async fn a_complete_whose_caller_hangs_up_still_finishes(pool: PgPool) {
     caller.abort();
 
     let mut status = Value::Null;
-    for _ in 0..100 {
+    for _ in 0..200 {
         status = t.integration(&id).await.1["status"].clone();
         if status == "active" {
             break;
