@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+#[path = "bench/gapfill.rs"]
+mod gapfill;
 #[path = "bench/ingest.rs"]
 mod ingest;
 #[path = "bench/state.rs"]
@@ -39,6 +41,9 @@ enum Command {
     },
     /// Memory of the detection state of many tenants, as the worker holds it (no Postgres).
     State(state::Load),
+    /// Gap fill polling every org once, claimed by two replicas, against the one-at-a-time
+    /// loop it replaced.
+    Gapfill(gapfill::Load),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,6 +55,11 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Detect { seconds, events } => detect(Duration::from_secs(seconds), events),
+        Command::Gapfill(load) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            println!("{}", runtime.block_on(gapfill::run(load))?);
+            Ok(())
+        }
         Command::State(load) => {
             println!("{}", state::run(&load)?);
             Ok(())

@@ -354,7 +354,8 @@ fn lag_quantiles(text: &str) -> Option<(f64, f64)> {
     (total > 0.0).then(|| (quantile(0.5), quantile(0.99)))
 }
 
-async fn connect(
+/// Connects an integration "from Okta" and completes it; returns its hook key and secret.
+pub async fn connect(
     http: &reqwest::Client,
     base: &str,
     token: &str,
