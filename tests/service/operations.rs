@@ -133,6 +133,23 @@ async fn serve_refuses_to_start_without_a_master_key_and_says_how() {
     );
 }
 
+/// `okta-ingest ARGS` with `env` on top of the test's environment: whether it succeeded, its
+/// stdout and its stderr.
+async fn cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (
+        output.status.success(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
 /// `okta-ingest rules check <path>`.
 async fn rules_check(path: &std::path::Path) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
@@ -168,15 +185,9 @@ async fn tenant_list_prints_every_live_tenant(pool: PgPool) {
     let t = TestApp::spawn(&pool).await;
     let (other, _) = t.other_tenant().await;
     t.app.services.offboard_tenant(other).await.unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-        .args(["tenant", "list"])
-        .env("DATABASE_URL", database_url(&pool))
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let database = database_url(&pool);
+    let (listed, stdout, stderr) = cli(&["tenant", "list"], &[("DATABASE_URL", &database)]).await;
+    assert!(listed, "{stderr}");
     let tenants: Vec<serde_json::Value> = stdout
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -262,19 +273,17 @@ async fn custom_rule_names_are_not_metric_labels(pool: PgPool) {
 #[sqlx::test(migrations = "./migrations")]
 async fn cli_names_an_unknown_tenant(pool: PgPool) {
     let unknown = uuid::Uuid::new_v4().to_string();
+    let (database, key) = (database_url(&pool), Vault::keygen());
     for args in [
         vec!["tenant", "delete", unknown.as_str()],
         vec!["token", "list", "--tenant", unknown.as_str()],
     ] {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-            .args(&args)
-            .env("DATABASE_URL", database_url(&pool))
-            .env("OKTA_INGEST_MASTER_KEY", Vault::keygen())
-            .output()
-            .await
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?}: {stderr}");
+        let env = [
+            ("DATABASE_URL", database.as_str()),
+            ("OKTA_INGEST_MASTER_KEY", &key),
+        ];
+        let (succeeded, _, stderr) = cli(&args, &env).await;
+        assert!(!succeeded, "{args:?}: {stderr}");
         assert!(
             stderr.contains(&format!("no tenant {unknown}")),
             "{args:?}: {stderr}"
@@ -287,17 +296,15 @@ async fn cli_names_an_unknown_tenant(pool: PgPool) {
 /// for a Service named okta-ingest).
 #[sqlx::test(migrations = "./migrations")]
 async fn unknown_okta_ingest_variables_are_named_in_a_warning(pool: PgPool) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-        .arg("migrate")
-        .env("DATABASE_URL", database_url(&pool))
-        .env("OKTA_INGEST_WORKER_TASK", "8")
-        .env("OKTA_INGEST_WORKER_TASKS", "3")
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let database = database_url(&pool);
+    let env = [
+        ("DATABASE_URL", database.as_str()),
+        ("OKTA_INGEST_WORKER_TASK", "8"),
+        ("OKTA_INGEST_WORKER_TASKS", "3"),
+        ("RUST_LOG", "warn"),
+    ];
+    let (migrated, _, stderr) = cli(&["migrate"], &env).await;
+    assert!(migrated, "{stderr}");
     assert!(stderr.contains("OKTA_INGEST_WORKER_TASK"), "{stderr}");
     assert!(!stderr.contains("OKTA_INGEST_WORKER_TASKS"), "{stderr}");
 }
@@ -314,15 +321,12 @@ async fn cli_errors_say_each_cause_once() {
         ),
         (vec!["vault", "rotate"], "not base64!".to_string()),
     ] {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-            .args(&args)
-            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
-            .env("OKTA_INGEST_MASTER_KEY", key)
-            .output()
-            .await
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?}: {stderr}");
+        let env = [
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none"),
+            ("OKTA_INGEST_MASTER_KEY", key.as_str()),
+        ];
+        let (succeeded, _, stderr) = cli(&args, &env).await;
+        assert!(!succeeded, "{args:?}: {stderr}");
         for phrase in ["pool timed out", "is not valid base64"] {
             assert!(stderr.matches(phrase).count() <= 1, "{args:?}: {stderr}");
         }
@@ -332,16 +336,10 @@ async fn cli_errors_say_each_cause_once() {
 /// `okta-ingest --config FILE migrate` against a database where nothing listens, so a setting
 /// must be refused before any connection: whether it succeeded, and its stderr.
 async fn migrate_with_config(file: &std::path::Path) -> (bool, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-        .arg("--config")
-        .arg(file)
-        .arg("migrate")
-        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (output.status.success(), stderr)
+    let file = file.to_str().unwrap();
+    let env = [("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")];
+    let (migrated, _, stderr) = cli(&["--config", file, "migrate"], &env).await;
+    (migrated, stderr)
 }
 
 /// A misspelt key in the operator's file (`worker_taskz = 4`) used to be ignored without a word.
@@ -360,14 +358,10 @@ async fn an_unknown_key_in_the_config_file_is_refused() {
 /// A blank tenant name (an unset shell variable: `tenant create "$NAME"`) is refused.
 #[sqlx::test(migrations = "./migrations")]
 async fn tenant_create_refuses_a_blank_name(pool: PgPool) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-        .args(["tenant", "create", "  "])
-        .env("DATABASE_URL", database_url(&pool))
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let database = database_url(&pool);
+    let env = [("DATABASE_URL", database.as_str())];
+    let (created, _, stderr) = cli(&["tenant", "create", "  "], &env).await;
+    assert!(!created, "{stderr}");
     assert!(stderr.contains("name"), "{stderr}");
     assert_eq!(count(&pool, "SELECT count(*) FROM tenants").await, 0);
 }
@@ -376,14 +370,12 @@ async fn tenant_create_refuses_a_blank_name(pool: PgPool) {
 /// operator who asked for debug logs got info and no reason.
 #[sqlx::test(migrations = "./migrations")]
 async fn an_invalid_rust_log_is_named_in_a_warning(pool: PgPool) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-ingest"))
-        .arg("migrate")
-        .env("DATABASE_URL", database_url(&pool))
-        .env("RUST_LOG", "okta_ingest=debg")
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let database = database_url(&pool);
+    let env = [
+        ("DATABASE_URL", database.as_str()),
+        ("RUST_LOG", "okta_ingest=debg"),
+    ];
+    let (migrated, _, stderr) = cli(&["migrate"], &env).await;
+    assert!(migrated, "{stderr}");
     assert!(stderr.contains("RUST_LOG"), "{stderr}");
 }
