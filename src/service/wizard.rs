@@ -66,13 +66,17 @@ impl Services {
         tenant_id: TenantId,
         org: &str,
     ) -> Result<Integration, IntegrationError> {
-        self.create(tenant_id, &self.parse_domain(org)?, None).await
+        let domain = self.parse_domain(org)?;
+        self.refuse_second_connection(tenant_id, &domain, None)
+            .await?;
+        self.create(tenant_id, &domain, None).await
     }
 
     /// Creates an integration of the org with a fresh hook key: pending until credentials
     /// are validated (launched here), or validated at once with `validated` (from Okta),
-    /// whose client secret it stores in the same transaction. Refused while the tenant has
-    /// a live integration of the org.
+    /// whose client secret it stores in the same transaction. Its callers refuse an org the
+    /// tenant has a live integration of; a concurrent submit that got past them together is
+    /// refused by the index.
     async fn create(
         &self,
         tenant_id: TenantId,
@@ -83,8 +87,6 @@ impl Services {
             None => (IntegrationStatus::Pending, "sysdig"),
             Some(_) => (IntegrationStatus::Validated, "okta"),
         };
-        self.refuse_second_connection(tenant_id, domain, None)
-            .await?;
         let id = IntegrationId::new();
         let mut tx = self.pool().begin().await?;
         let new = NewIntegration {
@@ -252,8 +254,8 @@ impl Services {
             client_id: input.client_id,
             client_secret: input.client_secret,
         };
-        // Before asking Okta: a double submit is refused at once (and by `create` if both
-        // get past this check together).
+        // Before asking Okta: a double submit is refused at once (and by the index in
+        // `create` if both get past this check together).
         self.refuse_second_connection(tenant_id, &creds.domain, None)
             .await?;
         let checks = self.check_with_okta(&creds, None).await?;
