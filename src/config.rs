@@ -89,14 +89,13 @@ impl Config {
                 )));
             }
             // A misspelt key would otherwise be ignored without a word.
-            let defaults = Figment::from(Toml::string(DEFAULTS));
             let given = Figment::from(Toml::file(file))
                 .data()
                 .map_err(|e| ConfigError(e.to_string()))?;
             if let Some(key) = given
                 .values()
                 .flat_map(|dict| dict.keys())
-                .find(|key| !defaults.contains(key))
+                .find(|key| !is_setting(key))
             {
                 return Err(ConfigError(format!(
                     "{} sets {key}, which is no setting (see config/default.toml)",
@@ -283,12 +282,11 @@ impl Config {
     /// word). Only warned about: Kubernetes sets `OKTA_INGEST_SERVICE_HOST` and the like for a
     /// Service named okta-ingest.
     pub fn unknown_env_vars() -> Vec<String> {
-        let defaults = Figment::from(Toml::string(DEFAULTS));
         let mut unknown: Vec<String> = std::env::vars_os()
             .filter_map(|(name, _)| name.into_string().ok())
             .filter(|name| {
                 name.strip_prefix("OKTA_INGEST_")
-                    .is_some_and(|key| !defaults.contains(&key.to_ascii_lowercase()))
+                    .is_some_and(|key| !is_setting(&key.to_ascii_lowercase()))
             })
             .collect();
         unknown.sort();
@@ -298,4 +296,9 @@ impl Config {
     pub fn okta_timeout(&self) -> Duration {
         Duration::from_millis(self.okta_timeout_ms)
     }
+}
+
+/// Whether `key` names a setting: every setting has its default in config/default.toml.
+fn is_setting(key: &str) -> bool {
+    Figment::from(Toml::string(DEFAULTS)).contains(key)
 }
