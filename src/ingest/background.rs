@@ -1,5 +1,6 @@
 //! Periodic work of every replica: hook deprovisioning jobs, gap fill, learned baselines
-//! (`baseline.rs`), hook secret rotation, inbox partitions and retention. Each piece is safe to run on several replicas at once.
+//! (`baseline.rs`), hook secret rotation, inbox partitions and retention. Each piece is safe
+//! to run on several replicas at once.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;

@@ -76,8 +76,8 @@ pub async fn start_cursor(
 /// Records a page of gap fill in the transaction that stored its events, just before the
 /// commit: the row lock taken here holds off a delete (or a tenant's offboarding) until the
 /// page is committed, and once a delete committed this is false: the caller rolls the page
-/// back and stores nothing more for the org. `cursor` is the page's `next` link (the stored one stays without).
-/// Until a page is `done` (caught up), the next poll is due at once, not after the interval:
+/// back and stores nothing more for the org. `cursor` is the page's `next` link (without one,
+/// the stored cursor stays). Until a page is `done` (caught up), the next poll is due at once, not after the interval:
 /// a backlog longer than one round is read on in the next round.
 pub async fn save_cursor(
     conn: &mut PgConnection,

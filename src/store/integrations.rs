@@ -399,9 +399,9 @@ pub async fn stage_hook_secret(
 }
 
 /// Okta did not take the staged secret: the previous one is current again (with its age: a
-/// rotation is due again once the staged one's window is over), and the staged one stays valid until the `prev_until` it was
-/// staged with, in case Okta took it after all. Nothing changes once another secret was
-/// staged meanwhile.
+/// rotation is due again once the staged one's window is over), and the staged one stays
+/// valid until the `prev_until` it was staged with, in case Okta took it after all. Nothing
+/// changes once another secret was staged meanwhile.
 pub async fn unstage_hook_secret(
     pool: &PgPool,
     tenant_id: TenantId,
